@@ -1,0 +1,115 @@
+//! Readers: bytes in, a paired [`History`] out, whatever the Jepsen-family tool that wrote it.
+//!
+//! Three formats, detected by content (`--format` forces one):
+//! - JSON: one array of op objects, or JSON Lines (labrys's own format);
+//! - EDN: one vector of op maps, or one map per line, with Jepsen's tagged records;
+//! - Jepsen log lines: `INFO  jepsen.util - 2\t:invoke\t:cas\t[3 0]`.
+//!
+//! Every reader streams: it holds one record's text at a time, so memory grows with the ops
+//! kept, not with the file. Every error names file, line, column, what was found and what was
+//! expected.
+
+pub mod edn;
+pub mod jepsen_log;
+pub mod json;
+mod record;
+
+use crate::error::Error;
+use crate::history::History;
+use crate::op::Op;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+pub use record::op_from_record;
+
+/// A history file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Auto,
+    Json,
+    Edn,
+    JepsenLog,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "auto" => Some(Format::Auto),
+            "json" | "jsonl" => Some(Format::Json),
+            "edn" => Some(Format::Edn),
+            "jepsen-log" | "log" => Some(Format::JepsenLog),
+            _ => None,
+        }
+    }
+}
+
+/// Reads and pairs a history file.
+pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    read(BufReader::with_capacity(1 << 16, file), &name, format)
+}
+
+/// Reads and pairs a history held in memory (tests, examples).
+pub fn read_str(text: &str, source: &str, format: Format) -> Result<History, Error> {
+    read(text.as_bytes(), source, format)
+}
+
+/// Reads and pairs a history from any buffered reader.
+pub fn read<R: BufRead>(mut input: R, source: &str, format: Format) -> Result<History, Error> {
+    let ops = read_ops(&mut input, source, format)?;
+    History::from_ops(ops, source)
+}
+
+/// Reads the records without pairing them.
+pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Result<Vec<Op>, Error> {
+    let format = match format {
+        Format::Auto => detect(input, source)?,
+        f => f,
+    };
+    let mut ops = Vec::new();
+    let mut sink = |op: Op| {
+        ops.push(op);
+        Ok(())
+    };
+    match format {
+        Format::Json => json::read(input, source, &mut sink)?,
+        Format::Edn => edn::read_ops(input, source, &mut sink)?,
+        Format::JepsenLog => jepsen_log::read(input, source, &mut sink)?,
+        Format::Auto => unreachable!("detected above"),
+    }
+    Ok(ops)
+}
+
+/// Guesses the format from the first meaningful bytes, without consuming them.
+///
+/// `{"` or `["`/`[{"`: JSON. `{:`/`[{:`/`#jepsen`/`;`: EDN. A line with a tab followed by
+/// `:invoke`/`:ok`/`:fail`/`:info`: Jepsen log. Empty input is an error: there is no history.
+pub fn detect<R: BufRead>(input: &mut R, source: &str) -> Result<Format, Error> {
+    let buf = input.fill_buf().map_err(|e| Error::io(source, e))?;
+    let head = &buf[..buf.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    if text.trim().is_empty() {
+        return Err(Error::syntax(source, 1, 1, "the file is empty; expected a history (JSON, EDN or Jepsen log lines)"));
+    }
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() >= 3
+            && matches!(fields[1].trim(), ":invoke" | ":ok" | ":fail" | ":info")
+        {
+            return Ok(Format::JepsenLog);
+        }
+    }
+    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
+    let after_bracket = trimmed.strip_prefix('[').map(|s| s.trim_start()).unwrap_or(trimmed);
+    if after_bracket.starts_with("{\"") || after_bracket.starts_with('"') || after_bracket.starts_with("{}")
+        || (trimmed.starts_with('[') && after_bracket.starts_with(']'))
+    {
+        return Ok(Format::Json);
+    }
+    if after_bracket.starts_with('{') && after_bracket[1..].trim_start().starts_with('"') {
+        return Ok(Format::Json);
+    }
+    Ok(Format::Edn)
+}

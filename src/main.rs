@@ -1,0 +1,45 @@
+//! The `labrys` command: parse arguments, call the libraries, map outcomes to exit codes.
+//!
+//! Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error (bad usage, unreadable or malformed
+//! input, internal failure). With several files the worst verdict wins (3 > 1 > 2 > 0).
+
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "labrys", version, about = "Jepsen-style consistency testing and checking")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check recorded histories against a workload's consistency model.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    // Clap exits 2 on bad usage; labrys promises 3 for every error.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 3 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LABRYS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+    };
+    ExitCode::from(code)
+}
