@@ -1,14 +1,287 @@
-//! `labrys check`: read each file, check it, print a verdict per file.
+//! `labrys check`: read each history file, check it as a workload, print a verdict per file.
+//!
+//! Text output is for people: the verdict, the first explanation of each anomaly in plain
+//! words, the models ruled out, and the lint warnings. `--json` is for tools: one object per file
+//! on stdout (`file`, `workload`, `valid`, `anomaly_types`, `not`, `anomalies`, `stats`, ...).
 
 use clap::Args;
+use labrys_check::{check_history, CheckError, WORKLOADS};
+use labrys_history::{
+    lint, read_file, CheckOptions, CheckResult, Deadline, Format, Validity, Value,
+};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// History files (JSON, JSON Lines, EDN, or Jepsen log lines).
+    /// History files: JSON, JSON Lines, EDN, or Jepsen log lines (detected by content).
     #[arg(required = true)]
-    pub files: Vec<std::path::PathBuf>,
+    pub files: Vec<PathBuf>,
+    /// What the history exercised, which picks the checker.
+    #[arg(long, short, value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
+    pub workload: String,
+    /// Print one JSON object per file on stdout instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Force an input format instead of detecting it.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "json", "edn", "jepsen-log"])]
+    pub format: String,
+    /// Initial state, as JSON or EDN: `0`, `null`, `{"x":0,"y":0}`.
+    #[arg(long)]
+    pub initial: Option<String>,
+    /// Consistency models to check against, comma-separated (transactional workloads;
+    /// default strict-serializable).
+    #[arg(long, value_delimiter = ',')]
+    pub consistency_models: Vec<String>,
+    /// Give up after this many seconds per file with verdict `unknown` (exit 2).
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<f64>,
+    /// Memory a search may use before it gives up with `unknown`: bytes, or with K/M/G suffix.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory_limit: Option<u64>,
+    /// long-fork: keys per read group.
+    #[arg(long)]
+    pub group_size: Option<usize>,
+    /// bank: the total every read must sum to (default: the first read's sum).
+    #[arg(long)]
+    pub total_amount: Option<i64>,
+    /// bank: negative balances are allowed.
+    #[arg(long)]
+    pub allow_negative_balances: bool,
+    /// set-full: elements must be visible to every read that begins after their add completes.
+    #[arg(long)]
+    pub linearizable: bool,
+    /// Directory for files checkers write (cycle graphs as DOT).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only lint the histories (no checker): exit 0 when nothing is suspect, 1 otherwise.
+    #[arg(long)]
+    pub lint: bool,
 }
 
-pub fn run(_args: &CheckArgs) -> u8 {
-    3
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (
+            &s[..i],
+            match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown size suffix {c:?}; expected K, M, G or T")),
+            },
+        ),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0)
+        .map(|n| (n * mult as f64) as u64)
+        .ok_or_else(|| format!("found {s:?}; expected a size such as 4G or 512M"))
+}
+
+/// Parses `--initial` as JSON, else as EDN.
+fn parse_initial(text: &str) -> Result<Value, String> {
+    if let Ok(j) = serde_json::from_str::<serde_json::Value>(text) {
+        return Ok(Value::from_json(&j));
+    }
+    labrys_history::read::edn::parse_one(text, "--initial")
+        .map_err(|e| format!("--initial {text:?} is neither JSON nor EDN: {e}"))
+}
+
+/// The outcome for one file: a result, or an error (exit 3).
+enum Outcome {
+    Checked(Box<CheckResult>),
+    Error(String),
+}
+
+impl Outcome {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Checked(r) => r.valid.exit_code() as u8,
+            Outcome::Error(_) => 3,
+        }
+    }
+}
+
+/// Severity order of exit codes: 3 > 1 > 2 > 0.
+fn severity(code: u8) -> u8 {
+    match code {
+        0 => 0,
+        2 => 1,
+        1 => 2,
+        _ => 3,
+    }
+}
+
+pub fn run(args: &CheckArgs) -> u8 {
+    let initial = match args.initial.as_deref().map(parse_initial).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("labrys check: {e}");
+            return 3;
+        }
+    };
+    let format = Format::parse(&args.format).unwrap_or(Format::Auto);
+    let mut worst = 0u8;
+    for file in &args.files {
+        let opts = CheckOptions {
+            initial: initial.clone(),
+            consistency_models: args.consistency_models.clone(),
+            deadline: args
+                .time_limit
+                .map(|s| Deadline::after(Duration::from_secs_f64(s.max(0.0))))
+                .unwrap_or_else(Deadline::none),
+            memory_limit: args.memory_limit,
+            group_size: args.group_size,
+            total_amount: args.total_amount,
+            allow_negative_balances: args.allow_negative_balances,
+            linearizable: args.linearizable,
+            out_dir: args.out.clone(),
+            progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        };
+        let started = Instant::now();
+        let outcome = check_one(file, format, &args.workload, &opts, args.lint);
+        let elapsed = started.elapsed();
+        print_outcome(file, &args.workload, &outcome, elapsed, args);
+        let code = outcome.exit_code();
+        if severity(code) > severity(worst) {
+            worst = code;
+        }
+    }
+    worst
+}
+
+fn check_one(
+    file: &Path,
+    format: Format,
+    workload: &str,
+    opts: &CheckOptions,
+    lint_only: bool,
+) -> Outcome {
+    let history = match read_file(file, format) {
+        Ok(h) => h,
+        Err(e) => return Outcome::Error(e.to_string()),
+    };
+    if lint_only {
+        let mut r = CheckResult::valid();
+        r.warnings = lint::lint(&history, workload);
+        if !r.warnings.is_empty() {
+            r.valid = Validity::Invalid;
+        }
+        r.stat("ops", labrys_check::op_stats(&history));
+        return Outcome::Checked(Box::new(r));
+    }
+    match check_history(&history, workload, opts) {
+        Ok(r) => Outcome::Checked(Box::new(r)),
+        Err(CheckError::History(e)) => Outcome::Error(e.to_string()),
+        Err(e) => Outcome::Error(format!("{}: {e}", file.display())),
+    }
+}
+
+fn print_outcome(
+    file: &Path,
+    workload: &str,
+    outcome: &Outcome,
+    elapsed: Duration,
+    args: &CheckArgs,
+) {
+    let name = file.display().to_string();
+    if args.json {
+        let mut obj = serde_json::Map::new();
+        obj.insert("file".into(), name.clone().into());
+        obj.insert("workload".into(), workload.into());
+        match outcome {
+            Outcome::Checked(r) => {
+                if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(r.as_ref()) {
+                    obj.extend(m);
+                }
+                if let Some(serde_json::Value::Object(stats)) = obj.get_mut("stats") {
+                    stats.insert("check_seconds".into(), elapsed.as_secs_f64().into());
+                }
+            }
+            Outcome::Error(e) => {
+                obj.insert("error".into(), e.clone().into());
+                eprintln!("labrys check: {e}");
+            }
+        }
+        println!("{}", serde_json::Value::Object(obj));
+        return;
+    }
+    match outcome {
+        Outcome::Error(e) => eprintln!("labrys check: {e}"),
+        Outcome::Checked(r) => print!("{}", render_text(&name, workload, r, elapsed, args.lint)),
+    }
+}
+
+/// The human summary of one result.
+pub fn render_text(
+    name: &str,
+    workload: &str,
+    r: &CheckResult,
+    elapsed: Duration,
+    lint_only: bool,
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let ops = r
+        .stats
+        .get("ops")
+        .and_then(|o| o.get("total"))
+        .map(|t| {
+            let n = |k: &str| t.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            format!(
+                "{} operations: {} ok, {} fail, {} info",
+                n("ok") + n("fail") + n("info"),
+                n("ok"),
+                n("fail"),
+                n("info")
+            )
+        })
+        .unwrap_or_default();
+    if lint_only {
+        let _ = writeln!(
+            s,
+            "{name}: {} lint warning(s) ({workload}; {ops})",
+            r.warnings.len()
+        );
+    } else {
+        let verdict = match r.valid {
+            Validity::Valid => "VALID",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "UNKNOWN",
+        };
+        let _ = writeln!(
+            s,
+            "{name}: {verdict} ({workload}; {ops}; checked in {:.2}s)",
+            elapsed.as_secs_f64()
+        );
+        if let Some(why) = &r.unknown_reason {
+            let _ = writeln!(s, "  could not decide: {why}");
+        }
+        for (kind, list) in &r.anomalies {
+            let Some(first) = list.first() else { continue };
+            let more = if list.len() > 1 {
+                format!(" (1 of {})", list.len())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "\n  {kind}{more}:");
+            for line in first.explanation.lines() {
+                let _ = writeln!(s, "    {line}");
+            }
+        }
+        if !r.not.is_empty() {
+            let _ = writeln!(s, "\n  ruled out: {}", r.not.join(", "));
+        }
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(s, "\n  warnings (the history itself looks suspect):");
+        for w in &r.warnings {
+            let _ = writeln!(s, "    [{}] line {}: {}", w.kind, w.line, w.message);
+        }
+    }
+    s
 }

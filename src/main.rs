@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "labrys", version, about = "Jepsen-style consistency testing and checking")]
+#[command(
+    name = "labrys",
+    version,
+    about = "Jepsen-style consistency testing and checking"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

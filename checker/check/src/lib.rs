@@ -90,6 +90,9 @@ pub fn op_stats(h: &History) -> serde_json::Value {
         m.insert(f, row(c));
     }
     m.insert("records".into(), (h.ops.len() as u64).into());
-    m.insert("non_client_records".into(), (h.non_client_ops().count() as u64).into());
+    m.insert(
+        "non_client_records".into(),
+        (h.non_client_ops().count() as u64).into(),
+    );
     serde_json::Value::Object(m)
 }

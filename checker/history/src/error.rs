@@ -8,24 +8,48 @@ use std::fmt;
 pub enum Error {
     /// The text could not be read as the format: syntax, encoding, truncation.
     #[error("{file}:{line}:{col}: {msg}")]
-    Syntax { file: String, line: u32, col: u32, msg: String },
+    Syntax {
+        file: String,
+        line: u32,
+        col: u32,
+        msg: String,
+    },
     /// The records parse but do not form a history (pairing, missing fields, bad types).
     #[error("{file}:{line}: {msg}")]
-    Malformed { file: String, line: u32, msg: String },
+    Malformed {
+        file: String,
+        line: u32,
+        msg: String,
+    },
     #[error("{file}: {source}")]
-    Io { file: String, source: std::io::Error },
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
     pub fn syntax(file: &str, line: u32, col: u32, msg: impl fmt::Display) -> Error {
-        Error::Syntax { file: file.to_string(), line, col, msg: msg.to_string() }
+        Error::Syntax {
+            file: file.to_string(),
+            line,
+            col,
+            msg: msg.to_string(),
+        }
     }
 
     pub fn malformed(file: &str, line: u32, msg: impl fmt::Display) -> Error {
-        Error::Malformed { file: file.to_string(), line, msg: msg.to_string() }
+        Error::Malformed {
+            file: file.to_string(),
+            line,
+            msg: msg.to_string(),
+        }
     }
 
     pub fn io(file: &str, source: std::io::Error) -> Error {
-        Error::Io { file: file.to_string(), source }
+        Error::Io {
+            file: file.to_string(),
+            source,
+        }
     }
 }

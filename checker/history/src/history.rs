@@ -94,7 +94,10 @@ impl History {
                     }
                     pending.insert(p, pos);
                     pair_of_invoke.insert(pos, pairs.len());
-                    pairs.push(Pair { invoke: pos, completion: None });
+                    pairs.push(Pair {
+                        invoke: pos,
+                        completion: None,
+                    });
                 }
                 _ => {
                     let Some(inv) = pending.remove(&p) else {

@@ -1,7 +1,243 @@
-//! Lint: what makes a history suspect without making it invalid. Stub until implemented.
-use crate::history::History;
-use crate::verdict::Warning;
+//! Lint: what makes a history suspect without making it invalid.
+//!
+//! Many "checker bugs" reported against Jepsen and Knossos were histories that lied: a timeout
+//! recorded as `fail`, a written value reused, a process that kept going after an `info`. A
+//! checker must trust the history, so labrys says out loud what looks wrong before anyone reads
+//! the verdict. Each warning carries the one sentence of semantics that explains why it matters.
 
-pub fn lint(_h: &History, _workload: &str) -> Vec<Warning> {
-    Vec::new()
+use crate::history::History;
+use crate::op::OpType;
+use crate::value::Value;
+use crate::verdict::Warning;
+use std::collections::{HashMap, HashSet};
+
+const FAIL_MEANS: &str = "`fail` means the operation certainly did not happen; if it may have (a timeout, a lost connection), record `info` instead";
+const INFO_MEANS: &str = "`info` means the outcome is unknown and the op may take effect at any later time, so Jepsen gives the client a new process id instead of reusing this one";
+const UNIQUE_MEANS: &str = "this workload infers which write a read saw from the value alone, so every written value must be unique (per key)";
+
+/// Lints a paired history for `workload`.
+pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
+    let mut out = Vec::new();
+    failed_write_read(h, &mut out);
+    op_after_info(h, &mut out);
+    time_backwards(h, &mut out);
+    non_client(h, &mut out);
+    if matches!(
+        workload,
+        "list-append"
+            | "rw-register"
+            | "set"
+            | "set-full"
+            | "fifo-queue"
+            | "unordered-queue"
+            | "total-queue"
+    ) {
+        duplicate_writes(h, workload, &mut out);
+    }
+    out
+}
+
+/// For a write-like op, the (key, value) it would make visible: `[k v]` tuples are independent
+/// keys; a cas writes its new value.
+fn written(f: &str, v: &Value) -> Option<(Option<Value>, Value)> {
+    let single = |v: &Value| match f {
+        "write" | "add" | "enqueue" | "put" => Some(v.clone()),
+        "cas" => v.as_seq().filter(|s| s.len() == 2).map(|s| s[1].clone()),
+        _ => None,
+    };
+    match v.as_seq() {
+        Some([k, inner]) if matches!(inner, Value::List(_)) || f != "cas" => {
+            if f == "cas" {
+                single(inner).map(|w| (Some(k.clone()), w))
+            } else if matches!(f, "write" | "put") {
+                Some((Some(k.clone()), inner.clone()))
+            } else {
+                single(v).map(|w| (None, w))
+            }
+        }
+        _ => single(v).map(|w| (None, w)),
+    }
+}
+
+fn read_result(v: &Value) -> Vec<(Option<Value>, Value)> {
+    match v.as_seq() {
+        Some([k, inner]) if !matches!(k, Value::List(_)) => {
+            vec![(Some(k.clone()), inner.clone()), (None, v.clone())]
+        }
+        Some(items) => {
+            let mut out = vec![(None, v.clone())];
+            out.extend(items.iter().map(|x| (None, x.clone())));
+            out
+        }
+        None => vec![(None, v.clone())],
+    }
+}
+
+/// A read that returns a value only a `fail`ed write ever wrote. Values written more than once
+/// are skipped: the read may have seen the other write.
+fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
+    let mut writers: HashMap<(Option<Value>, Value), u32> = HashMap::new();
+    let mut failed: HashMap<(Option<Value>, Value), u32> = HashMap::new();
+    for c in h.calls() {
+        if let Some(w) = written(c.f(), &c.invoke.value) {
+            *writers.entry(w.clone()).or_default() += 1;
+            if c.outcome() == OpType::Fail && !w.1.is_nil() {
+                failed.entry(w).or_insert(c.invoke.line);
+            }
+        }
+    }
+    failed.retain(|w, _| writers.get(w) == Some(&1));
+    if failed.is_empty() {
+        return;
+    }
+    let mut n = 0;
+    let mut first = None;
+    for c in h.calls() {
+        if c.outcome() != OpType::Ok || !matches!(c.f(), "read" | "get") {
+            continue;
+        }
+        for kv in read_result(c.value()) {
+            if let Some(&wline) = failed.get(&kv) {
+                n += 1;
+                first.get_or_insert((
+                    c.completion.map(|o| o.line).unwrap_or(0),
+                    wline,
+                    kv.1.clone(),
+                ));
+            }
+        }
+    }
+    if let Some((rline, wline, v)) = first {
+        out.push(Warning {
+            kind: "fail-then-read".into(),
+            line: rline,
+            message: format!(
+                "a read (line {rline}) returned {v}, which only a write that completed as `fail` (line {wline}) wrote; \
+                 {n} such read(s) in all. {FAIL_MEANS}. Unless values are reused, the history mislabels that write."
+            ),
+        });
+    }
+}
+
+fn op_after_info(h: &History, out: &mut Vec<Warning>) {
+    let mut crashed: HashMap<i64, u32> = HashMap::new();
+    let mut n = 0;
+    let mut first = None;
+    for c in h.calls() {
+        let p = c.process();
+        if let Some(&info_line) = crashed.get(&p) {
+            n += 1;
+            first.get_or_insert((c.invoke.line, info_line, p));
+        }
+        if c.outcome() == OpType::Info {
+            if let Some(done) = c.completion {
+                crashed.insert(p, done.line);
+            }
+        }
+    }
+    if let Some((line, info_line, p)) = first {
+        out.push(Warning {
+            kind: "op-after-info".into(),
+            line,
+            message: format!(
+                "process {p} invokes again (line {line}) after an op that ended in `info` (line {info_line}); \
+                 {n} such invocation(s) in all. {INFO_MEANS}."
+            ),
+        });
+    }
+}
+
+fn time_backwards(h: &History, out: &mut Vec<Warning>) {
+    let mut last: Option<(i64, u32)> = None;
+    let mut n = 0;
+    let mut first = None;
+    for op in &h.ops {
+        let Some(t) = op.time else { continue };
+        if let Some((lt, ll)) = last {
+            if t < lt {
+                n += 1;
+                first.get_or_insert((op.line, ll, lt - t));
+            }
+        }
+        if last.is_none_or(|(lt, _)| t >= lt) {
+            last = Some((t, op.line));
+        }
+    }
+    if let Some((line, prev, by)) = first {
+        out.push(Warning {
+            kind: "time-backwards".into(),
+            line,
+            message: format!(
+                "`time` goes backwards at line {line} by {by} ns (after line {prev}); {n} such record(s). \
+                 Checkers order ops by their position in the history, not by `time`, so real-time order is \
+                 what the file order says: make sure the file order is the order events happened."
+            ),
+        });
+    }
+}
+
+fn non_client(h: &History, out: &mut Vec<Warning>) {
+    let mut names: Vec<String> = h
+        .non_client_ops()
+        .map(|o| o.process.to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    names.sort();
+    let n = h.non_client_ops().count();
+    let line = h.non_client_ops().next().map(|o| o.line).unwrap_or(0);
+    out.push(Warning {
+        kind: "non-client-ops".into(),
+        line,
+        message: format!(
+            "{n} record(s) of non-client processes ({}) are kept in the history but not checked: only \
+             integer processes are clients whose operations a consistency model constrains.",
+            names.join(", ")
+        ),
+    });
+}
+
+fn duplicate_writes(h: &History, workload: &str, out: &mut Vec<Warning>) {
+    let mut seen: HashMap<(Option<Value>, Value), u32> = HashMap::new();
+    let mut n = 0;
+    let mut first = None;
+    let mut note = |key: Option<Value>, v: Value, line: u32| {
+        if let Some(&prev) = seen.get(&(key.clone(), v.clone())) {
+            n += 1;
+            first.get_or_insert((line, prev, key, v));
+        } else {
+            seen.insert((key, v), line);
+        }
+    };
+    for c in h.calls() {
+        match workload {
+            "list-append" | "rw-register" => {
+                for mop in c.invoke.value.as_seq().unwrap_or(&[]) {
+                    if let Some([tag, k, v]) = mop.as_seq() {
+                        if matches!(tag.as_name(), Some("append" | "w")) {
+                            note(Some(k.clone()), v.clone(), c.invoke.line);
+                        }
+                    }
+                }
+            }
+            _ => {
+                if matches!(c.f(), "add" | "enqueue") {
+                    note(None, c.invoke.value.clone(), c.invoke.line);
+                }
+            }
+        }
+    }
+    if let Some((line, prev, key, v)) = first {
+        let on = key.map(|k| format!(" to key {k}")).unwrap_or_default();
+        out.push(Warning {
+            kind: "duplicate-writes".into(),
+            line,
+            message: format!(
+                "value {v} is written{on} at line {line} and already at line {prev}; {n} repeated write(s) in all. {UNIQUE_MEANS}."
+            ),
+        });
+    }
 }

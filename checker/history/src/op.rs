@@ -160,6 +160,10 @@ impl Op {
 /// Prints the op the way Jepsen logs it: `process  type  f  value`.
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} :{} :{} {}", self.process, self.kind, self.f, self.value)
+        write!(
+            f,
+            "{} :{} :{} {}",
+            self.process, self.kind, self.f, self.value
+        )
     }
 }

@@ -198,7 +198,9 @@ impl PartialEq for Value {
             (List(a), List(b)) => a == b,
             (Set(a), Set(b)) => a.len() == b.len() && a.iter().all(|x| b.contains(x)),
             (Map(a), Map(b)) => {
-                a.len() == b.len() && a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2))
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2))
             }
             _ => false,
         }
@@ -214,7 +216,9 @@ impl Hash for Value {
             Value::Nil => {}
             Value::Bool(b) => b.hash(state),
             Value::Int(i) => i.hash(state),
-            Value::BigInt(s) | Value::Str(s) | Value::Keyword(s) | Value::Symbol(s) => s.hash(state),
+            Value::BigInt(s) | Value::Str(s) | Value::Keyword(s) | Value::Symbol(s) => {
+                s.hash(state)
+            }
             Value::Float(f) => f.to_bits().hash(state),
             Value::Char(c) => c.hash(state),
             Value::List(v) => v.hash(state),

@@ -60,7 +60,10 @@ pub struct Anomaly {
 
 impl Anomaly {
     pub fn new(explanation: impl Into<String>) -> Anomaly {
-        Anomaly { explanation: explanation.into(), detail: serde_json::Map::new() }
+        Anomaly {
+            explanation: explanation.into(),
+            detail: serde_json::Map::new(),
+        }
     }
 
     /// Adds a structured field.

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-pub use record::op_from_record;
+pub use record::{op_from_record, RecordContext};
 
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,26 +84,32 @@ pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Resu
 
 /// Guesses the format from the first meaningful bytes, without consuming them.
 ///
-/// `{"` or `["`/`[{"`: JSON. `{:`/`[{:`/`#jepsen`/`;`: EDN. A line with a tab followed by
-/// `:invoke`/`:ok`/`:fail`/`:info`: Jepsen log. Empty input is an error: there is no history.
+/// `{"` or `["`/`[{"`: JSON. `{:`/`[{:`/`#jepsen`/`;`: EDN. A line with a process followed by
+/// `:invoke`/`:ok`/`:fail`/`:info` and an `f` keyword (outside a map): Jepsen log. Empty input is an error: there is no history.
 pub fn detect<R: BufRead>(input: &mut R, source: &str) -> Result<Format, Error> {
     let buf = input.fill_buf().map_err(|e| Error::io(source, e))?;
     let head = &buf[..buf.len().min(64 * 1024)];
     let text = String::from_utf8_lossy(head);
     if text.trim().is_empty() {
-        return Err(Error::syntax(source, 1, 1, "the file is empty; expected a history (JSON, EDN or Jepsen log lines)"));
+        return Err(Error::syntax(
+            source,
+            1,
+            1,
+            "the file is empty; expected a history (JSON, EDN or Jepsen log lines)",
+        ));
     }
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() >= 3
-            && matches!(fields[1].trim(), ":invoke" | ":ok" | ":fail" | ":info")
-        {
-            return Ok(Format::JepsenLog);
-        }
+    if text.lines().take(1000).any(jepsen_log::is_op_line) {
+        return Ok(Format::JepsenLog);
     }
-    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
-    let after_bracket = trimmed.strip_prefix('[').map(|s| s.trim_start()).unwrap_or(trimmed);
-    if after_bracket.starts_with("{\"") || after_bracket.starts_with('"') || after_bracket.starts_with("{}")
+    let trimmed =
+        text.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == '\u{feff}');
+    let after_bracket = trimmed
+        .strip_prefix('[')
+        .map(|s| s.trim_start())
+        .unwrap_or(trimmed);
+    if after_bracket.starts_with("{\"")
+        || after_bracket.starts_with('"')
+        || after_bracket.starts_with("{}")
         || (trimmed.starts_with('[') && after_bracket.starts_with(']'))
     {
         return Ok(Format::Json);
