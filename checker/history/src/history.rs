@@ -10,7 +10,7 @@
 
 use crate::error::Error;
 use crate::op::{Op, OpType, Process};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A client operation: an invocation and, when there is one, its completion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,16 +72,16 @@ impl History {
     /// Pairs `ops` (in file order) and checks that they form a well-formed history.
     pub fn from_ops(ops: Vec<Op>, source: impl Into<String>) -> Result<History, Error> {
         let source = source.into();
-        let mut pending: HashMap<i64, usize> = HashMap::new();
+        // Per process: the position of its pending invoke and that invoke's index in `pairs`.
+        let mut pending: HashMap<i64, (usize, usize)> = HashMap::default();
         let mut pairs: Vec<Pair> = Vec::new();
-        let mut pair_of_invoke: HashMap<usize, usize> = HashMap::new();
         for (pos, op) in ops.iter().enumerate() {
             let Process::Client(p) = op.process else {
                 continue;
             };
             match op.kind {
                 OpType::Invoke => {
-                    if let Some(&prev) = pending.get(&p) {
+                    if let Some(&(prev, _)) = pending.get(&p) {
                         return Err(Error::malformed(
                             &source,
                             op.line,
@@ -92,15 +92,14 @@ impl History {
                             ),
                         ));
                     }
-                    pending.insert(p, pos);
-                    pair_of_invoke.insert(pos, pairs.len());
+                    pending.insert(p, (pos, pairs.len()));
                     pairs.push(Pair {
                         invoke: pos,
                         completion: None,
                     });
                 }
                 _ => {
-                    let Some(inv) = pending.remove(&p) else {
+                    let Some((inv, pair)) = pending.remove(&p) else {
                         return Err(Error::malformed(
                             &source,
                             op.line,
@@ -123,7 +122,7 @@ impl History {
                             ),
                         ));
                     }
-                    pairs[pair_of_invoke[&inv]].completion = Some(pos);
+                    pairs[pair].completion = Some(pos);
                 }
             }
         }

@@ -12,9 +12,9 @@
 
 use crate::error::Error;
 use crate::op::Op;
-use crate::read::record::{op_from_record_in, RecordContext};
+use crate::read::record::{op_from_record_in, RecordBuilder, RecordContext};
 use crate::value::Value;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::io::BufRead;
 
@@ -27,18 +27,42 @@ pub fn read<R: BufRead>(
     let mut cx = RecordContext::default();
     let mut pos = 0u64;
     let mut on_record = |bytes: &[u8], line: u32, col: u32| -> Result<(), Error> {
-        let v = parse_record(bytes, source, line, col)?;
-        sink(op_from_record_in(&mut cx, v, pos, line, source)?)?;
+        let op = if bytes.first() == Some(&b'{') {
+            // The common case: build the op straight from the object's fields.
+            let mut b = RecordBuilder::default();
+            deserialize_with(
+                bytes,
+                source,
+                line,
+                col,
+                RecordSeed {
+                    cx: &mut cx,
+                    builder: &mut b,
+                },
+            )?;
+            b.finish(&mut cx, pos, line, source)?
+        } else {
+            let v = parse_record(bytes, source, line, col)?;
+            op_from_record_in(&mut cx, v, pos, line, source)?
+        };
+        sink(op)?;
         pos += 1;
         Ok(())
     };
     scan(input, source, &mut on_record)
 }
 
-/// Parses one JSON value from `bytes`, which start at `line`:`col` of the file.
-pub fn parse_record(bytes: &[u8], source: &str, line: u32, col: u32) -> Result<Value, Error> {
+/// Runs a seed over `bytes` (which start at `line`:`col` of the file), mapping serde's errors
+/// to file positions.
+fn deserialize_with<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    source: &str,
+    line: u32,
+    col: u32,
+    seed: S,
+) -> Result<S::Value, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = JsonValue::deserialize(&mut de)
+    seed.deserialize(&mut de)
         .and_then(|v| de.end().map(|_| v))
         .map_err(|e| {
             let (l, c) = (e.line() as u32, e.column() as u32);
@@ -55,8 +79,53 @@ pub fn parse_record(bytes: &[u8], source: &str, line: u32, col: u32) -> Result<V
                 col,
                 format!("{msg} (in the JSON record starting here)"),
             )
-        })?;
-    Ok(v.0)
+        })
+}
+
+/// Feeds the fields of one top-level JSON object to a [`RecordBuilder`].
+struct RecordSeed<'a> {
+    cx: &'a mut RecordContext,
+    builder: &'a mut RecordBuilder,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an op object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while let Some(k) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+            if k == "type" || k == "f" {
+                match a.next_value::<NameOrValue<'de>>()? {
+                    NameOrValue::Name(text) => self.builder.name_field(self.cx, &k, &text),
+                    NameOrValue::Value(v) => self.builder.field(self.cx, &k, v),
+                }
+            } else {
+                let JsonValue(v) = a.next_value()?;
+                self.builder.field(self.cx, &k, v);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses one JSON value from `bytes`, which start at `line`:`col` of the file.
+pub fn parse_record(bytes: &[u8], source: &str, line: u32, col: u32) -> Result<Value, Error> {
+    deserialize_with(
+        bytes,
+        source,
+        line,
+        col,
+        std::marker::PhantomData::<JsonValue>,
+    )
+    .map(|v| v.0)
 }
 
 /// Called with each record's bytes and the line and column where it starts.
@@ -77,7 +146,10 @@ fn scan<R: BufRead>(
     }
     let mut top = Top::Unknown;
     let mut rec: Vec<u8> = Vec::new();
-    let (mut line, mut col) = (1u32, 1u32);
+    let mut line = 1u32;
+    // Absolute offsets: of the current chunk's first byte, and of the current line's start.
+    let (mut abs, mut line_start) = (0usize, 0usize);
+    let col_at = |abs_pos: usize, line_start: usize| (abs_pos - line_start + 1) as u32;
     let (mut rec_line, mut rec_col) = (0u32, 0u32);
     let mut closers: Vec<u8> = Vec::new(); // closing brackets expected inside the current record
     let mut in_str = false;
@@ -95,45 +167,64 @@ fn scan<R: BufRead>(
         }
         let n = buf.len();
         let mut i = 0;
+        // Where the current record's bytes begin in this chunk (when inside one).
+        let mut seg = 0;
         while i < n {
-            let c = buf[i];
-            if !closers.is_empty() {
-                // Inside a record: copy bytes, track strings and depth.
-                rec.push(c);
-                if in_str {
-                    if escaped {
-                        escaped = false;
-                    } else if c == b'\\' {
-                        escaped = true;
-                    } else if c == b'"' {
-                        in_str = false;
-                    }
-                } else {
-                    match c {
-                        b'"' => in_str = true,
-                        b'{' => closers.push(b'}'),
-                        b'[' => closers.push(b']'),
-                        b'}' | b']' => {
-                            if closers.pop() != Some(c) {
-                                // Mismatched: let serde point at the exact place.
-                                parse_record(&rec, source, rec_line, rec_col)?;
-                                return Err(Error::syntax(
-                                    source,
-                                    line,
-                                    col,
-                                    format!("found '{}'; expected a matching bracket", c as char),
-                                ));
-                            }
-                            if closers.is_empty() {
-                                on_record(&rec, rec_line, rec_col)?;
-                                rec.clear();
-                                need_comma = top == Top::Array;
-                            }
+            if in_str {
+                // Skip to the next quote or backslash; JSON strings hold no raw newlines.
+                if escaped {
+                    escaped = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                    None => i = n,
+                    Some(j) => {
+                        i += j;
+                        if buf[i] == b'\\' {
+                            escaped = true;
+                        } else {
+                            in_str = false;
                         }
-                        _ => {}
+                        i += 1;
                     }
                 }
+                continue;
+            }
+            let c = buf[i];
+            if !closers.is_empty() {
+                // Inside a record: track strings and depth; bytes are copied in bulk.
+                match c {
+                    b'"' => in_str = true,
+                    b'{' => closers.push(b'}'),
+                    b'[' => closers.push(b']'),
+                    b'}' | b']' => {
+                        if closers.pop() != Some(c) {
+                            // Mismatched: let serde point at the exact place.
+                            rec.extend_from_slice(&buf[seg..=i]);
+                            parse_record(&rec, source, rec_line, rec_col)?;
+                            return Err(Error::syntax(
+                                source,
+                                line,
+                                col_at(abs + i, line_start),
+                                format!("found '{}'; expected a matching bracket", c as char),
+                            ));
+                        }
+                        if closers.is_empty() {
+                            if rec.is_empty() {
+                                on_record(&buf[seg..=i], rec_line, rec_col)?;
+                            } else {
+                                rec.extend_from_slice(&buf[seg..=i]);
+                                on_record(&rec, rec_line, rec_col)?;
+                                rec.clear();
+                            }
+                            need_comma = top == Top::Array;
+                        }
+                    }
+                    _ => {}
+                }
             } else {
+                let col = col_at(abs + i, line_start);
                 match c {
                     b' ' | b'\t' | b'\r' | b'\n' => {}
                     0xef | 0xbb | 0xbf if line == 1 && col <= 3 => {} // UTF-8 byte order mark
@@ -147,7 +238,7 @@ fn scan<R: BufRead>(
                         closers.push(if c == b'{' { b'}' } else { b']' });
                         rec_line = line;
                         rec_col = col;
-                        rec.push(c);
+                        seg = i;
                     }
                     _ => {
                         let expected = match top {
@@ -169,14 +260,17 @@ fn scan<R: BufRead>(
             }
             if c == b'\n' {
                 line += 1;
-                col = 1;
-            } else {
-                col += 1;
+                line_start = abs + i + 1;
             }
             i += 1;
         }
+        if !closers.is_empty() {
+            rec.extend_from_slice(&buf[seg..n]);
+        }
+        abs += n;
         input.consume(n);
     }
+    let col = col_at(abs, line_start);
     if !closers.is_empty() {
         return Err(Error::syntax(
             source,
@@ -207,6 +301,52 @@ fn describe(c: u8) -> String {
         format!("'{}'", c as char)
     } else {
         format!("byte 0x{c:02x}")
+    }
+}
+
+/// A string borrowed from the input when it can be, any other value otherwise.
+enum NameOrValue<'de> {
+    Name(std::borrow::Cow<'de, str>),
+    Value(Value),
+}
+
+impl<'de> Deserialize<'de> for NameOrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NameOrValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Name(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Name(std::borrow::Cow::Owned(s.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Value(Value::Nil))
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Value(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Value(Value::Int(i)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Self::Value, E> {
+                ValueVisitor.visit_u64(u).map(NameOrValue::Value)
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
+                Ok(NameOrValue::Value(Value::Float(f)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                ValueVisitor.visit_seq(a).map(NameOrValue::Value)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                ValueVisitor.visit_map(a).map(NameOrValue::Value)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -48,7 +48,16 @@ impl Format {
 pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    read(BufReader::with_capacity(1 << 16, file), &name, format)
+    // Reserve room for the most ops the file could hold (records are rarely under 40 bytes).
+    // Untouched capacity costs address space, not memory, and saves the copies of regrowth.
+    let hint = file
+        .metadata()
+        .map(|m| m.len() / 40)
+        .unwrap_or(0)
+        .min(1 << 28) as usize;
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    let ops = read_ops_with_capacity(&mut input, &name, format, hint)?;
+    History::from_ops(ops, name)
 }
 
 /// Reads and pairs a history held in memory (tests, examples).
@@ -64,11 +73,20 @@ pub fn read<R: BufRead>(mut input: R, source: &str, format: Format) -> Result<Hi
 
 /// Reads the records without pairing them.
 pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Result<Vec<Op>, Error> {
+    read_ops_with_capacity(input, source, format, 0)
+}
+
+fn read_ops_with_capacity<R: BufRead>(
+    input: &mut R,
+    source: &str,
+    format: Format,
+    capacity: usize,
+) -> Result<Vec<Op>, Error> {
     let format = match format {
         Format::Auto => detect(input, source)?,
         f => f,
     };
-    let mut ops = Vec::new();
+    let mut ops = Vec::with_capacity(capacity);
     let mut sink = |op: Op| {
         ops.push(op);
         Ok(())
@@ -79,6 +97,7 @@ pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Resu
         Format::JepsenLog => jepsen_log::read(input, source, &mut sink)?,
         Format::Auto => unreachable!("detected above"),
     }
+    ops.shrink_to_fit();
     Ok(ops)
 }
 

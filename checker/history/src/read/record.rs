@@ -13,7 +13,8 @@
 use crate::error::Error;
 use crate::op::{Op, OpType, Process};
 use crate::value::Value;
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Interns `f` names and process names so a million ops share a handful of allocations.
@@ -80,108 +81,137 @@ pub(crate) fn op_from_record_in(
         return Err(Error::malformed(
             source,
             line,
-            format!("found {} where an op was expected; expected a map such as {{:type :invoke, :process 0, :f :read, :value nil}}", rec.kind()),
+            format!(
+                "found {} where an op was expected; expected a map such as \
+                 {{:type :invoke, :process 0, :f :read, :value nil}}",
+                rec.kind()
+            ),
         ));
     };
-    let mut index = None;
-    let mut time = None;
-    let mut kind = None;
-    let mut process = None;
-    let mut f: Option<Arc<str>> = None;
-    let mut value = Value::Nil;
-    let mut extra = Vec::new();
+    let mut b = RecordBuilder::default();
     for (k, v) in fields {
-        let Some(name) = k.as_name() else {
-            extra.push((cx.interner.get(&k.to_string()), v));
-            continue;
-        };
+        match k.as_name() {
+            Some(name) => b.field(cx, name, v),
+            None => b.field(cx, &k.to_string(), v),
+        }
+    }
+    b.finish(cx, pos, line, source)
+}
+
+/// Builds an op one field at a time, so a reader can hand over fields as it parses them
+/// (the JSON reader does, without allocating keys). The first bad field is remembered and
+/// reported by [`RecordBuilder::finish`].
+#[derive(Default)]
+pub(crate) struct RecordBuilder {
+    index: Option<u64>,
+    time: Option<i64>,
+    kind: Option<OpType>,
+    process: Option<Process>,
+    f: Option<Arc<str>>,
+    value: Value,
+    extra: Vec<(Arc<str>, Value)>,
+    error: Option<String>,
+}
+
+impl RecordBuilder {
+    /// A field whose value is a string, handed over without building a [`Value`]: `type` and
+    /// `f` take this path in the JSON reader.
+    pub(crate) fn name_field(&mut self, cx: &mut RecordContext, name: &str, text: &str) {
         match name {
-            "type" => {
-                let t = v.as_name().and_then(OpType::parse).ok_or_else(|| {
-                    Error::malformed(
-                        source,
-                        line,
-                        format!("found :type {v}; expected one of :invoke, :ok, :fail, :info"),
-                    )
-                })?;
-                kind = Some(t);
-            }
-            "process" => {
-                process = Some(match &v {
-                    Value::Int(p) => Process::Client(*p),
-                    Value::Nil => continue,
-                    other => match other.as_name() {
-                        Some(n) => match n.parse::<i64>() {
+            "type" => match OpType::parse(text) {
+                Some(t) => self.kind = Some(t),
+                None => self.fail(format!(
+                    "found type {text:?}; expected one of invoke, ok, fail, info"
+                )),
+            },
+            "f" => self.f = Some(cx.interner.get(text)),
+            _ => self.field(cx, name, Value::Str(text.into())),
+        }
+    }
+
+    pub(crate) fn field(&mut self, cx: &mut RecordContext, name: &str, v: Value) {
+        match name {
+            "type" => match v.as_name().and_then(OpType::parse) {
+                Some(t) => self.kind = Some(t),
+                None => self.fail(format!(
+                    "found :type {v}; expected one of :invoke, :ok, :fail, :info"
+                )),
+            },
+            "process" => match &v {
+                Value::Int(p) => self.process = Some(Process::Client(*p)),
+                Value::Nil => {}
+                other => match other.as_name() {
+                    Some(n) => {
+                        self.process = Some(match n.parse::<i64>() {
                             Ok(p) => Process::Client(p),
                             Err(_) => Process::Named(cx.interner.get(n)),
-                        },
-                        None => {
-                            return Err(Error::malformed(
-                                source,
-                                line,
-                                format!(
-                            "found :process {v}; expected an integer or a name such as :nemesis"
-                        ),
-                            ))
-                        }
-                    },
-                })
-            }
+                        })
+                    }
+                    None => self.fail(format!(
+                        "found :process {v}; expected an integer or a name such as :nemesis"
+                    )),
+                },
+            },
             "f" => {
-                f = Some(match v.as_name() {
+                self.f = Some(match v.as_name() {
                     Some(n) => cx.interner.get(n),
                     None if v.is_nil() => cx.interner.get(""),
                     None => cx.interner.get(&v.to_string()),
                 })
             }
-            "value" => value = v,
-            "index" => {
-                index = Some(non_negative(&v).ok_or_else(|| {
-                    Error::malformed(
-                        source,
-                        line,
-                        format!("found :index {v}; expected a non-negative integer"),
-                    )
-                })?)
-            }
-            "time" => {
-                time = match &v {
-                    Value::Int(t) => Some(*t),
-                    Value::Float(t) => Some(*t as i64),
-                    Value::Nil => None,
-                    _ => {
-                        return Err(Error::malformed(
-                            source,
-                            line,
-                            format!("found :time {v}; expected an integer (nanoseconds)"),
-                        ))
-                    }
-                }
-            }
-            _ => extra.push((cx.interner.get(name), v)),
+            "value" => self.value = v,
+            "index" => match non_negative(&v) {
+                Some(i) => self.index = Some(i),
+                None => self.fail(format!("found :index {v}; expected a non-negative integer")),
+            },
+            "time" => match &v {
+                Value::Int(t) => self.time = Some(*t),
+                Value::Float(t) => self.time = Some(*t as i64),
+                Value::Nil => {}
+                _ => self.fail(format!(
+                    "found :time {v}; expected an integer (nanoseconds)"
+                )),
+            },
+            _ => self.extra.push((cx.interner.get(name), v)),
         }
     }
-    let Some(kind) = kind else {
-        return Err(Error::malformed(
-            source,
+
+    fn fail(&mut self, msg: String) {
+        self.error.get_or_insert(msg);
+    }
+
+    pub(crate) fn finish(
+        self,
+        cx: &mut RecordContext,
+        pos: u64,
+        line: u32,
+        source: &str,
+    ) -> Result<Op, Error> {
+        if let Some(msg) = self.error {
+            return Err(Error::malformed(source, line, msg));
+        }
+        let Some(kind) = self.kind else {
+            return Err(Error::malformed(
+                source,
+                line,
+                "op has no :type; expected :type with one of :invoke, :ok, :fail, :info",
+            ));
+        };
+        let process = match self.process {
+            Some(p) => p,
+            None => Process::Client(cx.filler.fill(kind)),
+        };
+        Ok(Op {
+            index: self.index.unwrap_or(pos),
+            time: self.time,
+            kind,
+            process,
+            f: self.f.unwrap_or_else(|| cx.interner.get("")),
+            value: self.value,
+            extra: self.extra,
             line,
-            "op has no :type; expected :type with one of :invoke, :ok, :fail, :info",
-        ));
-    };
-    let process = match process {
-        Some(p) => p,
-        None => Process::Client(cx.filler.fill(kind)),
-    };
-    Ok(Op {
-        index: index.unwrap_or(pos),
-        time,
-        kind,
-        process,
-        f: f.unwrap_or_else(|| cx.interner.get("")),
-        value,
-        extra,
-        line,
-    })
+        })
+    }
 }
 
 fn non_negative(v: &Value) -> Option<u64> {
