@@ -57,10 +57,27 @@ fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
                 let (f, value) = match rng.below(3) {
                     0 => ("read", Value::Nil),
                     1 => ("write", Value::Int(rng.below(5) as i64)),
-                    _ => ("cas", Value::List(vec![Value::Int(rng.below(5) as i64), Value::Int(rng.below(5) as i64)])),
+                    _ => (
+                        "cas",
+                        Value::List(vec![
+                            Value::Int(rng.below(5) as i64),
+                            Value::Int(rng.below(5) as i64),
+                        ]),
+                    ),
                 };
-                emit(&mut ops, &mut time, OpType::Invoke, process[c], f, value.clone());
-                pending[c] = Some(Pending { f, value, applied: None });
+                emit(
+                    &mut ops,
+                    &mut time,
+                    OpType::Invoke,
+                    process[c],
+                    f,
+                    value.clone(),
+                );
+                pending[c] = Some(Pending {
+                    f,
+                    value,
+                    applied: None,
+                });
                 started += 1;
             }
             None => {}
@@ -87,7 +104,14 @@ fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
                 let p = p.clone();
                 if rng.below(12) == 0 {
                     // The client crashes: outcome unknown, whether or not it took effect.
-                    emit(&mut ops, &mut time, OpType::Info, process[c], p.f, p.value.clone());
+                    emit(
+                        &mut ops,
+                        &mut time,
+                        OpType::Info,
+                        process[c],
+                        p.f,
+                        p.value.clone(),
+                    );
                     process[c] += clients as i64;
                     pending[c] = None;
                 } else if let Some((kind, value)) = p.applied {
@@ -102,7 +126,12 @@ fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
 
 /// Appends write(1001), write(1002), then a read that returns 1001: a stale read.
 fn plant_stale_read(ops: &mut Vec<Op>) {
-    let p = ops.iter().filter_map(|o| o.process.client()).max().unwrap_or(0) + 1;
+    let p = ops
+        .iter()
+        .filter_map(|o| o.process.client())
+        .max()
+        .unwrap_or(0)
+        + 1;
     let mut time = ops.last().and_then(|o| o.time).unwrap_or(0);
     for (kind, f, v) in [
         (OpType::Invoke, "write", Value::Int(1001)),
@@ -138,7 +167,11 @@ fn edn_line(op: &Op) -> String {
 fn write(path: &Path, ops: &[Op], edn: bool) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     for op in ops {
-        let line = if edn { edn_line(op) } else { op.to_json().to_string() };
+        let line = if edn {
+            edn_line(op)
+        } else {
+            op.to_json().to_string()
+        };
         writeln!(w, "{line}").expect("write");
     }
     println!("wrote {} ({} records)", path.display(), ops.len());

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn labrys(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_labrys")).args(args).output().expect("run labrys")
+    Command::new(env!("CARGO_BIN_EXE_labrys"))
+        .args(args)
+        .output()
+        .expect("run labrys")
 }
 
 fn tmp(name: &str, content: &[u8]) -> PathBuf {
@@ -17,7 +20,11 @@ fn tmp(name: &str, content: &[u8]) -> PathBuf {
 }
 
 fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/histories").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/histories")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn stderr(o: &Output) -> String {
@@ -39,14 +46,21 @@ fn malformed_inputs_exit_3_naming_file_line_and_column() {
         let p = tmp(name, content);
         let o = labrys(&["check", p.to_str().unwrap(), "--workload", "cas-register"]);
         assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
-        assert!(stderr(&o).contains(want), "{name}: wanted {want:?} in {:?}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{name}: wanted {want:?} in {:?}",
+            stderr(&o)
+        );
         assert!(!stderr(&o).contains("panicked"), "{name} panicked");
     }
 }
 
 #[test]
 fn deep_nesting_and_huge_integers_do_not_crash() {
-    let deep = format!("{{:type :invoke :process 0 :f :read :value {}}}", "[".repeat(100_000));
+    let deep = format!(
+        "{{:type :invoke :process 0 :f :read :value {}}}",
+        "[".repeat(100_000)
+    );
     let p = tmp("deep.edn", deep.as_bytes());
     let o = labrys(&["check", p.to_str().unwrap(), "--workload", "register"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -56,10 +70,22 @@ fn deep_nesting_and_huge_integers_do_not_crash() {
 #[test]
 fn bad_usage_exits_3() {
     assert_eq!(labrys(&["check"]).status.code(), Some(3));
-    let o = labrys(&["check", &example("cas-register-valid.jsonl"), "--workload", "no-such-workload"]);
+    let o = labrys(&[
+        "check",
+        &example("cas-register-valid.jsonl"),
+        "--workload",
+        "no-such-workload",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("possible values"), "{}", stderr(&o));
-    let o = labrys(&["check", &example("cas-register-valid.jsonl"), "-w", "register", "--initial", "{not json or edn"]);
+    let o = labrys(&[
+        "check",
+        &example("cas-register-valid.jsonl"),
+        "-w",
+        "register",
+        "--initial",
+        "{not json or edn",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let o = labrys(&["check", "/no/such/file.edn", "-w", "register"]);
     assert_eq!(o.status.code(), Some(3));
@@ -69,21 +95,50 @@ fn bad_usage_exits_3() {
 #[test]
 fn json_output_is_one_object_per_file_even_for_errors() {
     let bad = tmp("bad-for-json.edn", b"{:type :ok :process 0 :f :read}\n");
-    let o = labrys(&["check", bad.to_str().unwrap(), bad.to_str().unwrap(), "-w", "register", "--json"]);
+    let o = labrys(&[
+        "check",
+        bad.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "-w",
+        "register",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     let out = String::from_utf8(o.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines[0]["error"].as_str().unwrap().contains("bad-for-json.edn:1:"));
+    assert!(lines[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("bad-for-json.edn:1:"));
 }
 
 #[test]
 fn the_same_history_reads_the_same_from_json_and_edn() {
     for w in ["cas-register-valid", "cas-register-stale-read"] {
-        let a = labrys(&["check", &example(&format!("{w}.jsonl")), "-w", "cas-register", "--lint", "--json"]);
-        let b = labrys(&["check", &example(&format!("{w}.edn")), "-w", "cas-register", "--lint", "--json"]);
-        let (ja, jb): (serde_json::Value, serde_json::Value) =
-            (serde_json::from_slice(&a.stdout).unwrap(), serde_json::from_slice(&b.stdout).unwrap());
+        let a = labrys(&[
+            "check",
+            &example(&format!("{w}.jsonl")),
+            "-w",
+            "cas-register",
+            "--lint",
+            "--json",
+        ]);
+        let b = labrys(&[
+            "check",
+            &example(&format!("{w}.edn")),
+            "-w",
+            "cas-register",
+            "--lint",
+            "--json",
+        ]);
+        let (ja, jb): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_slice(&a.stdout).unwrap(),
+            serde_json::from_slice(&b.stdout).unwrap(),
+        );
         assert_eq!(ja["stats"]["ops"], jb["stats"]["ops"], "{w}");
         assert_eq!(ja["warnings"], jb["warnings"], "{w}");
     }
@@ -102,6 +157,17 @@ fn lint_flags_a_failed_write_that_was_read() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("[fail-then-read] line 4"), "{out}");
     assert!(out.contains("certainly did not happen"), "{out}");
-    let clean = labrys(&["check", &example("cas-register-valid.jsonl"), "-w", "cas-register", "--lint"]);
-    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+    let clean = labrys(&[
+        "check",
+        &example("cas-register-valid.jsonl"),
+        "-w",
+        "cas-register",
+        "--lint",
+    ]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
 }
