@@ -176,25 +176,30 @@ fn time_backwards(h: &History, out: &mut Vec<Warning>) {
     }
 }
 
+/// Non-client records other than the nemesis's: a Jepsen history always has nemesis ops, but a
+/// process named anything else is usually a client whose id was written as a name.
 fn non_client(h: &History, out: &mut Vec<Warning>) {
-    let mut names: Vec<String> = h
+    let nemesis = crate::op::Process::Named("nemesis".into());
+    let odd: Vec<&crate::op::Op> = h
         .non_client_ops()
+        .filter(|o| o.process != nemesis)
+        .collect();
+    let Some(first) = odd.first() else { return };
+    let mut names: Vec<String> = odd
+        .iter()
         .map(|o| o.process.to_string())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    if names.is_empty() {
-        return;
-    }
     names.sort();
-    let n = h.non_client_ops().count();
-    let line = h.non_client_ops().next().map(|o| o.line).unwrap_or(0);
     out.push(Warning {
         kind: "non-client-ops".into(),
-        line,
+        line: first.line,
         message: format!(
-            "{n} record(s) of non-client processes ({}) are kept in the history but not checked: only \
-             integer processes are clients whose operations a consistency model constrains.",
+            "{} record(s) of processes other than clients and the nemesis ({}) are kept in the \
+             history but not checked: only integer processes are clients whose operations a \
+             consistency model constrains.",
+            odd.len(),
             names.join(", ")
         ),
     });

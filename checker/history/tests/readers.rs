@@ -233,3 +233,24 @@ fn invalid_utf8_and_binary_garbage_are_errors() {
         assert!(labrys_history::read::read(&garbage[..], "g", f).is_err());
     }
 }
+
+#[test]
+fn json_lines_mixed_with_multi_line_records_keep_their_lines() {
+    let text = "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}  \r\n{\n  \"type\": \"ok\",\n  \"process\": 0,\n  \"f\": \"read\",\n  \"value\": \"a}\"\n}\n{\"type\":\"invoke\",\"process\":1,\"f\":\"write\",\"value\":{\"k\":[1,\"}\\n\"]}}\n";
+    let o = ops(text);
+    assert_eq!(o.len(), 3);
+    assert_eq!((o[0].line, o[1].line, o[2].line), (1, 2, 8));
+    assert_eq!(o[1].value, Value::str("a}"));
+    assert_eq!(
+        o[2].value.get("k"),
+        Some(&Value::List(vec![Value::Int(1), Value::str("}\n")]))
+    );
+    let e = read_str(
+        "{\"type\":\"invoke\",\"process\":0}\n{\"type\":\"ok\",\"process\":0,\"value\":[1,}\n",
+        "l.jsonl",
+        Format::Auto,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("l.jsonl:2:"), "{e}");
+}

@@ -192,6 +192,25 @@ fn scan<R: BufRead>(
                 continue;
             }
             let c = buf[i];
+            if c == b'{' && closers.is_empty() && matches!(top, Top::Unknown | Top::Lines) {
+                // JSON Lines fast path: a line that opens and closes an object is one record
+                // (JSON strings hold no raw newlines), handed over without a byte-by-byte scan.
+                if let Some(j) = memchr::memchr(b'\n', &buf[i..]) {
+                    let mut line_bytes = &buf[i..i + j];
+                    while let [rest @ .., b' ' | b'\t' | b'\r'] = line_bytes {
+                        line_bytes = rest;
+                    }
+                    if line_bytes.ends_with(b"}") {
+                        top = Top::Lines;
+                        on_record(line_bytes, line, col_at(abs + i, line_start))?;
+                        i += j; // the newline itself is handled below
+                        line += 1;
+                        line_start = abs + i + 1;
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
             if !closers.is_empty() {
                 // Inside a record: track strings and depth; bytes are copied in bulk.
                 match c {

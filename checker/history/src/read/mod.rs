@@ -97,7 +97,6 @@ fn read_ops_with_capacity<R: BufRead>(
         Format::JepsenLog => jepsen_log::read(input, source, &mut sink)?,
         Format::Auto => unreachable!("detected above"),
     }
-    ops.shrink_to_fit();
     Ok(ops)
 }
 
