@@ -1,7 +1,7 @@
 //! Writes the example histories under `examples/histories/` from a simulation, so the project
 //! ships histories it made itself (run: `cargo run --example gen_histories`).
 //!
-//! The simulation is a correct, linearizable compare-and-set register shared by concurrent
+//! The simulation is a correct, linearizable compare-and-set register (initially nil) shared by concurrent
 //! clients: each operation takes effect atomically at some moment between its invocation and
 //! its completion; some clients crash mid-operation (their op ends `info`, and may or may not
 //! have taken effect), and a `cas` whose expected value doesn't match ends `fail` (it did
@@ -38,7 +38,7 @@ struct Pending {
 /// Simulates `n_ops` client operations on a cas register by `clients` concurrent clients.
 fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
     let mut rng = Rng(seed);
-    let mut state = Value::Int(0);
+    let mut state = Value::Nil;
     let mut ops = Vec::new();
     let mut time = 0i64;
     let mut process: Vec<i64> = (0..clients as i64).collect();

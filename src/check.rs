@@ -125,6 +125,14 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     };
     let format = Format::parse(&args.format).unwrap_or(Format::Auto);
+    let probe = CheckOptions {
+        consistency_models: args.consistency_models.clone(),
+        ..CheckOptions::default()
+    };
+    if let Err(e) = labrys_check::validate_options(&args.workload, &probe) {
+        eprintln!("labrys check: {e}");
+        return 3;
+    }
     let mut worst = 0u8;
     for file in &args.files {
         let opts = CheckOptions {
@@ -189,10 +197,10 @@ fn print_outcome(
     args: &CheckArgs,
 ) {
     let name = file.display().to_string();
-    if args.json {
-        let mut obj = serde_json::Map::new();
-        obj.insert("file".into(), name.clone().into());
-        obj.insert("workload".into(), workload.into());
+    let mut obj = serde_json::Map::new();
+    obj.insert("file".into(), name.clone().into());
+    obj.insert("workload".into(), workload.into());
+    {
         match outcome {
             Outcome::Checked(r) => {
                 if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(r.as_ref()) {
@@ -203,85 +211,18 @@ fn print_outcome(
                 }
             }
             Outcome::Error(e) => {
-                obj.insert("error".into(), e.clone().into());
                 eprintln!("labrys check: {e}");
+                if !args.json {
+                    return;
+                }
+                obj.insert("error".into(), e.clone().into());
             }
         }
-        println!("{}", serde_json::Value::Object(obj));
-        return;
     }
-    match outcome {
-        Outcome::Error(e) => eprintln!("labrys check: {e}"),
-        Outcome::Checked(r) => print!("{}", render_text(&name, workload, r, elapsed, args.lint)),
-    }
-}
-
-/// The human summary of one result.
-pub fn render_text(
-    name: &str,
-    workload: &str,
-    r: &CheckResult,
-    elapsed: Duration,
-    lint_only: bool,
-) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let ops = r
-        .stats
-        .get("ops")
-        .and_then(|o| o.get("total"))
-        .map(|t| {
-            let n = |k: &str| t.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-            format!(
-                "{} operations: {} ok, {} fail, {} info",
-                n("ok") + n("fail") + n("info"),
-                n("ok"),
-                n("fail"),
-                n("info")
-            )
-        })
-        .unwrap_or_default();
-    if lint_only {
-        let _ = writeln!(
-            s,
-            "{name}: {} lint warning(s) ({workload}; {ops})",
-            r.warnings.len()
-        );
+    let obj = serde_json::Value::Object(obj);
+    if args.json {
+        println!("{obj}");
     } else {
-        let verdict = match r.valid {
-            Validity::Valid => "VALID",
-            Validity::Invalid => "INVALID",
-            Validity::Unknown => "UNKNOWN",
-        };
-        let _ = writeln!(
-            s,
-            "{name}: {verdict} ({workload}; {ops}; checked in {:.2}s)",
-            elapsed.as_secs_f64()
-        );
-        if let Some(why) = &r.unknown_reason {
-            let _ = writeln!(s, "  could not decide: {why}");
-        }
-        for (kind, list) in &r.anomalies {
-            let Some(first) = list.first() else { continue };
-            let more = if list.len() > 1 {
-                format!(" (1 of {})", list.len())
-            } else {
-                String::new()
-            };
-            let _ = writeln!(s, "\n  {kind}{more}:");
-            for line in first.explanation.lines() {
-                let _ = writeln!(s, "    {line}");
-            }
-        }
-        if !r.not.is_empty() {
-            let _ = writeln!(s, "\n  ruled out: {}", r.not.join(", "));
-        }
+        print!("{}", labrys_check::render::text(&name, &obj, args.lint));
     }
-    if !r.warnings.is_empty() {
-        let _ = writeln!(s, "\n  warnings (the history itself looks suspect):");
-        for w in &r.warnings {
-            let _ = writeln!(s, "    [{}] line {}: {}", w.kind, w.line, w.message);
-        }
-    }
-    s
 }

@@ -4,6 +4,10 @@
 //! input, internal failure). With several files the worst verdict wins (3 > 1 > 2 > 0).
 
 mod check;
+mod cluster_cmd;
+mod doctor_cmd;
+mod nemesis_cmd;
+mod test_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +27,17 @@ struct Cli {
 enum Command {
     /// Check recorded histories against a workload's consistency model.
     Check(check::CheckArgs),
+    /// Bring a local cluster of namespace nodes up or down, or show its status (root).
+    Cluster(cluster_cmd::ClusterArgs),
+    /// Check this machine can run tests (root, namespaces, iptables, sshd, packages).
+    Doctor(doctor_cmd::DoctorArgs),
+    /// Internal: the packet delayer the `delay` nemesis starts on each node.
+    #[command(hide = true)]
+    NemesisDelay,
+    /// Run a test: cluster up, database, workload + nemesis, heal, teardown, check (root).
+    Test(test_cmd::TestArgs),
+    /// Re-check a stored run (default: the latest) without touching a cluster.
+    Analyze(test_cmd::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,11 @@ fn main() -> ExitCode {
         .init();
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Cluster(args) => cluster_cmd::run(&args),
+        Command::Doctor(args) => doctor_cmd::run(&args),
+        Command::NemesisDelay => nemesis_cmd::delay(),
+        Command::Test(args) => test_cmd::run_test(&args),
+        Command::Analyze(args) => test_cmd::run_analyze(&args),
     };
     ExitCode::from(code)
 }

@@ -171,3 +171,35 @@ fn lint_flags_a_failed_write_that_was_read() {
         String::from_utf8_lossy(&clean.stdout)
     );
 }
+
+#[test]
+fn shipped_examples_get_their_verdicts_with_a_readable_counterexample() {
+    for ext in ["jsonl", "edn"] {
+        let valid = labrys(&[
+            "check",
+            &example(&format!("cas-register-valid.{ext}")),
+            "-w",
+            "cas-register",
+        ]);
+        assert_eq!(
+            valid.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&valid.stdout)
+        );
+        let stale = labrys(&[
+            "check",
+            &example(&format!("cas-register-stale-read.{ext}")),
+            "-w",
+            "cas-register",
+        ]);
+        let out = String::from_utf8_lossy(&stale.stdout);
+        assert_eq!(stale.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("INVALID") && out.contains("linearizability"),
+            "{out}"
+        );
+        // The planted anomaly: after write(1001) and write(1002) completed, a read saw 1001.
+        assert!(out.contains("1001") && out.contains("1002"), "{out}");
+    }
+}

@@ -22,6 +22,7 @@ pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
     op_after_info(h, &mut out);
     time_backwards(h, &mut out);
     non_client(h, &mut out);
+    failed_faults(h, &mut out);
     if matches!(
         workload,
         "list-append"
@@ -174,6 +175,35 @@ fn time_backwards(h: &History, out: &mut Vec<Warning>) {
             ),
         });
     }
+}
+
+/// Nemesis completions that carry an `error`: the fault was asked for but not (fully) applied,
+/// so the history was recorded under fewer faults than the test claims.
+fn failed_faults(h: &History, out: &mut Vec<Warning>) {
+    let nemesis = crate::op::Process::Named("nemesis".into());
+    let failed: Vec<&crate::op::Op> = h
+        .ops
+        .iter()
+        .filter(|o| o.process == nemesis && o.kind != OpType::Invoke)
+        .filter(|o| o.field("error").is_some_and(|e| !e.is_nil()))
+        .collect();
+    let Some(first) = failed.first() else { return };
+    let err = first
+        .field("error")
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    out.push(Warning {
+        kind: "fault-failed".into(),
+        line: first.line,
+        message: format!(
+            "{} fault operation(s) of the nemesis failed to apply; the first, {} at line {}, \
+             failed with {err}. The system was tested under fewer faults than requested, so a \
+             valid verdict says less than it seems.",
+            failed.len(),
+            first.f,
+            first.line
+        ),
+    });
 }
 
 /// Non-client records other than the nemesis's: a Jepsen history always has nemesis ops, but a

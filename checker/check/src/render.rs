@@ -1,0 +1,101 @@
+//! The human summary of a result, rendered from its JSON form.
+//!
+//! It works on the JSON contract (what `labrys check --json` prints and what a run folder's
+//! `results.json` holds), so `labrys check`, `labrys test` and `labrys analyze` print the same
+//! words for the same verdict, whether the result was just computed or read back from disk.
+
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Verdict line, first explanation of each anomaly, models ruled out, and warnings. `name` is
+/// the file or run the result is about. With `lint_only`, only the warnings.
+pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
+    let mut s = String::new();
+    let workload = r.get("workload").and_then(Value::as_str).unwrap_or("?");
+    let ops = r
+        .pointer("/stats/ops/total")
+        .map(|t| {
+            let n = |k: &str| t.get(k).and_then(Value::as_u64).unwrap_or(0);
+            format!(
+                "{} operations: {} ok, {} fail, {} info",
+                n("ok") + n("fail") + n("info"),
+                n("ok"),
+                n("fail"),
+                n("info")
+            )
+        })
+        .unwrap_or_default();
+    let warnings = r
+        .get("warnings")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if lint_only {
+        let _ = writeln!(
+            s,
+            "{name}: {} lint warning(s) ({workload}; {ops})",
+            warnings.len()
+        );
+    } else {
+        let verdict = match r.get("valid") {
+            Some(Value::Bool(true)) => "VALID",
+            Some(Value::Bool(false)) => "INVALID",
+            _ => "UNKNOWN",
+        };
+        let took = r
+            .pointer("/stats/check_seconds")
+            .and_then(Value::as_f64)
+            .map(|t| format!("; checked in {t:.2}s"))
+            .unwrap_or_default();
+        let _ = writeln!(s, "{name}: {verdict} ({workload}; {ops}{took})");
+        for key in ["unknown_reason", "error"] {
+            if let Some(why) = r.get(key).and_then(Value::as_str) {
+                let _ = writeln!(s, "  could not decide: {why}");
+            }
+        }
+        if let Some(anomalies) = r.get("anomalies").and_then(Value::as_object) {
+            for (kind, list) in anomalies {
+                let list = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
+                let Some(first) = list.first() else { continue };
+                let more = if list.len() > 1 {
+                    format!(" (1 of {})", list.len())
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(s, "\n  {kind}{more}:");
+                let explanation = first
+                    .get("explanation")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                for line in explanation.lines() {
+                    let _ = writeln!(s, "    {line}");
+                }
+            }
+        }
+        let not: Vec<&str> = r
+            .get("not")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !not.is_empty() {
+            let _ = writeln!(s, "\n  ruled out: {}", not.join(", "));
+        }
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(s, "\n  warnings (the history itself looks suspect):");
+        for w in &warnings {
+            let field = |k: &str| {
+                w.get(k)
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+            };
+            let _ = writeln!(
+                s,
+                "    [{}] line {}: {}",
+                field("kind").unwrap_or_default(),
+                field("line").unwrap_or_default(),
+                w.get("message").and_then(Value::as_str).unwrap_or("")
+            );
+        }
+    }
+    s
+}

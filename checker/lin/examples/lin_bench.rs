@@ -1,0 +1,143 @@
+//! Benchmark driver for `bench/lin/run.sh`: one case per process, so peak memory is per case.
+//!
+//! Cases: `etcd DIR` (every `etcd_*.log`, summed), `cas OPS CLIENTS valid|invalid`
+//! (generated cas-register histories, unique values, initial 0, crashed clients), `kv KEYS
+//! OPS_PER_KEY` (Jepsen independent tuples). Prints one line: case, verdict, seconds, peak MiB.
+
+use labrys_history::{read_file, CheckOptions, Format, History, Op, OpType, Validity, Value};
+use labrys_lin::sim::{history, plant_stale_read, Object, Sim};
+use std::time::Instant;
+
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn opts_initial0() -> CheckOptions {
+    CheckOptions {
+        initial: Some(Value::Int(0)),
+        progress: true,
+        ..CheckOptions::default()
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    match arg(0).as_str() {
+        "etcd" => {
+            let mut files: Vec<_> = std::fs::read_dir(arg(1))
+                .expect("etcd dir")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("etcd_"))
+                })
+                .collect();
+            files.sort();
+            let (mut parse, mut check, mut bad, mut checked) = (0.0, 0.0, 0, 0);
+            for f in &files {
+                let t = Instant::now();
+                // etcd_095 is empty (its cluster never started): no verdict to time.
+                let Ok(h) = read_file(f, Format::Auto) else {
+                    continue;
+                };
+                checked += 1;
+                parse += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let r = labrys_lin::check("cas-register", &h, &CheckOptions::default())
+                    .expect("checks");
+                check += t.elapsed().as_secs_f64();
+                bad += usize::from(r.valid == Validity::Invalid);
+            }
+            println!(
+                "etcd: {checked} histories, {bad} invalid; check {check:.3} s, parse {parse:.3} s, peak {:.0} MiB",
+                peak_mib()
+            );
+        }
+        "cas" => {
+            let n: usize = arg(1).parse().expect("ops");
+            let clients: usize = arg(2).parse().expect("clients");
+            let invalid = arg(3) == "invalid";
+            let sim = Sim {
+                processes: clients,
+                ops: n,
+                crash: 1,
+                fail: 2,
+                ..Sim::new(Object::CasRegister)
+            };
+            let mut ops = sim.run(42);
+            if invalid {
+                let mid = ops.len() / 2;
+                plant_stale_read(&mut ops, mid).expect("a read to make stale");
+            }
+            let h = history(ops);
+            let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
+            let t = Instant::now();
+            let r = labrys_lin::check("cas-register", &h, &opts_initial0()).expect("checks");
+            println!(
+                "cas {n} ops {clients} clients ({infos} crashed) {}: {:?} in {:.3} s, peak {:.0} MiB",
+                arg(3),
+                r.valid,
+                t.elapsed().as_secs_f64(),
+                peak_mib()
+            );
+            if std::env::var_os("LIN_BENCH_STATS").is_some() {
+                eprintln!("{} {:?}", r.stats["linearizability"], r.unknown_reason);
+            }
+        }
+        "kv" => {
+            let keys: usize = arg(1).parse().expect("keys");
+            let per: usize = arg(2).parse().expect("ops per key");
+            // Each key's ops come from its own simulation, interleaved round-robin.
+            let sims: Vec<Vec<Op>> = (0..keys)
+                .map(|k| {
+                    Sim {
+                        processes: 5,
+                        ops: per,
+                        ..Sim::new(Object::CasRegister)
+                    }
+                    .run(k as u64)
+                })
+                .collect();
+            let mut ops = Vec::new();
+            let mut at = vec![0usize; keys];
+            let mut live = keys;
+            while live > 0 {
+                live = 0;
+                for k in 0..keys {
+                    if let Some(o) = sims[k].get(at[k]) {
+                        let mut o = o.clone();
+                        o.index = ops.len() as u64;
+                        o.process = labrys_history::Process::Client(
+                            o.process.client().unwrap_or(0) * keys as i64 + k as i64,
+                        );
+                        o.value = Value::List(vec![Value::Int(k as i64), o.value]);
+                        ops.push(o);
+                        at[k] += 1;
+                        live += 1;
+                    }
+                }
+            }
+            let h = History::from_ops(ops, "kv-bench").expect("well-formed");
+            let t = Instant::now();
+            let r = labrys_lin::check("kv", &h, &opts_initial0()).expect("checks");
+            println!(
+                "kv {keys} keys x {per} ops: {:?} in {:.3} s on {} threads, peak {:.0} MiB",
+                r.valid,
+                t.elapsed().as_secs_f64(),
+                rayon::current_num_threads(),
+                peak_mib()
+            );
+        }
+        other => {
+            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid | kv KEYS OPS");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! From a search [`Outcome`] to a `CheckResult` a newcomer can read.
+//!
+//! A violation is reported under anomaly type `linearizability` with a multi-line plain-words
+//! explanation and the same facts as structured detail: the window of ops between two
+//! quiescent points that cannot be linearized, the states the ops before it can leave, how far
+//! the search got inside it (ops placed, states then), the op no order can place and the ops
+//! concurrent with it. The result rules out `linearizable` and `strict-serializable` (which
+//! implies linearizability for single-object ops); weaker models are not judged here.
+
+use crate::check::{Counterexample, Outcome, Verdict};
+use crate::model::{LinOp, Model};
+use labrys_history::{Anomaly, CheckResult, History, Validity};
+use serde_json::{json, Value as Json};
+
+/// Models a linearizability violation rules out.
+pub const RULED_OUT: [&str; 2] = ["linearizable", "strict-serializable"];
+
+/// Anomaly type of a violation.
+pub const ANOMALY: &str = "linearizability";
+
+/// How to show one op: its words and its place in the file.
+pub(crate) struct OpView {
+    pub text: String,
+    pub json: Json,
+    pub first_line: u64,
+    pub last_line: u64,
+}
+
+pub(crate) fn view<M: Model>(model: &M, ops: &[LinOp<M::Op>], h: &History, i: usize) -> OpView {
+    let o = &ops[i];
+    let call = h.call(h.pairs[o.call]);
+    let at = |op: &labrys_history::Op| {
+        if op.line > 0 {
+            op.line as u64
+        } else {
+            op.index
+        }
+    };
+    let inv = at(call.invoke);
+    let words = model.describe_op(&o.op);
+    let (end_text, end) = match call.completion {
+        Some(c) if o.complete.is_some() => (format!("ok at {}", at(c)), Some(at(c))),
+        Some(c) => (
+            format!("{} at {}: may or may not have happened", c.kind, at(c)),
+            Some(at(c)),
+        ),
+        None => ("never completed: may or may not have happened".into(), None),
+    };
+    let unit = if call.invoke.line > 0 {
+        "line"
+    } else {
+        "index"
+    };
+    OpView {
+        text: format!(
+            "process {} `{words}` (invoked at {unit} {inv}, {end_text})",
+            call.invoke.process
+        ),
+        json: json!({
+            "process": call.invoke.process.to_string(),
+            "f": call.f(),
+            "op": words,
+            "type": call.outcome().as_str(),
+            "invoke_line": call.invoke.line,
+            "complete_line": call.completion.map(|c| c.line),
+            "invoke_index": call.invoke.index,
+        }),
+        first_line: inv,
+        last_line: end.unwrap_or(inv),
+    }
+}
+
+fn either(states: &[String]) -> String {
+    match states.len() {
+        0 => "(none)".into(),
+        1 => states[0].clone(),
+        _ => format!("any of {}", states.join(", ")),
+    }
+}
+
+/// The counterexample as an anomaly. `key` names the key for kv histories.
+pub(crate) fn anomaly<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    h: &History,
+    c: &Counterexample,
+    key: Option<&str>,
+) -> Anomaly {
+    let views: Vec<OpView> = c.window.iter().map(|&i| view(model, ops, h, i)).collect();
+    let ops_count = |n: usize| match n {
+        1 => "1 operation".to_string(),
+        n => format!("{n} operations"),
+    };
+    let first = views.iter().map(|v| v.first_line).min().unwrap_or(0);
+    let last = views.iter().map(|v| v.last_line).max().unwrap_or(0);
+    let mut text = String::new();
+    let whose = key.map(|k| format!(" on key {k}")).unwrap_or_default();
+    text.push_str(&format!("The operations{whose} cannot be linearized.\n"));
+    text.push_str(&format!(
+        "- Before line {first}, everything is consistent: the object can be in state {}.\n",
+        either(&c.states_before)
+    ));
+    text.push_str(&format!(
+        "- The {} between lines {first} and {last} cannot all be given a single order that \
+         respects real time and the object's rules, from any of those states.\n",
+        ops_count(c.window.len())
+    ));
+    text.push_str(&format!(
+        "- The furthest any order gets: {} completed in total, {} placed in this window.\n",
+        ops_count(c.prefix_ok),
+        ops_count(c.placed.len()),
+    ));
+    if !c.tail.is_empty() {
+        text.push_str("  The last of them, in the order placed:\n");
+        for &i in &c.tail {
+            text.push_str(&format!("    {}\n", view(model, ops, h, i).text));
+        }
+    }
+    text.push_str(&format!(
+        "  The object is then in state {}.\n",
+        either(&c.states)
+    ));
+    let stuck = c.stuck.map(|s| view(model, ops, h, s));
+    if let Some(s) = &stuck {
+        text.push_str(&format!(
+            "- Then no order can place {}: it must take effect before it returns, and from no \
+             reachable state is that possible.\n",
+            s.text
+        ));
+    }
+    let concurrent: Vec<OpView> = c
+        .concurrent
+        .iter()
+        .map(|&i| view(model, ops, h, i))
+        .collect();
+    if !concurrent.is_empty() {
+        text.push_str("- Operations concurrent with it, also not placed:\n");
+        for v in concurrent.iter().take(12) {
+            text.push_str(&format!("    {}\n", v.text));
+        }
+        if concurrent.len() > 12 {
+            text.push_str(&format!("    ... and {} more\n", concurrent.len() - 12));
+        }
+    }
+    let placed: Vec<Json> = c
+        .placed
+        .iter()
+        .map(|&i| view(model, ops, h, i).json)
+        .collect();
+    let mut a = Anomaly::new(text.trim_end())
+        .with("window_lines", json!([first, last]))
+        .with(
+            "window",
+            views.iter().map(|v| v.json.clone()).collect::<Vec<_>>(),
+        )
+        .with("states_before", json!(c.states_before))
+        .with("prefix_ok_ops", c.prefix_ok)
+        .with("placed", placed)
+        .with("states", json!(c.states))
+        .with(
+            "last_placed",
+            c.tail
+                .iter()
+                .map(|&i| view(model, ops, h, i).json)
+                .collect::<Vec<_>>(),
+        )
+        .with("stuck", stuck.map(|s| s.json).unwrap_or(Json::Null))
+        .with(
+            "concurrent",
+            concurrent.into_iter().map(|v| v.json).collect::<Vec<_>>(),
+        );
+    if let Some(k) = key {
+        a = a.with("key", k);
+    }
+    a
+}
+
+/// One outcome as a result (single-object workloads).
+pub fn to_result<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    h: &History,
+    o: &Outcome,
+) -> CheckResult {
+    let mut r = match &o.verdict {
+        Verdict::Linearizable => CheckResult::valid(),
+        Verdict::Unknown(reason) => CheckResult::unknown(reason.clone()),
+        Verdict::NotLinearizable => CheckResult::valid(),
+    };
+    if let (Verdict::NotLinearizable, Some(c)) = (&o.verdict, &o.counterexample) {
+        r.add_anomaly(ANOMALY, anomaly(model, ops, h, c, None));
+        r.rule_out(RULED_OUT);
+    }
+    if let (Verdict::Unknown(_), Some(c)) = (&o.verdict, &o.counterexample) {
+        r.stat("longest_linearizable_prefix_ok_ops", c.prefix_ok);
+        r.stat("stopped_in_window_lines", {
+            let ls: Vec<u64> = c
+                .window
+                .iter()
+                .map(|&i| view(model, ops, h, i).first_line)
+                .collect();
+            json!([ls.iter().min(), ls.iter().max()])
+        });
+    }
+    add_stats(&mut r, o);
+    r
+}
+
+pub(crate) fn add_stats(r: &mut CheckResult, o: &Outcome) {
+    r.stat(
+        "linearizability",
+        json!({
+            "ops_searched": o.ops,
+            "segments": o.segments,
+            "largest_segment": o.largest_segment,
+            "info_ops_pruned": o.pruned_info,
+            "steps": o.steps,
+        }),
+    );
+    debug_assert!(r.valid != Validity::Invalid || !r.anomalies.is_empty());
+}

@@ -1,0 +1,146 @@
+//! Throughput and memory of the transactional checker (run: `bench/txn/run`).
+//!
+//! 1. A generated strict-serializable list-append history (default 1,000,000 transactions,
+//!    ~4 micro-ops each, 50 clients): full strict-serializable check.
+//! 2. The same generator at `FAULTY_TXNS` (default 100,000) transactions with 2% of reads made
+//!    stale: a history full of cycles, every class searched.
+//! 3. Elle's `huge-scc.edn` from `../shared/data`: complete classification.
+//!
+//! Prints one line per case with wall time, transactions per second and the process's peak
+//! resident memory (VmHWM) before and after the check.
+
+use labrys_history::{read_file, CheckOptions, Format, History, OpType, Value};
+use labrys_txn::gen::{generate, GenConfig, Rng};
+use labrys_txn::txn::Kind;
+use std::path::Path;
+use std::time::Instant;
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU seconds of this process so far (all threads).
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+fn main() {
+    let txns: usize = std::env::var("TXNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let cfg = GenConfig {
+        kind: Kind::ListAppend,
+        txns,
+        clients: 50,
+        keys: 200,
+        max_mops: 7,
+        writes_per_key: 32,
+        fail_per_mille: 10,
+        info_per_mille: 5,
+        seed: 42,
+    };
+    let t0 = Instant::now();
+    let h = generate(&cfg);
+    let gen_s = t0.elapsed().as_secs_f64();
+    let before = vm_hwm_mb();
+    let (t1, c1) = (Instant::now(), cpu_s());
+    let r = labrys_txn::check("list-append", &h, &CheckOptions::default()).expect("check");
+    let (s, cpu) = (t1.elapsed().as_secs_f64(), cpu_s() - c1);
+    println!(
+        "generated list-append: {txns} txns, {} ops (generated in {gen_s:.2} s): check {s:.2} s \
+         wall, {cpu:.2} s CPU, {:.0} txns/s (wall), valid={:?}, peak RSS {before:.0} MB before \
+         check, {:.0} MB after",
+        h.ops.len(),
+        txns as f64 / s,
+        r.valid,
+        vm_hwm_mb()
+    );
+    println!("  phases (ms): {}", r.stats["phase_ms"]);
+    drop(h);
+
+    let faulty: usize = std::env::var("FAULTY_TXNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    // FAULTY_KIND=rw-register runs the faulty case on registers instead.
+    let (fkind, fname) = match std::env::var("FAULTY_KIND").as_deref() {
+        Ok("rw-register") => (Kind::RwRegister, "rw-register"),
+        _ => (Kind::ListAppend, "list-append"),
+    };
+    let fcfg = GenConfig {
+        txns: faulty,
+        seed: 7,
+        kind: fkind,
+        ..cfg
+    };
+    let h = stale_reads(&generate(&fcfg), 20);
+    let (t1, c1) = (Instant::now(), cpu_s());
+    let r = labrys_txn::check(fname, &h, &CheckOptions::default()).expect("check");
+    let (s, cpu) = (t1.elapsed().as_secs_f64(), cpu_s() - c1);
+    println!(
+        "faulty {fname}: {faulty} txns, 2% stale reads: check {s:.2} s wall, {cpu:.2} s CPU; \
+         {} SCCs, largest {} txns; anomalies {:?}; inconclusive {}",
+        r.stats["sccs"], r.stats["largest_scc"], r.anomaly_types, r.stats["inconclusive_classes"]
+    );
+    println!("  phases (ms): {}", r.stats["phase_ms"]);
+    drop(h);
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/elle/huge-scc.edn");
+    if !path.exists() {
+        eprintln!("SKIPPED: ../shared/data not found (huge-scc.edn)");
+        return;
+    }
+    let t2 = Instant::now();
+    let h = read_file(&path, Format::Auto).expect("read huge-scc.edn");
+    let read_s = t2.elapsed().as_secs_f64();
+    let (t3, c3) = (Instant::now(), cpu_s());
+    let r = labrys_txn::check("list-append", &h, &CheckOptions::default()).expect("check");
+    let (s, cpu) = (t3.elapsed().as_secs_f64(), cpu_s() - c3);
+    println!(
+        "huge-scc.edn: {} ops read in {read_s:.2} s; check {s:.3} s wall, {cpu:.3} s CPU \
+         ({:.0} txns/s); anomalies {:?}; not {:?}; largest SCC {} txns",
+        h.ops.len(),
+        r.stats["txns"].as_f64().unwrap_or(0.0) / s,
+        r.anomaly_types,
+        r.not,
+        r.stats["largest_scc"]
+    );
+}
+
+/// Makes `per_mille` of the ok reads stale: a list loses a suffix, a register reads nil.
+fn stale_reads(h: &History, per_mille: u64) -> History {
+    let mut rng = Rng::new(11);
+    let mut ops = h.ops.clone();
+    for op in ops.iter_mut().filter(|o| o.kind == OpType::Ok) {
+        let Value::List(mops) = &mut op.value else {
+            continue;
+        };
+        for m in mops.iter_mut() {
+            let Value::List(parts) = m else { continue };
+            if parts[0].as_name() != Some("r") || rng.below(1000) >= per_mille {
+                continue;
+            }
+            match &parts[2] {
+                Value::List(l) if !l.is_empty() => {
+                    let n = rng.below(l.len() as u64) as usize;
+                    parts[2] = Value::List(l[..n].to_vec());
+                }
+                Value::Int(_) => parts[2] = Value::Nil,
+                _ => {}
+            }
+        }
+    }
+    History::from_ops(ops, "stale").expect("still well-formed")
+}

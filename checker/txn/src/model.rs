@@ -1,0 +1,505 @@
+//! The consistency-model lattice: which models imply which, which anomalies each model
+//! prohibits, and which anomalies imply which.
+//!
+//! A checker finds anomalies; people ask about models. This module turns one into the other
+//! the way Elle does, so that labrys and Elle rule out the same models for the same anomalies:
+//! - `prohibited_anomalies(models)`: every anomaly that would make a history violate one of
+//!   `models` (the models, everything they imply, and every anomaly implying a proscribed one);
+//! - `impossible_models(anomalies)`: every model ruled out by those anomalies, closed upwards
+//!   (if serializable is ruled out, so is strict-serializable).
+//!
+//! The facts (model implications, proscriptions, anomaly implications) follow Adya, Bailis et
+//! al., Cerone et al. and Elle's choices; the names are Elle's friendly names. Canonical Adya
+//! names (`PL-2`, `PL-SI` ...) are accepted as aliases.
+
+use std::collections::{BTreeSet, VecDeque};
+
+/// `a` implies each of `b`: a history satisfying `a` satisfies every `b`.
+const MODEL_IMPLIES: &[(&str, &[&str])] = &[
+    ("causal-cerone", &["read-atomic"]),
+    ("consistent-view", &["cursor-stability", "monotonic-view"]),
+    ("cursor-stability", &["read-committed"]),
+    ("forward-consistent-view", &["consistent-view"]),
+    ("read-committed", &["read-uncommitted"]),
+    (
+        "serializable",
+        &[
+            "repeatable-read",
+            "update-serializable",
+            "snapshot-isolation",
+            "view-serializable",
+        ],
+    ),
+    ("update-serializable", &["forward-consistent-view"]),
+    ("monotonic-atomic-view", &["read-committed"]),
+    ("monotonic-view", &["read-committed"]),
+    ("monotonic-snapshot-read", &["read-committed"]),
+    ("parallel-snapshot-isolation", &["causal-cerone", "ROLA"]),
+    ("prefix", &["causal-cerone"]),
+    ("read-atomic", &["monotonic-atomic-view"]),
+    (
+        "repeatable-read",
+        &["cursor-stability", "monotonic-atomic-view"],
+    ),
+    ("ROLA", &["read-atomic"]),
+    ("session-serializable", &["1SR"]),
+    (
+        "snapshot-isolation",
+        &[
+            "forward-consistent-view",
+            "monotonic-atomic-view",
+            "monotonic-snapshot-read",
+            "parallel-snapshot-isolation",
+            "prefix",
+        ],
+    ),
+    (
+        "strict-serializable",
+        &[
+            "serializable",
+            "linearizable",
+            "snapshot-isolation",
+            "strong-snapshot-isolation",
+            "strong-session-serializable",
+            "session-serializable",
+        ],
+    ),
+    ("strong-session-read-uncommitted", &["read-uncommitted"]),
+    (
+        "strong-session-read-committed",
+        &["read-committed", "strong-session-read-uncommitted"],
+    ),
+    (
+        "strong-read-uncommitted",
+        &["strong-session-read-uncommitted"],
+    ),
+    (
+        "strong-read-committed",
+        &["strong-session-read-committed", "strong-read-uncommitted"],
+    ),
+    (
+        "strong-session-serializable",
+        &["serializable", "strong-session-snapshot-isolation"],
+    ),
+    (
+        "strong-session-snapshot-isolation",
+        &["snapshot-isolation", "strong-session-read-committed"],
+    ),
+    (
+        "strong-snapshot-isolation",
+        &["strong-session-snapshot-isolation", "strong-read-committed"],
+    ),
+    ("linearizable", &["sequential"]),
+    ("sequential", &["causal"]),
+    ("causal", &["writes-follow-reads", "PRAM"]),
+    (
+        "PRAM",
+        &["monotonic-reads", "monotonic-writes", "read-your-writes"],
+    ),
+];
+
+/// Other names for the same models (Adya's canonical names and synonyms).
+const ALIASES: &[(&str, &str)] = &[
+    ("PL-2+", "consistent-view"),
+    ("PL-3", "serializable"),
+    ("conflict-serializable", "serializable"),
+    ("PL-CS", "cursor-stability"),
+    ("PL-FCV", "forward-consistent-view"),
+    ("PL-MSR", "monotonic-snapshot-read"),
+    ("PL-2L", "monotonic-view"),
+    ("PL-2", "read-committed"),
+    ("PL-1", "read-uncommitted"),
+    ("PL-2.99", "repeatable-read"),
+    ("PL-SI", "snapshot-isolation"),
+    ("PL-SS", "strict-serializable"),
+    ("strong-serializable", "strict-serializable"),
+    ("PL-3U", "update-serializable"),
+    ("strong-session-PL-1", "strong-session-read-uncommitted"),
+    ("strong-session-PL-2", "strong-session-read-committed"),
+    ("strong-PL-1", "strong-read-uncommitted"),
+    ("strong-PL-2", "strong-read-committed"),
+];
+
+/// The anomalies each model prohibits directly (weaker models it implies add theirs).
+const PROSCRIBES: &[(&str, &[&str])] = &[
+    ("causal-cerone", &["internal", "G1a"]),
+    ("cursor-stability", &["G1", "G-cursor", "lost-update"]),
+    ("monotonic-view", &["G1", "G-monotonic"]),
+    ("monotonic-snapshot-read", &["G1", "G-MSR"]),
+    ("consistent-view", &["G1", "G-single"]),
+    ("forward-consistent-view", &["G1", "G-SIb"]),
+    ("parallel-snapshot-isolation", &["internal", "G1a"]),
+    (
+        "serializable",
+        &["G1", "G2", "predicate-read-miss", "internal"],
+    ),
+    ("read-committed", &["G1"]),
+    (
+        "read-uncommitted",
+        &["G0", "duplicate-elements", "cyclic-versions"],
+    ),
+    ("prefix", &["internal", "G1a"]),
+    (
+        "snapshot-isolation",
+        &["internal", "G1", "G-SI", "G-nonadjacent"],
+    ),
+    ("read-atomic", &["internal", "G1a", "future-read"]),
+    ("repeatable-read", &["G1", "G2-item", "lost-update"]),
+    ("ROLA", &["lost-update"]),
+    (
+        "strict-serializable",
+        &["G1", "G1c-realtime", "G2-realtime"],
+    ),
+    ("strong-session-read-uncommitted", &["G0-process"]),
+    ("strong-session-read-committed", &["G1c-process"]),
+    ("strong-read-uncommitted", &["G0-realtime"]),
+    ("strong-read-committed", &["G1c-realtime"]),
+    (
+        "strong-session-snapshot-isolation",
+        &["internal", "G1-process", "G-nonadjacent-process"],
+    ),
+    (
+        "strong-snapshot-isolation",
+        &["internal", "G1-realtime", "G-nonadjacent-realtime"],
+    ),
+    ("strong-session-serializable", &["G1-process", "G2-process"]),
+    ("update-serializable", &["G1", "G-update"]),
+];
+
+/// Anomaly `a` implies each of `b`: a history exhibiting `a` also exhibits every `b`.
+const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
+    ("G0", &["G1c", "G0-process"]),
+    ("G0-process", &["G1c-process", "G0-realtime"]),
+    ("G0-realtime", &["G1c-realtime"]),
+    ("G1a", &["G1"]),
+    ("G1b", &["G1"]),
+    ("G1c", &["G1", "G1c-process"]),
+    ("G1c-process", &["G1c-realtime", "G1-process"]),
+    ("G1c-realtime", &["G1-realtime"]),
+    ("G1", &["G1-process"]),
+    ("G1-process", &["G1-realtime"]),
+    (
+        "G-single-item",
+        &["G-single", "G-single-item-process", "G-nonadjacent-item"],
+    ),
+    (
+        "G-single-item-process",
+        &[
+            "G-single-process",
+            "G-single-item-realtime",
+            "G-nonadjacent-item-process",
+        ],
+    ),
+    (
+        "G-single-item-realtime",
+        &["G-single-realtime", "G-nonadjacent-item-realtime"],
+    ),
+    ("G-single", &["G-nonadjacent", "GSIb", "G-single-process"]),
+    (
+        "G-single-process",
+        &["G-nonadjacent-process", "G-single-realtime"],
+    ),
+    ("G-single-realtime", &["G-nonadjacent-realtime"]),
+    (
+        "G-nonadjacent-item",
+        &["G-nonadjacent", "G2-item", "G-nonadjacent-item-process"],
+    ),
+    (
+        "G-nonadjacent-item-process",
+        &[
+            "G-nonadjacent-process",
+            "G2-item-process",
+            "G-nonadjacent-item-realtime",
+        ],
+    ),
+    (
+        "G-nonadjacent-item-realtime",
+        &["G2-item-realtime", "G-nonadjacent-realtime"],
+    ),
+    ("G-nonadjacent", &["G2", "G-nonadjacent-process"]),
+    (
+        "G-nonadjacent-process",
+        &["G2-process", "G-nonadjacent-realtime"],
+    ),
+    ("G-nonadjacent-realtime", &["G2-realtime"]),
+    ("G2", &["G2-process"]),
+    ("G2-item", &["G2", "G2-item-process"]),
+    ("G2-item-process", &["G2-process", "G2-item-realtime"]),
+    ("G2-item-realtime", &["G2-realtime"]),
+    ("G2-process", &["G2-realtime"]),
+    ("GSIa", &["GSI"]),
+    ("GSIb", &["GSI"]),
+    ("incompatible-order", &["G1a"]),
+    ("future-read", &["G1c"]),
+    ("dirty-update", &["G1a"]),
+    ("lost-update", &["write-skew", "G2-item"]),
+    ("write-skew", &["G2"]),
+    // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
+    // an aborted write (Elle has no name for it).
+    ("garbage-read", &["G1a"]),
+];
+
+/// The default `--consistency-models`.
+pub const DEFAULT_MODEL: &str = "strict-serializable";
+
+/// An unknown model name, with the list of known ones.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown consistency model {name:?}; known models: {known}")]
+pub struct UnknownModel {
+    pub name: String,
+    pub known: String,
+}
+
+fn closure(
+    start: impl IntoIterator<Item = String>,
+    next: impl Fn(&str) -> Vec<&'static str>,
+) -> BTreeSet<String> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut queue: VecDeque<String> = start.into_iter().collect();
+    while let Some(x) = queue.pop_front() {
+        if seen.insert(x.clone()) {
+            for y in next(&x) {
+                if !seen.contains(y) {
+                    queue.push_back(y.to_string());
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn forward(
+    table: &'static [(&'static str, &'static [&'static str])],
+    x: &str,
+) -> Vec<&'static str> {
+    table
+        .iter()
+        .filter(|(a, _)| *a == x)
+        .flat_map(|(_, bs)| bs.iter().copied())
+        .collect()
+}
+
+fn backward(
+    table: &'static [(&'static str, &'static [&'static str])],
+    x: &str,
+) -> Vec<&'static str> {
+    table
+        .iter()
+        .filter(|(_, bs)| bs.contains(&x))
+        .map(|(a, _)| *a)
+        .collect()
+}
+
+/// Every model name labrys knows (friendly names), sorted.
+pub fn all_models() -> BTreeSet<&'static str> {
+    let mut s = BTreeSet::new();
+    for (a, bs) in MODEL_IMPLIES {
+        s.insert(*a);
+        s.extend(bs.iter().copied());
+    }
+    s.extend(PROSCRIBES.iter().map(|(m, _)| *m));
+    s
+}
+
+/// The friendly name of a model (`PL-SI` → `snapshot-isolation`), or an error naming the
+/// known ones.
+pub fn canonical(name: &str) -> Result<&'static str, UnknownModel> {
+    let name = name.trim_start_matches(':');
+    if let Some((_, to)) = ALIASES.iter().find(|(a, _)| *a == name) {
+        return Ok(to);
+    }
+    all_models()
+        .into_iter()
+        .find(|m| *m == name)
+        .ok_or_else(|| UnknownModel {
+            name: name.to_string(),
+            known: all_models().into_iter().collect::<Vec<_>>().join(", "),
+        })
+}
+
+/// Every model implied by `models` (including themselves).
+pub fn implied_models(models: &[&str]) -> BTreeSet<String> {
+    closure(models.iter().map(|m| m.to_string()), |x| {
+        forward(MODEL_IMPLIES, x)
+    })
+}
+
+/// Every anomaly implied by `anomalies` (including themselves).
+pub fn implied_anomalies<S: AsRef<str>>(anomalies: &[S]) -> BTreeSet<String> {
+    closure(anomalies.iter().map(|a| a.as_ref().to_string()), |x| {
+        forward(ANOMALY_IMPLIES, x)
+    })
+}
+
+/// Every anomaly which, present in a history, violates one of `models`.
+pub fn prohibited_anomalies(models: &[&str]) -> BTreeSet<String> {
+    let direct: Vec<String> = implied_models(models)
+        .iter()
+        .flat_map(|m| forward(PROSCRIBES, m))
+        .map(str::to_string)
+        .collect();
+    closure(direct, |x| backward(ANOMALY_IMPLIES, x))
+}
+
+/// Every model ruled out by `anomalies`, closed upwards.
+pub fn impossible_models<S: AsRef<str>>(anomalies: &[S]) -> BTreeSet<String> {
+    let direct: Vec<String> = implied_anomalies(anomalies)
+        .iter()
+        .flat_map(|a| backward(PROSCRIBES, a))
+        .map(str::to_string)
+        .collect();
+    closure(direct, |x| backward(MODEL_IMPLIES, x))
+}
+
+/// Resolves `--consistency-models` (empty means the default) to friendly names.
+pub fn resolve(models: &[String]) -> Result<Vec<&'static str>, UnknownModel> {
+    if models.is_empty() {
+        return Ok(vec![DEFAULT_MODEL]);
+    }
+    models
+        .iter()
+        .flat_map(|m| m.split(',').map(str::trim).filter(|s| !s.is_empty()))
+        .map(canonical)
+        .collect()
+}
+
+/// Which order edges a cycle search needs to find every prohibited cycle anomaly: realtime
+/// (which subsumes process order), process order, or neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OrderEdges {
+    None,
+    Process,
+    Realtime,
+}
+
+/// Like Elle: realtime edges when any realtime anomaly is prohibited, else process edges when
+/// any process anomaly is, else only data dependencies.
+pub fn order_edges_for(prohibited: &BTreeSet<String>) -> OrderEdges {
+    if prohibited.iter().any(|a| a.ends_with("-realtime")) {
+        OrderEdges::Realtime
+    } else if prohibited.iter().any(|a| a.ends_with("-process")) {
+        OrderEdges::Process
+    } else {
+        OrderEdges::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn g2_item_rules_out_repeatable_read_but_not_si() {
+        let not = impossible_models(&["G2-item"]);
+        assert!(not.contains("repeatable-read"));
+        assert!(not.contains("serializable"));
+        assert!(not.contains("strict-serializable"));
+        assert!(!not.contains("snapshot-isolation"));
+        assert!(!not.contains("read-committed"));
+    }
+
+    #[test]
+    fn g_single_rules_out_si_and_everything_above() {
+        let not = impossible_models(&["G-single-item"]);
+        assert!(not.contains("snapshot-isolation"));
+        assert!(not.contains("consistent-view"));
+        assert!(not.contains("serializable"));
+        assert!(!not.contains("read-committed"));
+    }
+
+    #[test]
+    fn g0_rules_out_read_uncommitted_and_up() {
+        let not = impossible_models(&["G0"]);
+        for m in [
+            "read-uncommitted",
+            "read-committed",
+            "serializable",
+            "strict-serializable",
+        ] {
+            assert!(not.contains(m), "{m} missing from {not:?}");
+        }
+    }
+
+    #[test]
+    fn realtime_only_rules_out_strong_models() {
+        let not = impossible_models(&["G-single-item-realtime"]);
+        assert!(not.contains("strong-snapshot-isolation"));
+        assert!(not.contains("strict-serializable"));
+        assert!(!not.contains("serializable"));
+        assert!(!not.contains("snapshot-isolation"));
+    }
+
+    #[test]
+    fn not_is_upward_closed() {
+        for a in [
+            "G0",
+            "G1a",
+            "G1b",
+            "G1c",
+            "G2-item",
+            "G-single-item-process",
+            "internal",
+        ] {
+            let not = impossible_models(&[a]);
+            for m in &not {
+                for stronger in closure([m.clone()], |x| backward(MODEL_IMPLIES, x)) {
+                    assert!(not.contains(&stronger), "{a}: {m} out but {stronger} not");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prohibited_matches_impossible() {
+        // An anomaly is prohibited by a model exactly when it rules that model out.
+        let anomalies = [
+            "G0",
+            "G1a",
+            "G1c",
+            "G-single-item",
+            "G2-item",
+            "G1c-realtime",
+        ];
+        for m in all_models() {
+            let p = prohibited_anomalies(&[m]);
+            for a in anomalies {
+                assert_eq!(
+                    p.contains(a),
+                    impossible_models(&[a]).contains(m),
+                    "{m} / {a}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn aliases_and_unknown_names() {
+        assert_eq!(canonical("PL-SI").unwrap(), "snapshot-isolation");
+        assert_eq!(canonical(":serializable").unwrap(), "serializable");
+        let e = canonical("serialisable").unwrap_err();
+        assert!(e.to_string().contains("strict-serializable"));
+        assert_eq!(resolve(&[]).unwrap(), vec!["strict-serializable"]);
+        assert_eq!(
+            resolve(&["serializable,read-committed".into()]).unwrap(),
+            vec!["serializable", "read-committed"]
+        );
+    }
+
+    #[test]
+    fn order_edges_follow_models() {
+        assert_eq!(
+            order_edges_for(&prohibited_anomalies(&["strict-serializable"])),
+            OrderEdges::Realtime
+        );
+        assert_eq!(
+            order_edges_for(&prohibited_anomalies(&[
+                "strong-session-snapshot-isolation"
+            ])),
+            OrderEdges::Process
+        );
+        assert_eq!(
+            order_edges_for(&prohibited_anomalies(&["serializable"])),
+            OrderEdges::None
+        );
+    }
+}

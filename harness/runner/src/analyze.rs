@@ -1,0 +1,39 @@
+//! `labrys analyze [RUN_DIR]`: re-check a stored run without touching any cluster.
+//!
+//! The run folder's `test.json` says which workload the history belongs to; the verdict is
+//! written to the folder's `results.json` again, exactly as at the end of `labrys test`.
+
+use crate::verdict::{check_run, Outcome};
+use labrys_store::run_dir::{LOG, TEST};
+use labrys_store::{resolve_run, RunDir, RunLog};
+use std::path::Path;
+use std::time::Duration;
+
+/// Re-checks the run at `arg` (a run folder, a test folder, the store), or the store's latest.
+pub fn analyze(arg: Option<&Path>, store_root: &Path, check_timeout: Option<Duration>) -> Outcome {
+    let path = match resolve_run(arg, store_root) {
+        Ok(p) => p,
+        Err(e) => return Outcome::error(e.to_string(), None),
+    };
+    let run = match RunDir::open(&path) {
+        Ok(r) => r,
+        Err(e) => return Outcome::error(e.to_string(), Some(path)),
+    };
+    let workload = match run.read_json(TEST) {
+        Ok(t) => t
+            .get("workload")
+            .and_then(|w| w.as_str())
+            .unwrap_or("register")
+            .to_string(),
+        // A run killed before test.json was written still has a history worth checking.
+        Err(_) => "register".to_string(),
+    };
+    let log = RunLog::open(&run.file(LOG), true);
+    log.line(&format!("analyze: re-checking {}", path.display()));
+    let (code, summary) = check_run(&run, &workload, check_timeout, &log);
+    Outcome {
+        exit_code: code,
+        run_dir: Some(path),
+        summary,
+    }
+}

@@ -1,0 +1,139 @@
+//! The cleanup guard: heal every fault and tear everything down, on every exit path.
+//!
+//! A test registers what it set up (the nemesis, the database members, a cluster it created)
+//! as it goes. [`Guard::finish`] then heals all faults, downloads the node logs into the run
+//! folder, stops and wipes the members and brings down a cluster this run created. It runs
+//! once: explicitly at the end of a test or after Ctrl-C, and from `Drop` when a panic unwinds
+//! through the test. Each step runs even when an earlier one failed; failures are logged and
+//! returned, never raised, so the checker still runs afterwards.
+
+use labrys_control::Remote;
+use labrys_etcd::Etcd;
+use labrys_nemesis::Nemesis;
+use labrys_store::{RunDir, RunLog};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Registered {
+    nemesis: Option<Arc<Mutex<Nemesis>>>,
+    db: Option<(Etcd, Vec<Arc<dyn Remote>>)>,
+    cluster_down: Option<String>,
+    done: bool,
+}
+
+/// What to undo at the end of a run.
+pub struct Guard {
+    run: RunDir,
+    log: Arc<RunLog>,
+    keep_cluster: bool,
+    reg: Mutex<Registered>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Guard {
+    pub fn new(run: RunDir, log: Arc<RunLog>, keep_cluster: bool) -> Guard {
+        Guard {
+            run,
+            log,
+            keep_cluster,
+            reg: Mutex::new(Registered::default()),
+        }
+    }
+
+    pub fn set_nemesis(&self, n: Arc<Mutex<Nemesis>>) {
+        lock(&self.reg).nemesis = Some(n);
+    }
+
+    pub fn set_db(&self, db: Etcd, nodes: Vec<Arc<dyn Remote>>) {
+        lock(&self.reg).db = Some((db, nodes));
+    }
+
+    /// A cluster this run created: brought down at the end unless `--keep-cluster`.
+    pub fn set_created_cluster(&self, name: String) {
+        lock(&self.reg).cluster_down = Some(name);
+    }
+
+    /// Heals every fault the nemesis may have started (idempotent).
+    pub fn heal(&self) -> Result<(), String> {
+        let nemesis = lock(&self.reg).nemesis.clone();
+        match nemesis {
+            Some(n) => lock(&n)
+                .heal_all()
+                .map_err(|e| format!("healing faults: {e:#}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Heals, downloads logs, wipes the database, brings down a cluster this run created.
+    /// Returns what failed. Runs once; later calls return nothing.
+    pub fn finish(&self) -> Vec<String> {
+        let mut reg = lock(&self.reg);
+        if reg.done {
+            return Vec::new();
+        }
+        reg.done = true;
+        let nemesis = reg.nemesis.take();
+        let db = reg.db.take();
+        let cluster = reg.cluster_down.take();
+        drop(reg);
+        let mut errors = Vec::new();
+        let mut step = |what: &str, f: &mut dyn FnMut() -> Result<(), String>| match catch_unwind(
+            AssertUnwindSafe(f),
+        ) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(format!("{what}: {e}")),
+            Err(_) => errors.push(format!("{what}: panicked")),
+        };
+        if let Some(n) = &nemesis {
+            self.log.line("teardown: healing every fault");
+            step("heal", &mut || {
+                lock(n).heal_all().map_err(|e| format!("{e:#}"))
+            });
+        }
+        if let Some((db, nodes)) = &db {
+            self.log
+                .line("teardown: downloading node logs, stopping and wiping etcd");
+            for node in nodes {
+                step(&format!("{} log", node.node()), &mut || {
+                    let dir = self.run.node_dir(node.node()).map_err(|e| e.to_string())?;
+                    db.download_log(node.as_ref(), &dir.join("etcd.log"))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                step(&format!("{} wipe", node.node()), &mut || {
+                    db.wipe(node.as_ref()).map_err(|e| e.to_string())
+                });
+            }
+        }
+        if let Some(name) = &cluster {
+            if self.keep_cluster {
+                self.log.line(&format!(
+                    "teardown: leaving cluster {name} up (--keep-cluster)"
+                ));
+            } else {
+                self.log
+                    .line(&format!("teardown: bringing down cluster {name}"));
+                step("cluster down", &mut || {
+                    labrys_cluster::down(name).map_err(|e| e.to_string())
+                });
+            }
+        }
+        for e in &errors {
+            self.log.line(&format!("teardown error: {e}"));
+        }
+        errors
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let errors = self.finish();
+        if !errors.is_empty() {
+            eprintln!("labrys: teardown left problems: {}", errors.join("; "));
+        }
+    }
+}

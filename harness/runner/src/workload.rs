@@ -1,0 +1,189 @@
+//! Client op schedules of the workloads `labrys test` runs.
+//!
+//! The register workload is Jepsen's independent cas-register: ops on many keys, each key a
+//! separate linearizable register, so the checker decides many small histories instead of one
+//! huge one. Ops are `read [k nil]`, `write [k v]` and `cas [k [old new]]` with `v`, `old`,
+//! `new` drawn from 0..5 (small values make cas succeed often). A few keys are active at a
+//! time; after about `ops_per_key` ops each, the test moves on to fresh keys. After the main
+//! phase and the heal, one final read of every key shows where each register settled.
+//!
+//! The list-append workload is Elle's: transactions `txn [[append k v] [r k nil] ...]` of one
+//! to four micro-ops over the active keys, every appended value unique, so that each read
+//! list reveals the order of the appends it contains. Final reads are one `[r k nil]` txn per
+//! key.
+
+use labrys_gen::{from_fn, sequence, Generator, OpSpec};
+use labrys_history::Value;
+use rand::Rng as _;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+/// Keys active at the same time.
+pub const ACTIVE_KEYS: u64 = 4;
+
+/// The keys a schedule has used so far (for the final reads).
+#[derive(Clone, Default)]
+pub struct UsedKeys(Arc<Mutex<BTreeSet<i64>>>);
+
+impl UsedKeys {
+    pub fn snapshot(&self) -> Vec<i64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+}
+
+fn tuple(k: i64, v: Value) -> Value {
+    Value::List(vec![Value::Int(k), v])
+}
+
+/// The endless register schedule; wrap it in `time_limit`/`stagger`.
+pub fn register(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
+    let window = ops_per_key.max(1) * ACTIVE_KEYS;
+    let mut n: u64 = 0;
+    from_fn(move |rng| {
+        let k = ((n / window) * ACTIVE_KEYS + rng.random_range(0..ACTIVE_KEYS)) as i64;
+        n += 1;
+        used.0.lock().unwrap_or_else(|p| p.into_inner()).insert(k);
+        let op = match rng.random_range(0..3) {
+            0 => OpSpec::new("read", tuple(k, Value::Nil)),
+            1 => OpSpec::new("write", tuple(k, Value::Int(rng.random_range(0..5)))),
+            _ => {
+                let ov = Value::List(vec![
+                    Value::Int(rng.random_range(0..5)),
+                    Value::Int(rng.random_range(0..5)),
+                ]);
+                OpSpec::new("cas", tuple(k, ov))
+            }
+        };
+        Some(op)
+    })
+}
+
+/// One read of every key used.
+pub fn final_reads(used: &UsedKeys) -> Box<dyn Generator> {
+    sequence(
+        used.snapshot()
+            .into_iter()
+            .map(|k| OpSpec::new("read", tuple(k, Value::Nil))),
+    )
+}
+
+fn mop(f: &str, k: i64, v: Value) -> Value {
+    Value::List(vec![Value::str(f), Value::Int(k), v])
+}
+
+/// The endless list-append schedule: transactions of 1 to 4 micro-ops, half appends (of
+/// values unique across the test), half reads.
+pub fn list_append(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
+    let window = ops_per_key.max(1) * ACTIVE_KEYS;
+    let mut n: u64 = 0;
+    let mut next_value: i64 = 0;
+    from_fn(move |rng| {
+        let base = (n / window) * ACTIVE_KEYS;
+        n += 1;
+        let len = rng.random_range(1..=4);
+        let mut mops = Vec::with_capacity(len);
+        for _ in 0..len {
+            let k = (base + rng.random_range(0..ACTIVE_KEYS)) as i64;
+            used.0.lock().unwrap_or_else(|p| p.into_inner()).insert(k);
+            if rng.random_bool(0.5) {
+                next_value += 1;
+                mops.push(mop("append", k, Value::Int(next_value)));
+            } else {
+                mops.push(mop("r", k, Value::Nil));
+            }
+        }
+        Some(OpSpec::new("txn", Value::List(mops)))
+    })
+}
+
+/// One read-only transaction per key used.
+pub fn final_txn_reads(used: &UsedKeys) -> Box<dyn Generator> {
+    sequence(
+        used.snapshot()
+            .into_iter()
+            .map(|k| OpSpec::new("txn", Value::List(vec![mop("r", k, Value::Nil)]))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use labrys_gen::{rng_for, Ctx, Pull};
+    use std::collections::HashMap;
+
+    #[test]
+    fn keys_rotate_and_are_remembered() {
+        let used = UsedKeys::default();
+        let mut g = register(10, used.clone());
+        let mut rng = rng_for(5, "client");
+        let ctx = Ctx {
+            now: tokio::time::Instant::now(),
+            in_flight: 0,
+        };
+        let mut per_key: HashMap<i64, u64> = HashMap::new();
+        for _ in 0..400 {
+            let Pull::Op(op) = g.pull(&ctx, &mut rng) else {
+                panic!("endless")
+            };
+            let k = op.value.as_seq().unwrap()[0].as_i64().unwrap();
+            *per_key.entry(k).or_default() += 1;
+            assert!(["read", "write", "cas"].contains(&&*op.f));
+        }
+        assert_eq!(
+            per_key.len(),
+            40,
+            "400 ops at 10 per key over 4 active keys"
+        );
+        assert_eq!(per_key.values().sum::<u64>(), 400);
+        assert_eq!(used.snapshot().len(), 40);
+        let mut reads = final_reads(&used);
+        let mut n = 0;
+        while let Pull::Op(op) = reads.pull(&ctx, &mut rng) {
+            assert_eq!(&*op.f, "read");
+            n += 1;
+        }
+        assert_eq!(n, 40);
+    }
+
+    #[test]
+    fn appends_are_unique_and_txns_small() {
+        let used = UsedKeys::default();
+        let mut g = list_append(5, used.clone());
+        let mut rng = rng_for(9, "client");
+        let ctx = Ctx {
+            now: tokio::time::Instant::now(),
+            in_flight: 0,
+        };
+        let mut appended = std::collections::HashSet::new();
+        let mut reads = 0;
+        for _ in 0..300 {
+            let Pull::Op(op) = g.pull(&ctx, &mut rng) else {
+                panic!("endless")
+            };
+            assert_eq!(&*op.f, "txn");
+            let mops = op.value.as_seq().unwrap();
+            assert!((1..=4).contains(&mops.len()));
+            for m in mops {
+                let m = m.as_seq().unwrap();
+                match m[0].as_name().unwrap() {
+                    "append" => assert!(appended.insert(m[2].clone()), "{m:?} appended twice"),
+                    "r" => reads += 1,
+                    other => panic!("{other}"),
+                }
+            }
+        }
+        assert!(reads > 100 && appended.len() > 100);
+        let mut fin = final_txn_reads(&used);
+        let mut n = 0;
+        while let Pull::Op(op) = fin.pull(&ctx, &mut rng) {
+            assert_eq!(op.value.as_seq().unwrap().len(), 1);
+            n += 1;
+        }
+        assert_eq!(n, used.snapshot().len());
+    }
+}

@@ -1,0 +1,69 @@
+//! `labrys cluster up|down|status`: a local cluster of namespace nodes, by hand.
+//!
+//! Tests bring their own cluster up and down; these subcommands are for developers who want a
+//! cluster to poke at (or to clean up after a crashed run).
+
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    cmd: ClusterCmd,
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Bring a cluster up (or return the one already up), print its nodes.
+    Up {
+        /// Cluster name: lowercase letters, digits, '-'.
+        #[arg(long, default_value = "labrys")]
+        name: String,
+        /// Number of nodes.
+        #[arg(long, short = 'n', default_value_t = 5)]
+        nodes: usize,
+    },
+    /// Remove every namespace, interface, rule, process and file of a cluster.
+    Down {
+        #[arg(long, default_value = "labrys")]
+        name: String,
+    },
+    /// Show a cluster's nodes and whether each answers over SSH.
+    Status {
+        #[arg(long, default_value = "labrys")]
+        name: String,
+    },
+}
+
+/// Runs the subcommand; returns the exit code (0 ok, 3 error).
+pub fn run(args: &ClusterArgs) -> u8 {
+    let result = match &args.cmd {
+        ClusterCmd::Up { name, nodes } => labrys_cluster::up(name, *nodes).map(|c| {
+            println!("cluster {} is up: {} node(s)", c.name, c.nodes.len());
+            for n in &c.nodes {
+                println!("  {:<4} {}", n.name, n.ip);
+            }
+            if let Some(n) = c.nodes.first() {
+                println!(
+                    "ssh: ssh -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@{}",
+                    c.ssh_key.display(),
+                    n.ip
+                );
+            }
+        }),
+        ClusterCmd::Down { name } => labrys_cluster::down(name).map(|()| {
+            println!("cluster {name} is down");
+        }),
+        ClusterCmd::Status { name } => labrys_cluster::status(name).map(|lines| {
+            for l in lines {
+                println!("{l}");
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("labrys cluster: {e}");
+            3
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `labrys test` and `labrys analyze`: flags in, `labrys_harness` does the work, exit code out.
+//!
+//! Progress goes to stderr (and the run's `labrys.log`); stdout gets the verdict and the run
+//! folder, so scripts can read them.
+
+use clap::Args;
+use labrys_harness::options::parse_nodes;
+use labrys_harness::{NodeSpec, Outcome, TestOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Database to test.
+    #[arg(long, default_value = "etcd")]
+    pub db: String,
+    /// Workload: register (linearizable per key) or list-append (strict-serializable txns).
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+    /// Faults, comma-separated: partition (any shape), partition-random-halves,
+    /// partition-majorities-ring, partition-random-node, partition-primaries, bridge, kill,
+    /// pause, loss, rate, delay, clock; or none.
+    #[arg(long, default_value = "none")]
+    pub nemesis: String,
+    /// Seconds between two nemesis ops.
+    #[arg(long, default_value_t = 10.0)]
+    pub nemesis_interval: f64,
+    /// Seconds of client operations (before heal and final reads).
+    #[arg(long, default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Existing nodes instead of a local cluster: `localhost`, or `host,...` / `name=host,...`
+    /// reached over SSH as root.
+    #[arg(long, conflicts_with = "node_count")]
+    pub nodes: Option<String>,
+    /// Nodes of the local namespace cluster.
+    #[arg(long, default_value_t = 5)]
+    pub node_count: usize,
+    /// Name of the local cluster (lowercase letters, digits, '-'; at most 16).
+    #[arg(long, default_value = "labrys")]
+    pub cluster: String,
+    /// Leave a cluster this test brought up running afterwards.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Seed of every random choice (ops, values, nemesis targets); random when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Client workers in total (default: 2 per node).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Client ops per second across all workers.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds before an unanswered op is recorded as info.
+    #[arg(long, default_value_t = 5.0)]
+    pub op_timeout: f64,
+    /// About how many ops each register key gets before the test moves to fresh keys.
+    #[arg(long, default_value_t = 120)]
+    pub ops_per_key: u64,
+    /// Store folder for run folders.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// SSH private key for --nodes hosts (default: the ssh agent).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Seconds the checker may take before answering unknown.
+    #[arg(long, default_value_t = 600.0)]
+    pub check_timeout: f64,
+    /// Register reads without a quorum (etcd serializable reads, possibly stale): expect an
+    /// invalid verdict under partitions. For demonstrating the checker.
+    #[arg(long)]
+    pub serializable_reads: bool,
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// A run folder (default: the store's latest run).
+    pub run_dir: Option<PathBuf>,
+    /// Store folder, for the default.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Seconds the checker may take before answering unknown.
+    #[arg(long, default_value_t = 600.0)]
+    pub check_timeout: f64,
+}
+
+fn secs(flag: &str, s: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(s).map_err(|_| format!("--{flag} {s}: expected seconds >= 0"))
+}
+
+fn options(a: &TestArgs) -> Result<TestOptions, String> {
+    let nodes = match &a.nodes {
+        Some(s) => parse_nodes(s).map_err(|e| e.to_string())?,
+        None => NodeSpec::Local {
+            cluster: a.cluster.clone(),
+            count: a.node_count,
+        },
+    };
+    let seed = a.seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        t.map(|d| d.as_nanos() as u64).unwrap_or(0) ^ u64::from(std::process::id())
+    });
+    Ok(TestOptions {
+        db: a.db.clone(),
+        workload: a.workload.clone(),
+        nemesis: vec![a.nemesis.clone()],
+        nemesis_interval: secs("nemesis-interval", a.nemesis_interval)?,
+        time_limit: secs("time-limit", a.time_limit)?,
+        nodes,
+        keep_cluster: a.keep_cluster,
+        seed,
+        concurrency: a.concurrency,
+        rate: a.rate,
+        op_timeout: secs("op-timeout", a.op_timeout)?,
+        store_root: a.store.clone(),
+        ssh_key: a.ssh_key.clone(),
+        ops_per_key: a.ops_per_key,
+        check_timeout: Some(secs("check-timeout", a.check_timeout)?),
+        db_dir: None,
+        serializable_reads: a.serializable_reads,
+    })
+}
+
+/// Prints the verdict the way `labrys check` does (from the run's `results.json`), then the
+/// run folder.
+fn report(o: &Outcome) -> u8 {
+    let results = o
+        .run_dir
+        .as_ref()
+        .and_then(|d| std::fs::read(d.join("results.json")).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .filter(|r| r.get("anomalies").is_some());
+    match (&results, &o.run_dir) {
+        (Some(r), Some(d)) if o.exit_code != 3 => {
+            let name = d.join("history.jsonl").display().to_string();
+            print!("{}", labrys_check::render::text(&name, r, false));
+        }
+        _ => println!("{}", o.summary),
+    }
+    if let Some(d) = &o.run_dir {
+        println!("\nrun folder: {}", d.display());
+    }
+    o.exit_code
+}
+
+pub fn run_test(a: &TestArgs) -> u8 {
+    match options(a) {
+        Ok(opts) => {
+            eprintln!("labrys test: seed {}", opts.seed);
+            report(&labrys_harness::run_test(&opts))
+        }
+        Err(e) => {
+            eprintln!("labrys test: {e}");
+            3
+        }
+    }
+}
+
+pub fn run_analyze(a: &AnalyzeArgs) -> u8 {
+    let timeout = match secs("check-timeout", a.check_timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("labrys analyze: {e}");
+            return 3;
+        }
+    };
+    report(&labrys_harness::analyze(
+        a.run_dir.as_deref(),
+        &a.store,
+        Some(timeout),
+    ))
+}

@@ -1,0 +1,363 @@
+//! Running an etcd cluster on labrys nodes, over [`Remote`] only.
+//!
+//! Each member runs from its own directory (`/opt/labrys-etcd` by default; nodes have private
+//! `/opt`) holding `data/`, `etcd.log` and `etcd.pid`. The daemon is started detached
+//! (`setsid`, stdin from /dev/null, stdout and stderr to the log) or an SSH exec would never
+//! return. Kill, pause and resume act on the recorded pid only, after checking that it still
+//! names an etcd process: nodes may share one pid namespace, so a `pkill etcd` would hit every
+//! member on the machine. A restarted member finds its data dir and rejoins; the
+//! `--initial-cluster` flags only matter on the very first start.
+
+use crate::health;
+use labrys_control::{shell_quote, ControlError, Remote};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where and how members run.
+#[derive(Clone, Debug)]
+pub struct EtcdConfig {
+    /// Per-node directory for data, log and pid file.
+    pub dir: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub cluster_token: String,
+    /// The etcd executable (looked up on PATH unless absolute).
+    pub binary: String,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            dir: "/opt/labrys-etcd".into(),
+            client_port: 2379,
+            peer_port: 2380,
+            cluster_token: "labrys".into(),
+            binary: "etcd".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("node {0} is not a member of this etcd cluster")]
+    NotMember(String),
+    #[error("node {node}: {what} failed (exit {status}): {detail}")]
+    Command {
+        node: String,
+        what: String,
+        status: i32,
+        detail: String,
+    },
+    #[error("etcd did not become healthy within {secs} s: {detail}")]
+    Unhealthy { secs: u64, detail: String },
+    #[error("cannot build an HTTP client: {0}")]
+    Http(String),
+}
+
+/// An etcd cluster: one member per node, named after the node.
+#[derive(Clone, Debug)]
+pub struct Etcd {
+    cfg: EtcdConfig,
+    /// (node name, host or IP) per member.
+    members: Vec<(String, String)>,
+}
+
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+const SHORT: Duration = Duration::from_secs(30);
+
+impl Etcd {
+    pub fn new(cfg: EtcdConfig, members: Vec<(String, String)>) -> Etcd {
+        Etcd { cfg, members }
+    }
+
+    /// One member per node, at the node's host.
+    pub fn for_nodes(cfg: EtcdConfig, nodes: &[Arc<dyn Remote>]) -> Etcd {
+        Etcd::new(
+            cfg,
+            nodes
+                .iter()
+                .map(|n| (n.node().to_string(), n.host().to_string()))
+                .collect(),
+        )
+    }
+
+    pub fn config(&self) -> &EtcdConfig {
+        &self.cfg
+    }
+
+    pub fn members(&self) -> &[(String, String)] {
+        &self.members
+    }
+
+    /// Client URLs in member order.
+    pub fn client_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|(_, h)| format!("http://{}:{}", h, self.cfg.client_port))
+            .collect()
+    }
+
+    /// `n1=http://10.0.0.1:2380,n2=...`
+    pub fn initial_cluster(&self) -> String {
+        self.members
+            .iter()
+            .map(|(n, h)| format!("{n}=http://{h}:{}", self.cfg.peer_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn log_path(&self) -> String {
+        format!("{}/etcd.log", self.cfg.dir)
+    }
+
+    fn host_of(&self, node: &str) -> Result<&str, EtcdError> {
+        self.members
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, h)| h.as_str())
+            .ok_or_else(|| EtcdError::NotMember(node.to_string()))
+    }
+
+    /// Shell lines defining `D` (the member dir), `P` (pid file) and `alive` (true while the
+    /// pid file names a live, non-zombie etcd).
+    fn prelude(&self) -> String {
+        format!(
+            "D={dir}\nP=\"$D/etcd.pid\"\n\
+             alive() {{ [ -f \"$P\" ] || return 1; pid=$(cat \"$P\"); \
+             [ \"$(cat /proc/$pid/comm 2>/dev/null)\" = etcd ] || return 1; \
+             ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; }}\n",
+            dir = shell_quote(&self.cfg.dir)
+        )
+    }
+
+    /// The script that starts `node`'s member detached, unless it runs already.
+    pub fn start_script(&self, node: &str) -> Result<String, EtcdError> {
+        let host = self.host_of(node)?;
+        let peer = format!("http://{host}:{}", self.cfg.peer_port);
+        let client = format!("http://{host}:{}", self.cfg.client_port);
+        let args = [
+            "--name",
+            node,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--initial-cluster",
+            &self.initial_cluster(),
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            &self.cfg.cluster_token,
+        ];
+        let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        Ok(format!(
+            "set -e\n{prelude}mkdir -p \"$D\"\n\
+             if alive; then echo running; exit 0; fi\n\
+             cd \"$D\"\n\
+             setsid {bin} --data-dir \"$D/data\" {args} >>\"$D/etcd.log\" 2>&1 </dev/null &\n\
+             echo $! >\"$P\"\necho started\n",
+            prelude = self.prelude(),
+            bin = shell_quote(&self.cfg.binary),
+            args = args.join(" ")
+        ))
+    }
+
+    /// Sends `signal` to the member's recorded pid if it is a live etcd.
+    fn signal_script(&self, signal: &str) -> String {
+        format!(
+            "{}if alive; then kill -{signal} \"$pid\"; fi\n",
+            self.prelude()
+        )
+    }
+
+    fn kill_script(&self) -> String {
+        format!(
+            "{}if alive; then kill -KILL \"$pid\"; \
+             i=0; while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi\n\
+             if alive; then echo \"etcd pid $pid survived SIGKILL\" >&2; exit 1; fi\n\
+             rm -f \"$P\"\n",
+            self.prelude()
+        )
+    }
+
+    fn run(
+        &self,
+        node: &dyn Remote,
+        what: &str,
+        script: &str,
+        t: Duration,
+    ) -> Result<String, EtcdError> {
+        let out = node.sh(script, t)?;
+        if out.status != 0 {
+            return Err(EtcdError::Command {
+                node: node.node().to_string(),
+                what: what.to_string(),
+                status: out.status,
+                detail: format!("{}{}", out.stderr.trim(), out.stdout.trim()),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Installs Debian's `etcd-server` unless an `etcd` is on the node's PATH already.
+    pub fn install(&self, node: &dyn Remote) -> Result<(), EtcdError> {
+        let bin = shell_quote(&self.cfg.binary);
+        let script = format!(
+            "command -v {bin} >/dev/null 2>&1 && exit 0\n\
+             export DEBIAN_FRONTEND=noninteractive\n\
+             apt-get install -y -qq --no-install-recommends etcd-server >/dev/null 2>&1 || \
+             {{ apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server; }}\n\
+             command -v {bin} >/dev/null\n"
+        );
+        self.run(node, "installing etcd-server", &script, INSTALL_TIMEOUT)
+            .map(|_| ())
+    }
+
+    /// `etcd --version`'s first line, e.g. `etcd Version: 3.4.23`.
+    pub fn version(&self, node: &dyn Remote) -> Result<String, EtcdError> {
+        let out = node.exec(&[&self.cfg.binary, "--version"], SHORT)?;
+        Ok(out.stdout.lines().next().unwrap_or("").trim().to_string())
+    }
+
+    /// Kills the member and removes its directory (data, log, pid): a fresh start.
+    pub fn wipe(&self, node: &dyn Remote) -> Result<(), EtcdError> {
+        let script = format!("{}rm -rf \"$D\"\n", self.kill_script());
+        self.run(node, "wiping etcd", &script, SHORT).map(|_| ())
+    }
+
+    /// Copies the member's log to `local` (nothing when there is no log yet).
+    pub fn download_log(&self, node: &dyn Remote, local: &Path) -> Result<bool, EtcdError> {
+        let log = self.log_path();
+        let exists = node.exec(&["test", "-f", &log], SHORT)?.status == 0;
+        if exists {
+            node.download(&log, local)?;
+        }
+        Ok(exists)
+    }
+
+    /// Whether the member's recorded process is alive.
+    pub fn is_running(&self, node: &dyn Remote) -> Result<bool, EtcdError> {
+        let out = node.sh(&format!("{}alive\n", self.prelude()), SHORT)?;
+        Ok(out.status == 0)
+    }
+
+    /// Starts every member (concurrently: the first members wait for a quorum) and waits up
+    /// to `timeout` for all of them to report healthy.
+    pub async fn start_all(
+        &self,
+        nodes: &[Arc<dyn Remote>],
+        timeout: Duration,
+    ) -> Result<(), EtcdError> {
+        for n in nodes {
+            let script = self.start_script(n.node())?;
+            self.run(n.as_ref(), "starting etcd", &script, SHORT)?;
+        }
+        health::wait_healthy(&self.client_urls(), timeout).await
+    }
+}
+
+impl labrys_nemesis::DbProcess for Etcd {
+    fn start(&self, node: &dyn Remote) -> anyhow::Result<()> {
+        let script = self.start_script(node.node())?;
+        self.run(node, "starting etcd", &script, SHORT)?;
+        Ok(())
+    }
+
+    fn kill(&self, node: &dyn Remote) -> anyhow::Result<()> {
+        self.run(node, "killing etcd", &self.kill_script(), SHORT)?;
+        Ok(())
+    }
+
+    fn pause(&self, node: &dyn Remote) -> anyhow::Result<()> {
+        self.run(node, "pausing etcd", &self.signal_script("STOP"), SHORT)?;
+        Ok(())
+    }
+
+    fn resume(&self, node: &dyn Remote) -> anyhow::Result<()> {
+        self.run(node, "resuming etcd", &self.signal_script("CONT"), SHORT)?;
+        Ok(())
+    }
+
+    fn primaries(&self, nodes: &[Arc<dyn Remote>]) -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| {
+                let url = format!("{}:{}", n.host(), self.cfg.client_port);
+                health::is_leader(&url, Duration::from_secs(2)).unwrap_or(false)
+            })
+            .map(|n| n.node().to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three() -> Etcd {
+        Etcd::new(
+            EtcdConfig::default(),
+            (1..=3)
+                .map(|i| (format!("n{i}"), format!("10.9.0.{i}")))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn cluster_flags_name_every_member() {
+        let e = three();
+        assert_eq!(
+            e.initial_cluster(),
+            "n1=http://10.9.0.1:2380,n2=http://10.9.0.2:2380,n3=http://10.9.0.3:2380"
+        );
+        assert_eq!(e.client_urls()[2], "http://10.9.0.3:2379");
+        let s = e.start_script("n2").unwrap();
+        assert!(s.contains("--name n2 "), "{s}");
+        assert!(
+            s.contains("--listen-client-urls http://10.9.0.2:2379 "),
+            "{s}"
+        );
+        assert!(
+            s.contains("</dev/null &"),
+            "the daemon must be detached: {s}"
+        );
+        assert!(matches!(e.start_script("n9"), Err(EtcdError::NotMember(_))));
+    }
+
+    #[test]
+    fn scripts_are_valid_sh() {
+        let e = Etcd::new(
+            EtcdConfig {
+                dir: "/tmp/it's here".into(),
+                ..EtcdConfig::default()
+            },
+            vec![("n1".into(), "127.0.0.1".into())],
+        );
+        for s in [
+            e.start_script("n1").unwrap(),
+            e.kill_script(),
+            e.signal_script("STOP"),
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", &s])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{s}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                s.contains("'/tmp/it'\\''s here'") || s.contains("\"/tmp/it's here\""),
+                "{s}"
+            );
+        }
+    }
+}
