@@ -67,10 +67,6 @@ pub struct Nemesis {
     clocked: bool,
     /// Argv of the packet delayer (see [`crate::delay`]).
     delayer: Vec<String>,
-    /// The local binary to copy to each node as the delayer before its first delay fault:
-    /// nodes may not see this machine's files (private /tmp and /root in a local cluster,
-    /// another filesystem on real hosts). `None` when the delayer command was set explicitly.
-    delayer_upload: Option<std::path::PathBuf>,
     /// Nodes that already hold the uploaded delayer.
     delayer_on: std::sync::Mutex<BTreeSet<String>>,
 }
@@ -109,21 +105,39 @@ impl Nemesis {
             delayed: false,
             clocked: false,
             delayer: delay::default_command(),
-            delayer_upload: std::env::current_exe().ok(),
             delayer_on: std::sync::Mutex::new(BTreeSet::new()),
         })
     }
 
     /// Replaces the delayer command (default: this binary's `nemesis-delay` subcommand).
+    /// When `argv[0]` is a file on this machine it is copied to each node before use (see
+    /// [`Nemesis::delayer_argv`]).
     pub fn set_delayer_command(&mut self, argv: Vec<String>) {
         self.delayer = argv;
-        self.delayer_upload = None;
+    }
+
+    /// The local binary to copy to each node as the delayer: nodes may not see this machine's
+    /// files (private /tmp and /root in a local cluster, another filesystem on real hosts).
+    /// `None` when the command's program is not a local file (a name on the node's PATH).
+    fn delayer_upload(&self) -> Option<std::path::PathBuf> {
+        let exe = std::path::PathBuf::from(self.delayer.first()?);
+        exe.is_file().then_some(exe)
+    }
+
+    /// The delayer command as the node runs it.
+    fn delayer_argv(&self) -> Vec<String> {
+        match self.delayer_upload() {
+            Some(_) => std::iter::once(DELAYER_PATH.to_string())
+                .chain(self.delayer.iter().skip(1).cloned())
+                .collect(),
+            None => self.delayer.clone(),
+        }
     }
 
     /// Copies the delayer binary to `node` once (to a temporary name, then renamed, so a
     /// delayer still running from an earlier copy is never overwritten in place).
     fn ensure_delayer(&self, node: &dyn Remote) -> anyhow::Result<()> {
-        let Some(exe) = &self.delayer_upload else {
+        let Some(exe) = self.delayer_upload() else {
             return Ok(());
         };
         let on = |f: &mut dyn FnMut(&mut BTreeSet<String>) -> bool| {
@@ -133,7 +147,7 @@ impl Nemesis {
             return Ok(());
         }
         let tmp = format!("{DELAYER_PATH}.new");
-        node.upload(exe, &tmp)?;
+        node.upload(&exe, &tmp)?;
         net::run(
             node,
             &format!(
@@ -351,10 +365,7 @@ impl Nemesis {
                 let targets = Self::names_of(f, Self::field(f, value, "nodes")?)?;
                 let ms = Self::int(f, value, "ms")?;
                 self.delayed = true;
-                let argv = match self.delayer_upload {
-                    Some(_) => vec![DELAYER_PATH.to_string(), "nemesis-delay".to_string()],
-                    None => self.delayer.clone(),
-                };
+                let argv = self.delayer_argv();
                 let script = delay::start_script(&argv, ms);
                 self.on_nodes(&targets, |n| {
                     self.ensure_delayer(n)?;
