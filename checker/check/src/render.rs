@@ -7,6 +7,21 @@
 use serde_json::Value;
 use std::fmt::Write;
 
+/// How many anomalies of `kind` there are: checkers list a capped number and count the rest
+/// in `stats` (`<kind>_unlisted`, or `anomaly_counts.<kind>`).
+fn total_of(r: &Value, kind: &str, listed: usize) -> u64 {
+    let stats = r.get("stats");
+    let counted = stats
+        .and_then(|s| s.get("anomaly_counts"))
+        .and_then(|c| c.get(kind))
+        .and_then(Value::as_u64);
+    let unlisted = stats
+        .and_then(|s| s.get(format!("{kind}_unlisted")))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    counted.unwrap_or(0).max(listed as u64 + unlisted)
+}
+
 /// Verdict line, first explanation of each anomaly, models ruled out, and warnings. `name` is
 /// the file or run the result is about. With `lint_only`, only the warnings.
 pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
@@ -57,8 +72,9 @@ pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
             for (kind, list) in anomalies {
                 let list = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
                 let Some(first) = list.first() else { continue };
-                let more = if list.len() > 1 {
-                    format!(" (1 of {})", list.len())
+                let total = total_of(r, kind, list.len());
+                let more = if total > 1 {
+                    format!(" (1 of {total})")
                 } else {
                     String::new()
                 };
@@ -98,4 +114,32 @@ pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_include_anomalies_the_checker_did_not_list() {
+        let r = serde_json::json!({
+            "workload": "bank", "valid": false, "not": [],
+            "anomalies": {"wrong-total": [{"explanation": "read 1 sums to 110"}, {"explanation": "x"}]},
+            "stats": {"wrong-total_unlisted": 5}
+        });
+        let t = text("h.edn", &r, false);
+        assert!(t.contains("h.edn: INVALID (bank"), "{t}");
+        assert!(
+            t.contains("wrong-total (1 of 7):\n    read 1 sums to 110"),
+            "{t}"
+        );
+        let r = serde_json::json!({
+            "valid": false,
+            "anomalies": {"G0": [{"explanation": "cycle"}]},
+            "stats": {"anomaly_counts": {"G0": 40}}
+        });
+        assert!(text("h", &r, false).contains("G0 (1 of 40)"));
+        let r = serde_json::json!({"valid": true, "anomalies": {}, "stats": {}});
+        assert!(text("h", &r, false).starts_with("h: VALID"));
+    }
 }
