@@ -4,16 +4,6 @@
 use labrys_history::{read_file, CheckOptions, Format, Validity};
 use std::path::{Path, PathBuf};
 
-const WORKLOADS: &[&str] = &[
-    "bank",
-    "set",
-    "set-full",
-    "counter",
-    "long-fork",
-    "unique-ids",
-    "total-queue",
-];
-
 fn data_dir() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     d.join("corpus.json").exists().then_some(d)
@@ -46,7 +36,7 @@ fn corpus_verdicts_match_their_sources() {
     let mut failures = Vec::new();
     for e in corpus.as_array().unwrap() {
         let workload = e["workload"].as_str().unwrap();
-        if !WORKLOADS.contains(&workload) {
+        if !labrys_invariant::WORKLOADS.contains(&workload) {
             continue;
         }
         let file = e["file"].as_str().unwrap();

@@ -16,6 +16,7 @@
 
 use crate::error::Error;
 use crate::op::Op;
+use crate::read::describe;
 use crate::read::record::{op_from_record_in, RecordContext};
 use crate::value::Value;
 use std::io::Read;
@@ -117,14 +118,6 @@ pub fn parse_one(text: &str, source: &str) -> Result<Value, Error> {
             1,
             format!("found {n} EDN values; expected one"),
         )),
-    }
-}
-
-fn describe(c: u8) -> String {
-    if c.is_ascii_graphic() {
-        format!("'{}'", c as char)
-    } else {
-        format!("byte 0x{c:02x}")
     }
 }
 

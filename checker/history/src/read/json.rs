@@ -12,6 +12,7 @@
 
 use crate::error::Error;
 use crate::op::Op;
+use crate::read::describe;
 use crate::read::record::{op_from_record_in, RecordBuilder, RecordContext};
 use crate::value::Value;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -312,14 +313,6 @@ fn scan<R: BufRead>(
             "the file ends inside the top-level array; expected ']' (truncated file?)",
         )),
         _ => Ok(()),
-    }
-}
-
-fn describe(c: u8) -> String {
-    if c.is_ascii_graphic() {
-        format!("'{}'", c as char)
-    } else {
-        format!("byte 0x{c:02x}")
     }
 }
 

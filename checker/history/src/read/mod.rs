@@ -100,6 +100,15 @@ fn read_ops_with_capacity<R: BufRead>(
     Ok(ops)
 }
 
+/// Names a byte in an error message: the character when printable, else its hex value.
+pub(crate) fn describe(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{}'", c as char)
+    } else {
+        format!("byte 0x{c:02x}")
+    }
+}
+
 /// Guesses the format from the first meaningful bytes, without consuming them.
 ///
 /// `{"` or `["`/`[{"`: JSON. `{:`/`[{:`/`#jepsen`/`;`: EDN. A line with a process followed by
