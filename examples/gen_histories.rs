@@ -5,7 +5,8 @@
 //! clients: each operation takes effect atomically at some moment between its invocation and
 //! its completion; some clients crash mid-operation (their op ends `info`, and may or may not
 //! have taken effect), and a `cas` whose expected value doesn't match ends `fail` (it did
-//! nothing). Its histories are linearizable by construction. The `stale-read` variant then
+//! nothing). Its histories are linearizable by construction. The `unique-` ones write each
+//! value once, as Jepsen's register workloads do. The `stale-read` variant then
 //! appends two acknowledged writes of fresh values and a read that returns the older one: no
 //! order of operations explains it.
 
@@ -36,8 +37,11 @@ struct Pending {
 }
 
 /// Simulates `n_ops` client operations on a cas register by `clients` concurrent clients.
-fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
+/// With `unique`, every write and cas writes a value never written before (Jepsen's usual
+/// register workload), and a cas usually expects the value the register holds.
+fn simulate(seed: u64, clients: usize, n_ops: usize, unique: bool) -> Vec<Op> {
     let mut rng = Rng(seed);
+    let mut fresh = 0i64;
     let mut state = Value::Nil;
     let mut ops = Vec::new();
     let mut time = 0i64;
@@ -56,6 +60,19 @@ fn simulate(seed: u64, clients: usize, n_ops: usize) -> Vec<Op> {
             None if started < n_ops => {
                 let (f, value) = match rng.below(3) {
                     0 => ("read", Value::Nil),
+                    1 if unique => {
+                        fresh += 1;
+                        ("write", Value::Int(fresh))
+                    }
+                    _ if unique => {
+                        fresh += 1;
+                        let old = if rng.below(3) > 0 {
+                            state.clone()
+                        } else {
+                            Value::Int(fresh + 10_000)
+                        };
+                        ("cas", Value::List(vec![old, Value::Int(fresh)]))
+                    }
                     1 => ("write", Value::Int(rng.below(5) as i64)),
                     _ => (
                         "cas",
@@ -180,11 +197,21 @@ fn write(path: &Path, ops: &[Op], edn: bool) {
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/histories");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let valid = simulate(0x5eed_0001, 5, 200);
+    let valid = simulate(0x5eed_0001, 5, 200, false);
     write(&dir.join("cas-register-valid.jsonl"), &valid, false);
     write(&dir.join("cas-register-valid.edn"), &valid, true);
-    let mut stale = simulate(0x5eed_0002, 5, 60);
+    let mut stale = simulate(0x5eed_0002, 5, 60, false);
     plant_stale_read(&mut stale);
     write(&dir.join("cas-register-stale-read.jsonl"), &stale, false);
     write(&dir.join("cas-register-stale-read.edn"), &stale, true);
+    // Values written once: decided by the fast check, explained by its core.
+    let valid = simulate(0x5eed_0003, 10, 400, true);
+    write(&dir.join("unique-cas-register-valid.jsonl"), &valid, false);
+    let mut stale = simulate(0x5eed_0004, 10, 80, true);
+    plant_stale_read(&mut stale);
+    write(
+        &dir.join("unique-cas-register-stale-read.jsonl"),
+        &stale,
+        false,
+    );
 }

@@ -203,3 +203,32 @@ fn shipped_examples_get_their_verdicts_with_a_readable_counterexample() {
         assert!(out.contains("1001") && out.contains("1002"), "{out}");
     }
 }
+
+#[test]
+fn unique_valued_examples_are_decided_by_the_fast_check_and_explained() {
+    let valid = labrys(&[
+        "check",
+        &example("unique-cas-register-valid.jsonl"),
+        "-w",
+        "cas-register",
+        "--json",
+    ]);
+    assert_eq!(valid.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&valid.stdout).unwrap();
+    assert_eq!(j["stats"]["linearizability"]["decided_by"], "fast check");
+    let stale = labrys(&[
+        "check",
+        &example("unique-cas-register-stale-read.jsonl"),
+        "-w",
+        "cas-register",
+    ]);
+    let out = String::from_utf8_lossy(&stale.stdout);
+    assert_eq!(stale.status.code(), Some(1), "{out}");
+    // The core is the planted anomaly: write 1001, write 1002, then a read of 1001.
+    assert!(out.contains("These 3 operations alone"), "{out}");
+    assert!(
+        out.contains("no order can place process 35 `read → 1001` (invoked at line 165"),
+        "{out}"
+    );
+    assert!(out.contains("uninterrupted run"), "{out}");
+}

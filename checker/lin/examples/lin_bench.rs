@@ -1,11 +1,14 @@
 //! Benchmark driver for `bench/lin/run.sh`: one case per process, so peak memory is per case.
 //!
-//! Cases: `etcd DIR` (every `etcd_*.log`, summed), `cas OPS CLIENTS valid|invalid`
-//! (generated cas-register histories, unique values, initial 0, crashed clients), `kv KEYS
+//! Cases: `etcd DIR` (every `etcd_*.log`, summed), `cas OPS CLIENTS valid|invalid [search]`
+//! (generated cas-register histories, unique values, initial 0, crashed clients; `search`
+//! turns off the fast check for values written once), `kv KEYS
 //! OPS_PER_KEY` (Jepsen independent tuples). Prints one line: case, verdict, seconds, peak MiB.
 
 use labrys_history::{read_file, CheckOptions, Format, History, Op, OpType, Validity, Value};
+use labrys_lin::models::register::Register;
 use labrys_lin::sim::{history, plant_stale_read, Object, Sim};
+use labrys_lin::{check_ops_with, report, Strategy};
 use std::time::Instant;
 
 fn peak_mib() -> f64 {
@@ -79,9 +82,25 @@ fn main() {
             let h = history(ops);
             let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
             let t = Instant::now();
-            let r = labrys_lin::check("cas-register", &h, &opts_initial0()).expect("checks");
+            // `search`: the search alone, without the fast check for values written once.
+            let (r, how) = if arg(4) == "search" {
+                let (m, ops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
+                let o = check_ops_with(
+                    &m,
+                    &ops,
+                    &opts_initial0(),
+                    Strategy {
+                        fast: false,
+                        ..Strategy::default()
+                    },
+                );
+                (report::to_result(&m, &ops, &h, &o), "search only")
+            } else {
+                let r = labrys_lin::check("cas-register", &h, &opts_initial0()).expect("checks");
+                (r, "default")
+            };
             println!(
-                "cas {n} ops {clients} clients ({infos} crashed) {}: {:?} in {:.3} s, peak {:.0} MiB",
+                "cas {n} ops {clients} clients ({infos} crashed) {} [{how}]: {:?} in {:.3} s, peak {:.0} MiB",
                 arg(3),
                 r.valid,
                 t.elapsed().as_secs_f64(),
@@ -136,7 +155,7 @@ fn main() {
             );
         }
         other => {
-            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid | kv KEYS OPS");
+            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | kv KEYS OPS");
             std::process::exit(2);
         }
     }

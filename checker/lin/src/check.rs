@@ -4,7 +4,7 @@
 //! [`Outcome`] in model terms (op indices, described states); `crate::report` turns that into
 //! a `CheckResult` with history lines.
 
-use crate::model::{LinOp, Model};
+use crate::model::{Fast, LinOp, Model};
 use crate::plan::plan;
 use crate::search::{search_segment, Best, Limits, SegResult, Stop};
 use labrys_history::CheckOptions;
@@ -35,6 +35,8 @@ pub struct Strategy {
     pub read_only: bool,
     /// Place blind crashed writes only right before an op that observes them (see `search`).
     pub defer: bool,
+    /// Ask the model's [`Model::fast_check`] first (its answers are checked, see there).
+    pub fast: bool,
 }
 
 impl Default for Strategy {
@@ -44,6 +46,7 @@ impl Default for Strategy {
             prune: true,
             read_only: true,
             defer: true,
+            fast: true,
         }
     }
 }
@@ -78,6 +81,11 @@ pub struct Counterexample {
     pub stuck: Option<usize>,
     /// Unplaced ops concurrent with `stuck` (the candidates that were tried before it).
     pub concurrent: Vec<usize>,
+    /// `true` when `window` is a set of ops picked from the history (not a stretch of it)
+    /// that cannot be linearized even on their own.
+    pub subset: bool,
+    /// Why, in plain words, when the model's fast check said so.
+    pub why: Option<String>,
 }
 
 /// What [`check_ops`] concluded.
@@ -91,7 +99,15 @@ pub struct Outcome {
     pub largest_segment: usize,
     pub pruned_info: usize,
     pub steps: u64,
+    /// What decided: [`SEARCH`] or the model's fast check ([`FAST`]).
+    pub method: &'static str,
 }
+
+/// [`Outcome::method`] of the search.
+pub const SEARCH: &str = "search";
+
+/// [`Outcome::method`] of a model's [`Model::fast_check`] (checked).
+pub const FAST: &str = "fast check";
 
 impl Outcome {
     pub fn is_linearizable(&self) -> bool {
@@ -132,6 +148,11 @@ pub fn check_ops_cancellable<M: Model>(
         memory: opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT),
         steps: 0,
     };
+    if strategy.fast {
+        if let Some(o) = fast(model, ops, strategy, &mut limits) {
+            return o;
+        }
+    }
     let ok_total = ops.iter().filter(|o| o.complete.is_some()).count();
     let bar = (opts.progress && ok_total >= 20_000).then(|| {
         let b = indicatif::ProgressBar::new(ok_total as u64);
@@ -151,6 +172,7 @@ pub fn check_ops_cancellable<M: Model>(
         largest_segment: 0,
         pruned_info: p.pruned_count,
         steps: 0,
+        method: SEARCH,
     };
     let mut states = vec![model.init()];
     let mut ok_done = 0usize;
@@ -223,6 +245,92 @@ pub fn check_ops_cancellable<M: Model>(
     outcome
 }
 
+/// The model's fast check, with its answer checked: an order is replayed, a core is searched.
+/// `None` when the model has none for these ops, or its answer did not hold up (then the
+/// search decides; a debug build panics, since that is a bug in the model's fast check).
+fn fast<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    strategy: Strategy,
+    limits: &mut Limits<'_>,
+) -> Option<Outcome> {
+    let answer = model.fast_check(ops)?;
+    let mut outcome = Outcome {
+        verdict: Verdict::Linearizable,
+        counterexample: None,
+        ops: ops.len(),
+        segments: 1,
+        largest_segment: ops.len(),
+        pruned_info: 0,
+        steps: 0,
+        method: FAST,
+    };
+    match answer {
+        Fast::Linearizable(order) => {
+            if replay(model, ops, &order) {
+                outcome.pruned_info = ops.len() - order.len();
+                outcome.steps = order.len() as u64;
+                return Some(outcome);
+            }
+            debug_assert!(false, "fast check gave an order that does not replay");
+            None
+        }
+        Fast::NotLinearizable { core, why } => {
+            let refs: Vec<&LinOp<M::Op>> = core.iter().map(|&i| &ops[i]).collect();
+            let init = [model.init()];
+            let exact = Strategy {
+                fast: false,
+                ..strategy
+            };
+            let before = limits.steps;
+            match search_segment(model, &refs, &init, false, 1, exact, limits) {
+                SegResult::Stuck(best) => {
+                    let mut c = counterexample(model, ops, &core, &init, 0, best);
+                    c.subset = true;
+                    c.why = Some(why);
+                    outcome.verdict = Verdict::NotLinearizable;
+                    outcome.counterexample = Some(c);
+                    outcome.largest_segment = core.len();
+                    outcome.steps = limits.steps - before;
+                    Some(outcome)
+                }
+                SegResult::Ends(_) | SegResult::TooManyEnds => {
+                    debug_assert!(false, "fast check gave a core that is linearizable: {why}");
+                    None
+                }
+                SegResult::Stopped(..) => None,
+            }
+        }
+    }
+}
+
+/// Whether `order` is a linearization of `ops`: each op at most once, every `ok` op present,
+/// each step allowed by the model, and no op placed after one invoked after it returned.
+pub fn replay<M: Model>(model: &M, ops: &[LinOp<M::Op>], order: &[usize]) -> bool {
+    let mut used = vec![false; ops.len()];
+    let mut state = model.init();
+    let mut latest_invoke: Option<usize> = None;
+    for &i in order {
+        let Some(o) = ops.get(i) else { return false };
+        if std::mem::replace(&mut used[i], true) {
+            return false;
+        }
+        if let (Some(c), Some(l)) = (o.complete, latest_invoke) {
+            if c < l {
+                return false;
+            }
+        }
+        latest_invoke = latest_invoke.max(Some(o.invoke));
+        match model.step(&state, &o.op) {
+            Some(next) => state = next,
+            None => return false,
+        }
+    }
+    ops.iter()
+        .zip(&used)
+        .all(|(o, &u)| u || o.complete.is_none())
+}
+
 fn counterexample<M: Model>(
     model: &M,
     ops: &[LinOp<M::Op>],
@@ -273,5 +381,7 @@ fn counterexample<M: Model>(
         stuck: stuck_local.map(|j| seg[j]),
         tail: best.tail.iter().map(|&j| seg[j]).collect(),
         concurrent,
+        subset: false,
+        why: None,
     }
 }

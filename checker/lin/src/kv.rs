@@ -142,7 +142,7 @@ fn tuple_keys(
             });
         }
     }
-    m.merge_unobserved(by_key.values_mut());
+    m.merge_unobserved(by_key.values());
     Ok((m, by_key.into_iter().collect()))
 }
 
@@ -198,6 +198,7 @@ pub fn check_keys<M: Model>(
     let mut bad = Vec::new();
     let mut unknown = Vec::new();
     let mut skipped = 0usize;
+    let mut fast_keys = 0usize;
     let mut total = Outcome {
         verdict: Verdict::Linearizable,
         counterexample: None,
@@ -206,6 +207,7 @@ pub fn check_keys<M: Model>(
         largest_segment: 0,
         pruned_info: 0,
         steps: 0,
+        method: crate::check::SEARCH,
     };
     for ((k, ops), o) in keys.iter().zip(&outcomes) {
         total.ops += o.ops;
@@ -213,6 +215,9 @@ pub fn check_keys<M: Model>(
         total.largest_segment = total.largest_segment.max(o.largest_segment);
         total.pruned_info += o.pruned_info;
         total.steps += o.steps;
+        if o.method == crate::check::FAST {
+            fast_keys += 1;
+        }
         match &o.verdict {
             Verdict::Linearizable => {}
             Verdict::NotLinearizable => {
@@ -240,5 +245,6 @@ pub fn check_keys<M: Model>(
         r.stat("keys_not_finished_after_a_violation", skipped);
     }
     add_stats(&mut r, &total);
+    r.stat("keys_decided_by_fast_check", fast_keys);
     r
 }

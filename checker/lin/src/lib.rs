@@ -25,9 +25,10 @@ pub mod reference;
 pub mod report;
 pub mod search;
 pub mod sim;
+pub mod unique;
 
 pub use check::{check_ops, check_ops_with, Counterexample, Outcome, Strategy, Verdict};
-pub use model::{LinOp, Model};
+pub use model::{Fast, LinOp, Model};
 
 use labrys_history::{CheckOptions, CheckResult, Error, History, Value};
 use models::queue::{Order, Queue};

@@ -112,6 +112,28 @@ pub trait Model: Sync {
             Some(_) => None,
         }
     }
+
+    /// Optional. A decision procedure faster than the search for the histories it
+    /// recognises (`None`: not one of them, search as usual). Its answers are *checked*, not
+    /// trusted: a [`Fast::Linearizable`] order is replayed against [`Model::step`] and real
+    /// time, and a [`Fast::NotLinearizable`] core is searched exactly; an answer that fails
+    /// its check is ignored and the search runs. Contract for the core: the history is
+    /// linearizable only if the sub-history of the core's ops is (for a register with values
+    /// written once: a core that holds the writer of every value its ops observe).
+    fn fast_check(&self, _ops: &[LinOp<Self::Op>]) -> Option<Fast> {
+        None
+    }
+}
+
+/// The answer of a [`Model::fast_check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fast {
+    /// A linearization: indices into the ops, in order. Every `ok` op appears once; an `info`
+    /// op appears at most once (absent: it never took effect).
+    Linearizable(Vec<usize>),
+    /// A few ops that cannot be linearized even on their own, with why in plain words. In
+    /// `why`, `⟨i⟩` stands for op `i` (reports replace it with the op's words and lines).
+    NotLinearizable { core: Vec<usize>, why: String },
 }
 
 /// An operation to linearize: the model op plus its real-time interval.

@@ -70,6 +70,45 @@ pub(crate) fn view<M: Model>(model: &M, ops: &[LinOp<M::Op>], h: &History, i: us
     }
 }
 
+/// Replaces each `⟨i⟩` in a fast check's explanation with op `i` in words, with its lines.
+fn with_ops<M: Model>(text: &str, model: &M, ops: &[LinOp<M::Op>], h: &History) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('⟨') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + '⟨'.len_utf8()..];
+        let end = after.find('⟩');
+        match end.and_then(|e| after[..e].parse::<usize>().ok().map(|i| (e, i))) {
+            Some((e, i)) if i < ops.len() => {
+                let v = view(model, ops, h, i);
+                let call = h.call(h.pairs[ops[i].call]);
+                let lines = if v.last_line != v.first_line {
+                    format!("{}–{}", v.first_line, v.last_line)
+                } else {
+                    v.first_line.to_string()
+                };
+                let unit = if call.invoke.line > 0 {
+                    "lines"
+                } else {
+                    "indices"
+                };
+                out.push_str(&format!(
+                    "process {} `{}` ({unit} {lines})",
+                    call.invoke.process,
+                    model.describe_op(&ops[i].op)
+                ));
+                rest = &after[e + '⟩'.len_utf8()..];
+            }
+            _ => {
+                out.push('⟨');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn either(states: &[String]) -> String {
     match states.len() {
         0 => "(none)".into(),
@@ -96,20 +135,43 @@ pub(crate) fn anomaly<M: Model>(
     let mut text = String::new();
     let whose = key.map(|k| format!(" on key {k}")).unwrap_or_default();
     text.push_str(&format!("The operations{whose} cannot be linearized.\n"));
-    text.push_str(&format!(
-        "- Before line {first}, everything is consistent: the object can be in state {}.\n",
-        either(&c.states_before)
-    ));
-    text.push_str(&format!(
-        "- The {} between lines {first} and {last} cannot all be given a single order that \
-         respects real time and the object's rules, from any of those states.\n",
-        ops_count(c.window.len())
-    ));
-    text.push_str(&format!(
-        "- The furthest any order gets: {} completed in total, {} placed in this window.\n",
-        ops_count(c.prefix_ok),
-        ops_count(c.placed.len()),
-    ));
+    if c.subset {
+        if let Some(why) = &c.why {
+            text.push_str(&format!("- Why: {}\n", with_ops(why, model, ops, h)));
+        }
+        text.push_str(&format!(
+            "- These {} alone, starting from state {}, admit no order that respects real time \
+             and the object's rules (the rest of the history cannot help: it only adds \
+             operations that must fit in too):\n",
+            ops_count(c.window.len()),
+            either(&c.states_before)
+        ));
+        for v in views.iter().take(16) {
+            text.push_str(&format!("    {}\n", v.text));
+        }
+        if views.len() > 16 {
+            text.push_str(&format!("    ... and {} more\n", views.len() - 16));
+        }
+        text.push_str(&format!(
+            "- The furthest any order of them gets: {} placed.\n",
+            ops_count(c.placed.len()),
+        ));
+    } else {
+        text.push_str(&format!(
+            "- Before line {first}, everything is consistent: the object can be in state {}.\n",
+            either(&c.states_before)
+        ));
+        text.push_str(&format!(
+            "- The {} between lines {first} and {last} cannot all be given a single order that \
+             respects real time and the object's rules, from any of those states.\n",
+            ops_count(c.window.len())
+        ));
+        text.push_str(&format!(
+            "- The furthest any order gets: {} completed in total, {} placed in this window.\n",
+            ops_count(c.prefix_ok),
+            ops_count(c.placed.len()),
+        ));
+    }
     if !c.tail.is_empty() {
         text.push_str("  The last of them, in the order placed:\n");
         for &i in &c.tail {
@@ -153,6 +215,7 @@ pub(crate) fn anomaly<M: Model>(
             "window",
             views.iter().map(|v| v.json.clone()).collect::<Vec<_>>(),
         )
+        .with("window_is_subset", c.subset)
         .with("states_before", json!(c.states_before))
         .with("prefix_ok_ops", c.prefix_ok)
         .with("placed", placed)
@@ -169,6 +232,9 @@ pub(crate) fn anomaly<M: Model>(
             "concurrent",
             concurrent.into_iter().map(|v| v.json).collect::<Vec<_>>(),
         );
+    if let Some(why) = &c.why {
+        a = a.with("why", with_ops(why, model, ops, h));
+    }
     if let Some(k) = key {
         a = a.with("key", k);
     }
@@ -215,6 +281,7 @@ pub(crate) fn add_stats(r: &mut CheckResult, o: &Outcome) {
             "largest_segment": o.largest_segment,
             "info_ops_pruned": o.pruned_info,
             "steps": o.steps,
+            "decided_by": o.method,
         }),
     );
     debug_assert!(r.valid != Validity::Invalid || !r.anomalies.is_empty());

@@ -399,3 +399,76 @@ pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -
     }
     out
 }
+
+/// A random small register history whose written values are unique (`1000+`), with
+/// *random* results: reads return the initial value 0, a value some write was invoked with,
+/// or (rarely) a value nobody wrote; cas ops expect such values too. Crashes and failures as
+/// in [`random_history`]. For differential tests of the fast check for values written once.
+pub fn random_unique_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+    let mut rng = Rng::new(seed);
+    let mut out: Vec<Op> = Vec::new();
+    let mut pending: Vec<Option<(&'static str, Value)>> = vec![None; processes];
+    let mut ids: Vec<i64> = (0..processes as i64).collect();
+    let mut next = processes as i64;
+    let mut written: Vec<i64> = vec![0];
+    let mut fresh = 1000i64;
+    let (mut invoked, mut steps) = (0, 0);
+    while steps < ops * 6 && (invoked < ops || pending.iter().any(Option::is_some)) {
+        steps += 1;
+        let s = rng.below(processes as u64) as usize;
+        let p = ids[s];
+        let i = out.len() as u64;
+        let pick = |rng: &mut Rng, written: &[i64]| {
+            if rng.chance(8) {
+                Value::Int(999)
+            } else {
+                Value::Int(written[rng.below(written.len() as u64) as usize])
+            }
+        };
+        match pending[s].take() {
+            None if invoked < ops => {
+                invoked += 1;
+                let (f, v) = match rng.below(3) {
+                    0 => ("read", Value::Nil),
+                    1 => {
+                        fresh += 1;
+                        written.push(fresh);
+                        ("write", Value::Int(fresh))
+                    }
+                    _ => {
+                        fresh += 1;
+                        written.push(fresh);
+                        let old = pick(&mut rng, &written);
+                        ("cas", Value::List(vec![old, Value::Int(fresh)]))
+                    }
+                };
+                out.push(Op::new(i, OpType::Invoke, p, f, v.clone()));
+                pending[s] = Some((f, v));
+            }
+            None => {}
+            Some((f, v)) => {
+                let roll = rng.below(100);
+                let (kind, value) = if roll < 75 {
+                    (
+                        OpType::Ok,
+                        if f == "read" {
+                            pick(&mut rng, &written)
+                        } else {
+                            v
+                        },
+                    )
+                } else if roll < 90 {
+                    (OpType::Info, v)
+                } else {
+                    (OpType::Fail, v)
+                };
+                out.push(Op::new(i, kind, p, f, value));
+                if kind == OpType::Info {
+                    ids[s] = next;
+                    next += 1;
+                }
+            }
+        }
+    }
+    out
+}

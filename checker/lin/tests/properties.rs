@@ -9,8 +9,10 @@
 
 use labrys_history::{CheckOptions, History, Op, OpType, Validity, Value};
 use labrys_lin::models::{mutex::Mutex, queue, register::Register, set::SetModel};
-use labrys_lin::sim::{history, plant_stale_read, random_history, Object, Sim};
-use labrys_lin::{check_ops_with, reference, LinOp, Model, Strategy};
+use labrys_lin::sim::{
+    history, plant_stale_read, random_history, random_unique_history, Object, Sim,
+};
+use labrys_lin::{check_ops_with, reference, Fast, LinOp, Model, Strategy};
 use proptest::prelude::*;
 
 fn opts_initial(i: i64) -> CheckOptions {
@@ -117,11 +119,12 @@ fn plant_lost_add(ops: &mut [Op]) -> bool {
 }
 
 fn strategies() -> impl Iterator<Item = Strategy> {
-    (0..16u8).map(|b| Strategy {
+    (0..32u8).map(|b| Strategy {
         split: b & 1 != 0,
         prune: b & 2 != 0,
         read_only: b & 4 != 0,
         defer: b & 8 != 0,
+        fast: b & 16 != 0,
     })
 }
 
@@ -172,4 +175,101 @@ proptest! {
             }
         }
     }
+}
+
+/// The fast check for registers whose values are written once, on its own answer (before
+/// `check` verifies it): it must apply, agree with brute force, and hand over an order that
+/// replays or a core that brute force cannot linearize either.
+fn fast_agrees(h: &History) -> Result<(), TestCaseError> {
+    let (m, ops) = Register::from_history(h, &Value::Int(0)).expect("reads");
+    let truth = reference::is_linearizable(&m, &ops);
+    let answer = labrys_lin::unique::decide(&m, &ops);
+    match answer {
+        Some(Fast::Linearizable(order)) => {
+            prop_assert!(truth, "fast says linearizable, brute force not: {:#?}", ops);
+            prop_assert!(
+                labrys_lin::check::replay(&m, &ops, &order),
+                "order does not replay: {:?} {:#?}",
+                order,
+                ops
+            );
+        }
+        Some(Fast::NotLinearizable { core, why }) => {
+            prop_assert!(
+                !truth,
+                "fast says not linearizable ({}), brute force says it is: {:#?}",
+                why,
+                ops
+            );
+            let sub: Vec<LinOp<_>> = core.iter().map(|&i| ops[i].clone()).collect();
+            prop_assert!(
+                !reference::is_linearizable(&m, &sub),
+                "core {:?} is linearizable: {:#?}",
+                core,
+                ops
+            );
+        }
+        None => prop_assert!(
+            false,
+            "values are unique, yet the fast check does not apply: {:#?}",
+            ops
+        ),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_check_for_unique_values_agrees_with_brute_force(seed in any::<u64>(), procs in 1usize..5, n in 1usize..9) {
+        let h = history(random_unique_history(seed, procs, n));
+        fast_agrees(&h)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// Many clients, unique values, crashes: a correct register is linearizable, decided by
+    /// the fast check; one planted stale read makes it not linearizable.
+    #[test]
+    fn many_clients_with_unique_values_are_decided_fast(seed in any::<u64>(), cas in any::<bool>(), procs in 10usize..40) {
+        let object = if cas { Object::CasRegister } else { Object::Register };
+        let sim = Sim { processes: procs, ops: 1500, crash: 2, ..Sim::new(object) };
+        let mut ops = sim.run(seed);
+        let r = labrys_lin::check(object.workload(), &history(ops.clone()), &opts_initial(0)).expect("checks");
+        prop_assert_eq!(r.valid, Validity::Valid);
+        prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        if let Some(at) = plant_stale_read(&mut ops, 700) {
+            let r = labrys_lin::check(object.workload(), &history(ops), &opts_initial(0)).expect("checks");
+            prop_assert_eq!(r.valid, Validity::Invalid, "planted at {}", at);
+            prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        }
+    }
+}
+
+/// The random unique-valued histories above exercise both answers and every kind of core.
+#[test]
+fn fast_check_differential_covers_both_verdicts() {
+    let (mut valid, mut invalid) = (0, 0);
+    for seed in 0..4000u64 {
+        let h = history(random_unique_history(
+            seed,
+            1 + (seed % 4) as usize,
+            1 + (seed % 8) as usize,
+        ));
+        fast_agrees(&h).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let (m, ops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
+        if reference::is_linearizable(&m, &ops) {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    eprintln!("valid {valid}, invalid {invalid}");
+    assert!(
+        valid > 800 && invalid > 800,
+        "valid {valid}, invalid {invalid}"
+    );
 }

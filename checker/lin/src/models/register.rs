@@ -12,7 +12,7 @@
 
 use crate::convert::{bad_call, calls_to_ops};
 use crate::intern::Interner;
-use crate::model::{LinOp, Model};
+use crate::model::{Fast, LinOp, Model};
 use labrys_history::{Error, History, Value};
 
 /// A register op with its result; values are interned ids.
@@ -27,9 +27,13 @@ pub enum RegOp {
 #[derive(Clone, Debug)]
 pub struct Register {
     pub values: Interner,
+    /// The initial value as written in the history (the state starts at its class).
     pub initial: u32,
     /// Whether `nil` can be the register's value; when not, a `nil` read carries no value.
     pub nil_possible: bool,
+    /// The state a written value leaves: itself, or one shared class for every value no op
+    /// observes (see [`Register::merge_unobserved`]); empty means "itself" for all.
+    pub class: Vec<u32>,
 }
 
 impl Register {
@@ -41,7 +45,13 @@ impl Register {
             values,
             initial: id,
             nil_possible: initial.is_nil(),
+            class: Vec::new(),
         }
+    }
+
+    /// The state writing `v` leaves (see [`Register::class`]).
+    pub fn class_of(&self, v: u32) -> u32 {
+        self.class.get(v as usize).copied().unwrap_or(v)
     }
 
     /// Whether a call writes `nil` (then `nil` reads are real reads).
@@ -78,21 +88,18 @@ impl Register {
         })
     }
 
-    /// Renames every value no op observes (no read returns it, no cas expects it) to one
-    /// shared value, shown as `<some value no read returned>`.
+    /// Makes every value no op observes (no read returns it, no cas expects it) leave one
+    /// shared state, shown as `<some value no read returned>`. Ops keep their values (a
+    /// counterexample shows what was written); only states are merged.
     ///
     /// Exact: `step` only ever compares the state with observed values (a read's result, a
     /// cas's expected value), and no unobserved value equals an observed one, so two states
     /// holding different unobserved values behave the same under every op (a bisimulation).
     /// The memo cache then sees one state where it saw one per unread write.
-    /// Every list must be given at once (all keys of a kv history): the renaming is global.
-    pub fn merge_unobserved<'a>(
-        &mut self,
-        lists: impl IntoIterator<Item = &'a mut Vec<LinOp<RegOp>>>,
-    ) {
-        let mut lists: Vec<&mut Vec<LinOp<RegOp>>> = lists.into_iter().collect();
+    /// Every list must be given at once (all keys of a kv history): the classes are global.
+    pub fn merge_unobserved<'a>(&mut self, lists: impl IntoIterator<Item = &'a Vec<LinOp<RegOp>>>) {
         let mut observed = vec![false; self.values.len()];
-        for o in lists.iter().flat_map(|l| l.iter()) {
+        for o in lists.into_iter().flatten() {
             if let RegOp::Read(v) | RegOp::Cas(v, _) = o.op {
                 observed[v as usize] = true;
             }
@@ -103,21 +110,15 @@ impl Register {
         let anon = self
             .values
             .id(&Value::Symbol("<some value no read returned>".into()));
-        let map = |v: u32| {
-            if observed.get(v as usize).copied().unwrap_or(false) {
-                v
-            } else {
-                anon
-            }
-        };
-        self.initial = map(self.initial);
-        for o in lists.iter_mut().flat_map(|l| l.iter_mut()) {
-            o.op = match o.op {
-                RegOp::Read(v) => RegOp::Read(v),
-                RegOp::Write(v) => RegOp::Write(map(v)),
-                RegOp::Cas(a, b) => RegOp::Cas(a, map(b)),
-            };
-        }
+        self.class = (0..self.values.len() as u32)
+            .map(|v| {
+                if observed.get(v as usize).copied().unwrap_or(false) {
+                    v
+                } else {
+                    anon
+                }
+            })
+            .collect();
     }
 
     /// Reads `h` as register ops. `f`: `read`, `write`, `cas` (value `[old new]`). Values no
@@ -126,8 +127,8 @@ impl Register {
         h: &History,
         initial: &Value,
     ) -> Result<(Register, Vec<LinOp<RegOp>>), Error> {
-        let (mut m, mut ops) = Self::from_history_raw(h, initial)?;
-        m.merge_unobserved([&mut ops]);
+        let (mut m, ops) = Self::from_history_raw(h, initial)?;
+        m.merge_unobserved([&ops]);
         Ok((m, ops))
     }
 
@@ -154,14 +155,14 @@ impl Model for Register {
     type Op = RegOp;
 
     fn init(&self) -> u32 {
-        self.initial
+        self.class_of(self.initial)
     }
 
     fn step(&self, s: &u32, op: &RegOp) -> Option<u32> {
         match *op {
             RegOp::Read(v) => (v == *s).then_some(*s),
-            RegOp::Write(v) => Some(v),
-            RegOp::Cas(old, new) => (old == *s).then_some(new),
+            RegOp::Write(v) => Some(self.class_of(v)),
+            RegOp::Cas(old, new) => (old == *s).then(|| self.class_of(new)),
         }
     }
 
@@ -181,16 +182,22 @@ impl Model for Register {
     fn is_read_only(&self, op: &RegOp) -> bool {
         match *op {
             RegOp::Read(_) => true,
-            RegOp::Cas(a, b) => a == b,
+            RegOp::Cas(a, b) => a == self.class_of(b),
             RegOp::Write(_) => false,
         }
     }
 
     fn produces(&self, op: &RegOp) -> Option<u64> {
         match *op {
-            RegOp::Write(v) | RegOp::Cas(_, v) => Some(v as u64),
+            RegOp::Write(v) | RegOp::Cas(_, v) => Some(self.class_of(v) as u64),
             RegOp::Read(_) => None,
         }
+    }
+
+    /// Histories whose observed values are each written at most once are decided in
+    /// O(n log n) by [`crate::unique`]; others are searched.
+    fn fast_check(&self, ops: &[LinOp<RegOp>]) -> Option<Fast> {
+        crate::unique::decide(self, ops)
     }
 
     fn observes(&self, op: &RegOp) -> Option<u64> {
