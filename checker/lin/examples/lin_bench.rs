@@ -110,6 +110,32 @@ fn main() {
                 eprintln!("{} {:?}", r.stats["linearizability"], r.unknown_reason);
             }
         }
+        "fifo" => {
+            let n: usize = arg(1).parse().expect("ops");
+            let clients: usize = arg(2).parse().expect("clients");
+            let sim = Sim {
+                processes: clients,
+                ops: n,
+                crash: 1,
+                fail: 2,
+                ..Sim::new(Object::Fifo)
+            };
+            let ops = sim.run(42);
+            if let Some(path) = std::env::var_os("LIN_BENCH_DUMP") {
+                let text: String = ops.iter().map(|o| o.to_json().to_string() + "\n").collect();
+                std::fs::write(path, text).expect("dump");
+            }
+            let h = history(ops);
+            let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
+            let t = Instant::now();
+            let r = labrys_lin::check("fifo-queue", &h, &opts_initial0()).expect("checks");
+            println!(
+                "fifo {n} ops {clients} clients ({infos} crashed): {:?} in {:.3} s, peak {:.0} MiB",
+                r.valid,
+                t.elapsed().as_secs_f64(),
+                peak_mib()
+            );
+        }
         "kv" => {
             let keys: usize = arg(1).parse().expect("keys");
             let per: usize = arg(2).parse().expect("ops per key");
@@ -155,7 +181,7 @@ fn main() {
             );
         }
         other => {
-            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | kv KEYS OPS");
+            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | fifo OPS CLIENTS | kv KEYS OPS");
             std::process::exit(2);
         }
     }

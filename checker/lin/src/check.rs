@@ -37,6 +37,8 @@ pub struct Strategy {
     pub defer: bool,
     /// Ask the model's [`Model::fast_check`] first (its answers are checked, see there).
     pub fast: bool,
+    /// Respect the model's [`Model::extra_order`] in the search.
+    pub order: bool,
 }
 
 impl Default for Strategy {
@@ -47,6 +49,7 @@ impl Default for Strategy {
             read_only: true,
             defer: true,
             fast: true,
+            order: true,
         }
     }
 }

@@ -4,6 +4,8 @@
 //! - [`model`]: the [`Model`] trait (bring your own) and [`LinOp`];
 //! - [`models`]: register, cas-register, mutex, multi-register, queues, set, kv strings;
 //! - [`convert`]: outcome semantics (`ok` / `fail` / `info`) from a history to ops;
+//! - [`unique`]: registers whose observed values are written once, decided in O(n log n)
+//!   (the model's [`Model::fast_check`]; `check` verifies its answers);
 //! - [`plan`]: pruning unobserved crashed ops and splitting at quiescent points (proofs there);
 //! - [`search`]: the memoised just-in-time linearization search;
 //! - [`check`]: the driver, [`check_ops`];

@@ -113,6 +113,14 @@ pub trait Model: Sync {
         }
     }
 
+    /// Optional. Pairs `(a, b)` of indices into `ops` (one window of the search) such that in
+    /// *every* linearization `a` comes before `b`, beyond what real time says. The search then
+    /// never tries `b` while `a` is unplaced, which cuts orders that could only fail later.
+    /// Every pair must hold in every linearization (the verdict stays exact); default none.
+    fn extra_order(&self, _ops: &[&LinOp<Self::Op>]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+
     /// Optional. A decision procedure faster than the search for the histories it
     /// recognises (`None`: not one of them, search as usual). Its answers are *checked*, not
     /// trusted: a [`Fast::Linearizable`] order is replayed against [`Model::step`] and real

@@ -225,6 +225,19 @@ pub fn search_segment<M: Model>(
         })
         .collect();
     let observes: Vec<Option<u64>> = ops.iter().map(|o| model.observes(&o.op)).collect();
+    // Orders every linearization has beyond real time (`Model::extra_order`): an op is a
+    // candidate only once all its predecessors are placed. Which ops are candidates is then
+    // still a function of the placed set, so the memo stays exact.
+    let mut succ: Vec<Vec<u32>> = vec![Vec::new(); m];
+    let mut blockers: Vec<u32> = vec![0; m];
+    if strategy.order {
+        for (a, b) in model.extra_order(ops) {
+            if a < m && b < m && a != b {
+                succ[a].push(b as u32);
+                blockers[b] += 1;
+            }
+        }
+    }
     type Key<S> = (Box<[u64]>, S, Option<u64>);
     let mut cache: FxHashSet<Key<M::State>> = FxHashSet::default();
     let mut bits = vec![0u64; words];
@@ -285,7 +298,7 @@ pub fn search_segment<M: Model>(
                 backtrack = true;
             } else if ev.is_call[entry as usize] {
                 let j = ev.op[entry as usize] as usize;
-                let allowed = need.is_none() || observes[j] == need;
+                let allowed = (need.is_none() || observes[j] == need) && blockers[j] == 0;
                 if let Some(next) = model.step(&state, &ops[j].op).filter(|_| allowed) {
                     set_bit(&mut bits, j);
                     if cache.insert((bits.clone().into_boxed_slice(), next.clone(), blind_info[j]))
@@ -298,6 +311,9 @@ pub fn search_segment<M: Model>(
                         stack.push((entry, prev, need));
                         need = blind_info[j];
                         ev.lift(entry);
+                        for &s in &succ[j] {
+                            blockers[s as usize] -= 1;
+                        }
                         if is_ok[j] {
                             ok_left -= 1;
                         }
@@ -345,6 +361,9 @@ pub fn search_segment<M: Model>(
                 let j = ev.op[e as usize] as usize;
                 clear_bit(&mut bits, j);
                 ev.unlift(e);
+                for &s in &succ[j] {
+                    blockers[s as usize] += 1;
+                }
                 if is_ok[j] {
                     ok_left += 1;
                 }

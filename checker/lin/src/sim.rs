@@ -400,6 +400,65 @@ pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -
     out
 }
 
+/// A random small FIFO-queue history whose enqueued values are unique, with *random*
+/// dequeue results (an enqueued value, rarely a repeat or nothing), crashes and failures:
+/// for differential tests of [`crate::Model::extra_order`] on queues.
+pub fn random_unique_queue_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+    let mut rng = Rng::new(seed);
+    let mut out: Vec<Op> = Vec::new();
+    let mut pending: Vec<Option<(&'static str, Value)>> = vec![None; processes];
+    let mut ids: Vec<i64> = (0..processes as i64).collect();
+    let mut next = processes as i64;
+    let mut enqueued: Vec<i64> = Vec::new();
+    let (mut invoked, mut steps) = (0, 0);
+    while steps < ops * 6 && (invoked < ops || pending.iter().any(Option::is_some)) {
+        steps += 1;
+        let s = rng.below(processes as u64) as usize;
+        let p = ids[s];
+        let i = out.len() as u64;
+        match pending[s].take() {
+            None if invoked < ops => {
+                invoked += 1;
+                let (f, v) = if rng.chance(55) {
+                    enqueued.push(1000 + i as i64);
+                    ("enqueue", Value::Int(1000 + i as i64))
+                } else {
+                    ("dequeue", Value::Nil)
+                };
+                out.push(Op::new(i, OpType::Invoke, p, f, v.clone()));
+                pending[s] = Some((f, v));
+            }
+            None => {}
+            Some((f, v)) => {
+                let roll = rng.below(100);
+                let (kind, value) = if roll < 75 {
+                    let result = if f == "enqueue" {
+                        v
+                    } else if enqueued.is_empty() || rng.chance(15) {
+                        Value::Nil
+                    } else if rng.chance(70) {
+                        // Mostly the oldest value not yet returned: plausible, often valid.
+                        Value::Int(enqueued.remove(0))
+                    } else {
+                        Value::Int(enqueued[rng.below(enqueued.len() as u64) as usize])
+                    };
+                    (OpType::Ok, result)
+                } else if roll < 90 {
+                    (OpType::Info, v)
+                } else {
+                    (OpType::Fail, v)
+                };
+                out.push(Op::new(i, kind, p, f, value));
+                if kind == OpType::Info {
+                    ids[s] = next;
+                    next += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A random small register history whose written values are unique (`1000+`), with
 /// *random* results: reads return the initial value 0, a value some write was invoked with,
 /// or (rarely) a value nobody wrote; cas ops expect such values too. Crashes and failures as

@@ -10,7 +10,8 @@
 use labrys_history::{CheckOptions, History, Op, OpType, Validity, Value};
 use labrys_lin::models::{mutex::Mutex, queue, register::Register, set::SetModel};
 use labrys_lin::sim::{
-    history, plant_stale_read, random_history, random_unique_history, Object, Sim,
+    history, plant_stale_read, random_history, random_unique_history, random_unique_queue_history,
+    Object, Sim,
 };
 use labrys_lin::{check_ops_with, reference, Fast, LinOp, Model, Strategy};
 use proptest::prelude::*;
@@ -43,10 +44,7 @@ proptest! {
     #[test]
     fn correct_objects_give_linearizable_histories(seed in any::<u64>(), k in 0usize..6, procs in 1usize..6, domain in 0i64..4) {
         let object = OBJECTS[k];
-        // FIFO queues with crashed enqueues can explode the search (each may sit anywhere in
-        // the order): a known limit, so FIFO histories here crash no client.
-        let crash = if object == Object::Fifo { 0 } else { 3 };
-        let sim = Sim { processes: procs, ops: 60, domain, crash, ..Sim::new(object) };
+        let sim = Sim { processes: procs, ops: 60, domain, crash: 3, ..Sim::new(object) };
         let ops = sim.run(seed);
         prop_assert_eq!(verdict(object, ops), Validity::Valid);
     }
@@ -119,12 +117,13 @@ fn plant_lost_add(ops: &mut [Op]) -> bool {
 }
 
 fn strategies() -> impl Iterator<Item = Strategy> {
-    (0..32u8).map(|b| Strategy {
+    (0..64u8).map(|b| Strategy {
         split: b & 1 != 0,
         prune: b & 2 != 0,
         read_only: b & 4 != 0,
         defer: b & 8 != 0,
         fast: b & 16 != 0,
+        order: b & 32 != 0,
     })
 }
 
@@ -271,5 +270,47 @@ fn fast_check_differential_covers_both_verdicts() {
     assert!(
         valid > 800 && invalid > 800,
         "valid {valid}, invalid {invalid}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// FIFO queues with values enqueued once: the orders `extra_order` adds (and everything
+    /// else) agree with brute force.
+    #[test]
+    fn fifo_orders_agree_with_brute_force(seed in any::<u64>(), procs in 1usize..4, n in 1usize..8) {
+        let h = history(random_unique_queue_history(seed, procs, n));
+        let (m, ops) = queue::Queue::from_history(&h, queue::Order::Fifo).expect("reads");
+        agree(&m, &ops)?;
+    }
+}
+
+/// The unique-valued queue histories exercise both verdicts and the added orders.
+#[test]
+fn fifo_differential_covers_both_verdicts_and_added_orders() {
+    let (mut valid, mut invalid, mut ordered) = (0, 0, 0);
+    for seed in 0..3000u64 {
+        let h = history(random_unique_queue_history(
+            seed,
+            1 + (seed % 4) as usize,
+            2 + (seed % 8) as usize,
+        ));
+        let (m, ops) = queue::Queue::from_history(&h, queue::Order::Fifo).expect("reads");
+        agree(&m, &ops).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let refs: Vec<&LinOp<_>> = ops.iter().collect();
+        if !m.extra_order(&refs).is_empty() {
+            ordered += 1;
+        }
+        if reference::is_linearizable(&m, &ops) {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    eprintln!("valid {valid}, invalid {invalid}, with added orders {ordered}");
+    assert!(
+        valid > 300 && invalid > 300 && ordered > 200,
+        "valid {valid}, invalid {invalid}, ordered {ordered}"
     );
 }
