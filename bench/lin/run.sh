@@ -28,5 +28,15 @@ if [ "${1:-}" != "--quick" ]; then
   timeout 120 "$bin" cas 20000 30 valid search || true
 fi
 "$bin" fifo 1000 5
-"$bin" fifo 3000 16
+"$bin" fifo 5000 16
+"$bin" fifo 5000 16 42 invalid
+# FIFO at 1,500 ops with the property tests' failure rate: how many of 12 seeds are decided
+# within 5 s (the rest exhaust the search: no polynomial FIFO algorithm yet).
+for c in 5 16; do
+  decided=0
+  for seed in $(seq 1 12); do
+    if LIN_BENCH_FAIL=5 timeout 5 "$bin" fifo 1500 $c $seed | grep -q Valid; then decided=$((decided + 1)); fi
+  done
+  echo "fifo 1500 ops $c clients: $decided/12 seeds decided within 5 s"
+done
 "$bin" kv 1000 1000

@@ -117,10 +117,21 @@ fn main() {
                 processes: clients,
                 ops: n,
                 crash: 1,
-                fail: 2,
+                fail: std::env::var("LIN_BENCH_FAIL")
+                    .ok()
+                    .and_then(|f| f.parse().ok())
+                    .unwrap_or(2),
                 ..Sim::new(Object::Fifo)
             };
-            let ops = sim.run(42);
+            let seed = arg(3).parse().unwrap_or(42);
+            let mut ops = sim.run(seed);
+            if arg(4) == "invalid" {
+                let mid = ops.len() / 2;
+                assert!(
+                    labrys_lin::sim::plant_reordered_dequeues(&mut ops, mid),
+                    "two dequeues to swap"
+                );
+            }
             if let Some(path) = std::env::var_os("LIN_BENCH_DUMP") {
                 let text: String = ops.iter().map(|o| o.to_json().to_string() + "\n").collect();
                 std::fs::write(path, text).expect("dump");
@@ -130,7 +141,8 @@ fn main() {
             let t = Instant::now();
             let r = labrys_lin::check("fifo-queue", &h, &opts_initial0()).expect("checks");
             println!(
-                "fifo {n} ops {clients} clients ({infos} crashed): {:?} in {:.3} s, peak {:.0} MiB",
+                "fifo {n} ops {clients} clients ({infos} crashed) seed {seed} {}: {:?} in {:.3} s, peak {:.0} MiB",
+                arg(4),
                 r.valid,
                 t.elapsed().as_secs_f64(),
                 peak_mib()
@@ -181,7 +193,7 @@ fn main() {
             );
         }
         other => {
-            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | fifo OPS CLIENTS | kv KEYS OPS");
+            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | fifo OPS CLIENTS [SEED [invalid]] | kv KEYS OPS");
             std::process::exit(2);
         }
     }

@@ -31,10 +31,15 @@ const FIRST_PASS_STEPS: u64 = 200_000;
 pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, Error> {
     if h.calls().any(|c| c.invoke.field("key").is_some()) {
         let keys = porcupine_keys(h)?;
-        Ok(check_keys(&KvString, keys, h, opts))
+        Ok(check_keys(&KvString, keys, h, opts, None))
     } else {
         let (model, keys) = tuple_keys(h, opts.initial.as_ref().unwrap_or(&Value::Nil))?;
-        Ok(check_keys(&model, keys, h, opts))
+        // Counterexamples are searched again with every value its own state (see `check_keys`).
+        let raw = Register {
+            class: Vec::new(),
+            ..model.clone()
+        };
+        Ok(check_keys(&model, keys, h, opts, Some(&raw)))
     }
 }
 
@@ -147,11 +152,15 @@ fn tuple_keys(
 }
 
 /// Checks every key in parallel and combines the verdicts; the anomalies name the keys.
+/// `explain`, when given, is the same model without merged states: a bad key is searched
+/// again with it (within a few times the first search's steps), so its counterexample names
+/// real values.
 pub fn check_keys<M: Model>(
     model: &M,
     keys: Keyed<M::Op>,
     h: &History,
     opts: &CheckOptions,
+    explain: Option<&M>,
 ) -> CheckResult {
     let threads = rayon::current_num_threads().max(1) as u64;
     let mut key_opts = opts.clone();
@@ -222,8 +231,21 @@ pub fn check_keys<M: Model>(
             Verdict::Linearizable => {}
             Verdict::NotLinearizable => {
                 bad.push(k.clone());
-                if let Some(c) = &o.counterexample {
-                    r.add_anomaly(ANOMALY, anomaly(model, ops, h, c, Some(k)));
+                let again = explain.map(|raw| {
+                    let budget = o.steps.saturating_mul(4).max(1_000_000);
+                    check_ops_cancellable(raw, ops, opts, Strategy::default(), None, budget)
+                });
+                match again {
+                    Some(a) if a.verdict == Verdict::NotLinearizable => {
+                        if let (Some(c), Some(raw)) = (&a.counterexample, explain) {
+                            r.add_anomaly(ANOMALY, anomaly(raw, ops, h, c, Some(k)));
+                        }
+                    }
+                    _ => {
+                        if let Some(c) = &o.counterexample {
+                            r.add_anomaly(ANOMALY, anomaly(model, ops, h, c, Some(k)));
+                        }
+                    }
                 }
             }
             Verdict::Unknown(why) if why == CANCELLED || why == OUT_OF_STEPS => skipped += 1,

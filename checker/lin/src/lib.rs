@@ -63,18 +63,22 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
                 // Merging unread values never changes the verdict (a bisimulation), but the
                 // counterexample reads better with real values: search once more without it,
                 // within a few times the first search's steps, and keep whichever says more.
-                let (raw_m, raw_ops) = Register::from_history_raw(h, &initial)?;
+                let raw_m = Register {
+                    class: Vec::new(),
+                    ..m.clone()
+                };
+                let raw_ops = &ops;
                 let budget = out.steps.saturating_mul(4).max(1_000_000);
                 let raw = check::check_ops_cancellable(
                     &raw_m,
-                    &raw_ops,
+                    raw_ops,
                     opts,
                     check::Strategy::default(),
                     None,
                     budget,
                 );
                 if raw.verdict == check::Verdict::NotLinearizable {
-                    return Ok(report::to_result(&raw_m, &raw_ops, h, &raw));
+                    return Ok(report::to_result(&raw_m, raw_ops, h, &raw));
                 }
             }
             report::to_result(&m, &ops, h, &out)

@@ -113,10 +113,13 @@ pub trait Model: Sync {
         }
     }
 
-    /// Optional. Pairs `(a, b)` of indices into `ops` (one window of the search) such that in
-    /// *every* linearization `a` comes before `b`, beyond what real time says. The search then
-    /// never tries `b` while `a` is unplaced, which cuts orders that could only fail later.
-    /// Every pair must hold in every linearization (the verdict stays exact); default none.
+    /// Optional. Pairs `(a, b)` of indices into `ops` (one window of the search): `b` may
+    /// only be placed once `a` is. The search then never tries `b` while `a` is unplaced,
+    /// which cuts orders that could only fail later. Contract, for the verdict to stay exact:
+    /// whenever the window has a linearization, it has one that places `a` before `b` for
+    /// every pair (or leaves `b` out, when `b` is `info`). Pairs that hold in *every*
+    /// linearization qualify; so do normal forms, like using interchangeable crashed ops in
+    /// invocation order. Default: none.
     fn extra_order(&self, _ops: &[&LinOp<Self::Op>]) -> Vec<(usize, usize)> {
         Vec::new()
     }

@@ -318,6 +318,33 @@ pub fn plant_stale_read(ops: &mut [Op], from: usize) -> Option<usize> {
     None
 }
 
+/// Swaps the results of two ok dequeues `d1`, `d2` (d1 returned before d2 began) whose
+/// values `x`, `y` were enqueued one after the other: afterwards `d1` takes `y` while `x`,
+/// which went in first, is still queued. Returns whether it found such a pair.
+pub fn plant_reordered_dequeues(ops: &mut [Op], from: usize) -> bool {
+    let h = History::from_ops(ops.to_vec(), "planted").expect("well-formed");
+    let ok = |f: &str| -> Vec<(usize, usize, Value)> {
+        h.calls()
+            .filter(|c| c.outcome() == OpType::Ok && c.f() == f && !c.value().is_nil())
+            .map(|c| (c.invoke_pos, c.complete_pos, c.value().clone()))
+            .collect()
+    };
+    let (enqs, deqs) = (ok("enqueue"), ok("dequeue"));
+    let enq_of = |v: &Value| enqs.iter().find(|e| &e.2 == v).cloned();
+    for (i, d1) in deqs.iter().enumerate().filter(|(_, d)| d.0 >= from) {
+        for d2 in deqs[i + 1..].iter().filter(|d2| d2.0 > d1.1) {
+            if let (Some(ex), Some(ey)) = (enq_of(&d1.2), enq_of(&d2.2)) {
+                if ex.1 < ey.0 {
+                    ops[d1.1].value = d2.2.clone();
+                    ops[d2.1].value = d1.2.clone();
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// A random small history with *random* results (so both verdicts occur), for differential
 /// tests: `processes` clients, about `ops` calls, values in `0..3`.
 pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -> Vec<Op> {

@@ -321,6 +321,37 @@ fn jepsen_independent_tuples_are_cas_registers_per_key() {
 }
 
 #[test]
+fn kv_counterexamples_name_real_values_not_merged_ones() {
+    // Key 1 (values repeat, so the search decides): write 5, write 6 (nobody reads 6), then
+    // a read of 5: the object is then in state 6, and the counterexample says so.
+    let t = |k: i64, v: Value| Value::List(vec![int(k), v]);
+    let h = hist(vec![
+        op(Invoke, 0, "write", t(1, int(5))),
+        op(OkT, 0, "write", t(1, int(5))),
+        op(Invoke, 0, "write", t(1, int(5))),
+        op(OkT, 0, "write", t(1, int(5))),
+        op(Invoke, 0, "write", t(1, int(6))),
+        op(OkT, 0, "write", t(1, int(6))),
+        op(Invoke, 1, "read", t(1, Value::Nil)),
+        op(OkT, 1, "read", t(1, int(5))),
+    ]);
+    let r = check("kv", &h, Some(int(0)));
+    assert_eq!(r.valid, Validity::Invalid);
+    let a = &r.anomalies["linearizability"][0];
+    assert!(
+        !a.explanation.contains("no read returned"),
+        "{}",
+        a.explanation
+    );
+    assert!(
+        a.explanation.contains("then in state 6"),
+        "{}",
+        a.explanation
+    );
+    assert_eq!(r.stats["keys_decided_by_fast_check"], 0);
+}
+
+#[test]
 fn bad_input_is_an_error_naming_file_and_line() {
     let h = hist(vec![
         op(Invoke, 0, "cas", int(3)),

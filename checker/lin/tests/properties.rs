@@ -314,3 +314,27 @@ fn fifo_differential_covers_both_verdicts_and_added_orders() {
         "valid {valid}, invalid {invalid}, ordered {ordered}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    /// FIFO queues at many clients with crashes: a correct queue is never called not
+    /// linearizable (most are decided; some still exhaust the search's budget, a known gap),
+    /// and two dequeues planted out of order are caught at once.
+    #[test]
+    fn fifo_queues_with_many_clients_and_crashes(seed in any::<u64>(), procs in 5usize..20) {
+        let sim = Sim { processes: procs, ops: 1500, crash: 1, ..Sim::new(Object::Fifo) };
+        let mut ops = sim.run(seed);
+        let opts = CheckOptions {
+            deadline: labrys_history::Deadline::after(std::time::Duration::from_millis(500)),
+            ..CheckOptions::default()
+        };
+        let r = labrys_lin::check("fifo-queue", &history(ops.clone()), &opts).expect("checks");
+        prop_assert_ne!(r.valid, Validity::Invalid);
+        if labrys_lin::sim::plant_reordered_dequeues(&mut ops, 700) {
+            let r = labrys_lin::check("fifo-queue", &history(ops), &opts).expect("checks");
+            prop_assert_eq!(r.valid, Validity::Invalid);
+            prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        }
+    }
+}

@@ -9,7 +9,7 @@
 
 use crate::convert::{bad_call, calls_to_ops};
 use crate::intern::Interner;
-use crate::model::{LinOp, Model};
+use crate::model::{Fast, LinOp, Model};
 use labrys_history::{Error, History};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -141,6 +141,125 @@ fn merge_unobserved(values: &mut Interner, ops: &mut [LinOp<QueueOp>]) {
     }
 }
 
+/// Violations of a FIFO queue whose values are enqueued once that show in a few ops
+/// (Henzinger, Sezgin & Vafeiadis's "aspects"): a value dequeued that was never enqueued or
+/// before it was enqueued, a value dequeued twice, and two values that went in one after
+/// the other and came out the other way round (or the first never came out, when no crashed
+/// dequeue could have taken it). Each comes with its core: all the ops on one or two values.
+///
+/// A core is enough: restrict any linearization of the whole history to the ops on the
+/// core's values, dropping every other op. The result is a linearization of the core: a
+/// FIFO queue's behaviour on some values does not depend on the others (dropping the
+/// elements of other values leaves these in the same order, at the head when they were),
+/// crashed dequeues cannot have taken a value an ok dequeue returns (see [`Queue::step`]),
+/// and dropping a read-only empty dequeue changes no state. So a core that cannot be
+/// linearized proves the history cannot. `check` confirms every core with the exact search.
+fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
+    let mut enq: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut deq: FxHashMap<u32, usize> = FxHashMap::default();
+    let mut crashed_dequeues = false;
+    let name = |i: usize| format!("⟨{i}⟩");
+    for (j, o) in ops.iter().enumerate() {
+        match o.op {
+            QueueOp::Enqueue(v) if v != anon => {
+                enq.insert(v, j);
+            }
+            QueueOp::Dequeue(v) if o.complete.is_some() => {
+                if let Some(&first) = deq.get(&v) {
+                    let mut core: Vec<usize> = enq.get(&v).into_iter().copied().collect();
+                    core.extend([first, j]);
+                    core.sort_unstable();
+                    let why = format!(
+                        "{} and {} return the same value, which was enqueued at most once.",
+                        name(first),
+                        name(j)
+                    );
+                    return Some(Fast::NotLinearizable { core, why });
+                }
+                deq.insert(v, j);
+            }
+            QueueOp::DequeueAny => crashed_dequeues = true,
+            _ => {}
+        }
+    }
+    let end = |j: usize| ops[j].complete.unwrap_or(usize::MAX);
+    let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(deq.len());
+    for (v, &d) in &deq {
+        match enq.get(v) {
+            None => {
+                let why = format!("{} returns a value no enqueue may have added.", name(d));
+                return Some(Fast::NotLinearizable { core: vec![d], why });
+            }
+            Some(&e) if end(d) < ops[e].invoke => {
+                let why = format!(
+                    "{} returned before {}, the only enqueue of its value, began.",
+                    name(d),
+                    name(e)
+                );
+                return Some(Fast::NotLinearizable {
+                    core: vec![e.min(d), e.max(d)],
+                    why,
+                });
+            }
+            Some(&e) => pairs.push((e, d)),
+        }
+    }
+    // Out of order: enqueue x returned before enqueue y began, and dequeue y returned before
+    // dequeue x began. Sweep the y's by enqueue invocation, adding each x once its enqueue
+    // has returned, and keep the x whose dequeue began last.
+    pairs.sort_unstable_by_key(|&(e, _)| ops[e].invoke);
+    let mut by_end: Vec<(usize, usize)> = pairs.clone();
+    by_end.sort_unstable_by_key(|&(e, _)| end(e));
+    let mut latest: Option<(usize, usize)> = None;
+    let mut k = 0;
+    for &(ey, dy) in &pairs {
+        while k < by_end.len() && end(by_end[k].0) < ops[ey].invoke {
+            let (ex, dx) = by_end[k];
+            if latest.is_none_or(|(_, d)| ops[dx].invoke > ops[d].invoke) {
+                latest = Some((ex, dx));
+            }
+            k += 1;
+        }
+        if let Some((ex, dx)) = latest.filter(|&(_, dx)| end(dy) < ops[dx].invoke) {
+            let mut core = vec![ex, ey, dx, dy];
+            core.sort_unstable();
+            let why = format!(
+                "{} returned before {} began, so its value is ahead in the queue; yet {} \
+                 returned before {} began.",
+                name(ex),
+                name(ey),
+                name(dy),
+                name(dx)
+            );
+            return Some(Fast::NotLinearizable { core, why });
+        }
+    }
+    // A value that never came out blocks every value enqueued after it, unless a crashed
+    // dequeue may have taken it.
+    if !crashed_dequeues {
+        let first_stuck = ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.complete.is_some() && o.op == QueueOp::Enqueue(anon))
+            .min_by_key(|(j, _)| end(*j));
+        if let Some((ex, _)) = first_stuck {
+            if let Some(&(ey, dy)) = pairs.iter().find(|&&(ey, _)| end(ex) < ops[ey].invoke) {
+                let mut core = vec![ex, ey, dy];
+                core.sort_unstable();
+                let why = format!(
+                    "{} returned before {} began, so its value is ahead in the queue; it \
+                     never comes out, yet {} takes the value behind it.",
+                    name(ex),
+                    name(ey),
+                    name(dy)
+                );
+                return Some(Fast::NotLinearizable { core, why });
+            }
+        }
+    }
+    None
+}
+
 impl Model for Queue {
     /// FIFO: elements in order. Unordered: a sorted multiset.
     type State = VecDeque<u32>;
@@ -217,13 +336,25 @@ impl Model for Queue {
     /// others are ordered by real time already, or contradict it, which the search finds).
     /// Without them the search tries every order of concurrent enqueues and learns which
     /// was right only when the values come out, possibly much later.
+    ///
+    /// Crashed dequeues are interchangeable (each may remove the head at any time after its
+    /// invocation): if a linearization uses a later-invoked one where an earlier one is
+    /// unused or used later, swapping them gives another linearization (the earlier one was
+    /// invoked by then, and nothing has to follow an op that never returned). So they are
+    /// also chained in invocation order: the search uses them first to last, instead of
+    /// trying every subset.
     fn extra_order(&self, ops: &[&LinOp<QueueOp>]) -> Vec<(usize, usize)> {
-        let Some(anon) = self.unobserved_only else {
-            return Vec::new();
-        };
         if self.order != Order::Fifo {
             return Vec::new();
         }
+        let mut any: Vec<usize> = (0..ops.len())
+            .filter(|&j| ops[j].op == QueueOp::DequeueAny && ops[j].complete.is_none())
+            .collect();
+        any.sort_unstable_by_key(|&j| ops[j].invoke);
+        let chain = any.windows(2).map(|w| (w[0], w[1]));
+        let Some(anon) = self.unobserved_only else {
+            return chain.collect();
+        };
         let end = |j: usize| ops[j].complete.unwrap_or(usize::MAX);
         let mut enq: FxHashMap<u32, usize> = FxHashMap::default();
         let mut deq: FxHashMap<u32, Option<usize>> = FxHashMap::default();
@@ -243,7 +374,7 @@ impl Model for Queue {
             .iter()
             .filter_map(|(v, &e)| deq.get(v).copied().flatten().map(|d| (e, d)))
             .collect();
-        let mut out = Vec::new();
+        let mut out: Vec<(usize, usize)> = chain.collect();
         // (enqueue, dequeue) of each value; for every two whose enqueues overlap, order
         // them by their dequeues, and for every two whose dequeues overlap, by their enqueues.
         let mut by_enq: Vec<(usize, usize)> = pairs.clone();
@@ -275,6 +406,15 @@ impl Model for Queue {
             }
         }
         out
+    }
+
+    /// FIFO queues whose values are enqueued once: the violations of [`fifo_violation`],
+    /// found in O(n log n); histories without them are searched.
+    fn fast_check(&self, ops: &[LinOp<QueueOp>]) -> Option<Fast> {
+        match (self.order, self.unobserved_only) {
+            (Order::Fifo, Some(anon)) => fifo_violation(ops, anon),
+            _ => None,
+        }
     }
 
     fn describe_state(&self, q: &VecDeque<u32>) -> String {
