@@ -345,73 +345,41 @@ pub fn plant_reordered_dequeues(ops: &mut [Op], from: usize) -> bool {
     false
 }
 
-/// A random small history with *random* results (so both verdicts occur), for differential
-/// tests: `processes` clients, about `ops` calls, values in `0..3`.
-pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+/// The client loop the random generators share: `processes` clients, about `ops` calls.
+/// `call(rng, index)` picks an invocation's `f` and value; `result(rng, f, value)` picks an
+/// ok completion's value. 75% of completions are ok, 15% info (the client then gets a new
+/// process id) and 10% fail; calls still pending at the end never complete.
+fn random_calls(
+    seed: u64,
+    processes: usize,
+    ops: usize,
+    mut call: impl FnMut(&mut Rng, u64) -> (&'static str, Value),
+    mut result: impl FnMut(&mut Rng, &'static str, Value) -> Value,
+) -> Vec<Op> {
     let mut rng = Rng::new(seed);
     let mut out: Vec<Op> = Vec::new();
     let mut pending: Vec<Option<(&'static str, Value)>> = vec![None; processes];
     let mut ids: Vec<i64> = (0..processes as i64).collect();
     let mut next = processes as i64;
-    let mut invoked = 0;
-    let mut steps = 0;
+    let (mut invoked, mut steps) = (0, 0);
     while steps < ops * 6 && (invoked < ops || pending.iter().any(Option::is_some)) {
         steps += 1;
         let s = rng.below(processes as u64) as usize;
         let p = ids[s];
-        let val = |rng: &mut Rng| Value::Int(rng.below(3) as i64);
         let i = out.len() as u64;
         match pending[s].take() {
             None if invoked < ops => {
                 invoked += 1;
-                let (f, v) = match object {
-                    Object::Register | Object::CasRegister => match rng.below(3) {
-                        0 => ("read", Value::Nil),
-                        1 => ("write", val(&mut rng)),
-                        _ => ("cas", Value::List(vec![val(&mut rng), val(&mut rng)])),
-                    },
-                    Object::Mutex => (
-                        if rng.chance(50) { "acquire" } else { "release" },
-                        Value::Nil,
-                    ),
-                    Object::Fifo | Object::Unordered => {
-                        if rng.chance(50) {
-                            ("enqueue", val(&mut rng))
-                        } else {
-                            ("dequeue", Value::Nil)
-                        }
-                    }
-                    Object::Set => {
-                        if rng.chance(50) {
-                            ("add", val(&mut rng))
-                        } else {
-                            ("read", Value::Nil)
-                        }
-                    }
-                };
+                let (f, v) = call(&mut rng, i);
                 out.push(Op::new(i, OpType::Invoke, p, f, v.clone()));
                 pending[s] = Some((f, v));
             }
             None => {}
             Some((f, v)) => {
                 let roll = rng.below(100);
-                let (kind, value) = if roll < 70 {
-                    let result = match f {
-                        "read" if object == Object::Set => {
-                            Value::Set((0..3).filter(|_| rng.chance(50)).map(Value::Int).collect())
-                        }
-                        "read" => val(&mut rng),
-                        "dequeue" => {
-                            if rng.chance(25) {
-                                Value::Nil
-                            } else {
-                                val(&mut rng)
-                            }
-                        }
-                        _ => v,
-                    };
-                    (OpType::Ok, result)
-                } else if roll < 85 {
+                let (kind, value) = if roll < 75 {
+                    (OpType::Ok, result(&mut rng, f, v))
+                } else if roll < 90 {
                     (OpType::Info, v)
                 } else {
                     (OpType::Fail, v)
@@ -427,134 +395,122 @@ pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -
     out
 }
 
-/// A random small FIFO-queue history whose enqueued values are unique, with *random*
-/// dequeue results (an enqueued value, rarely a repeat or nothing), crashes and failures:
-/// for differential tests of [`crate::Model::extra_order`] on queues.
-pub fn random_unique_queue_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
-    let mut rng = Rng::new(seed);
-    let mut out: Vec<Op> = Vec::new();
-    let mut pending: Vec<Option<(&'static str, Value)>> = vec![None; processes];
-    let mut ids: Vec<i64> = (0..processes as i64).collect();
-    let mut next = processes as i64;
-    let mut enqueued: Vec<i64> = Vec::new();
-    let (mut invoked, mut steps) = (0, 0);
-    while steps < ops * 6 && (invoked < ops || pending.iter().any(Option::is_some)) {
-        steps += 1;
-        let s = rng.below(processes as u64) as usize;
-        let p = ids[s];
-        let i = out.len() as u64;
-        match pending[s].take() {
-            None if invoked < ops => {
-                invoked += 1;
-                let (f, v) = if rng.chance(55) {
-                    enqueued.push(1000 + i as i64);
-                    ("enqueue", Value::Int(1000 + i as i64))
+/// A random small history with *random* results (so both verdicts occur), for differential
+/// tests: `processes` clients, about `ops` calls, values in `0..3`.
+pub fn random_history(object: Object, seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+    let val = |rng: &mut Rng| Value::Int(rng.below(3) as i64);
+    random_calls(
+        seed,
+        processes,
+        ops,
+        |rng, _| match object {
+            Object::Register | Object::CasRegister => match rng.below(3) {
+                0 => ("read", Value::Nil),
+                1 => ("write", val(rng)),
+                _ => ("cas", Value::List(vec![val(rng), val(rng)])),
+            },
+            Object::Mutex => (
+                if rng.chance(50) { "acquire" } else { "release" },
+                Value::Nil,
+            ),
+            Object::Fifo | Object::Unordered => {
+                if rng.chance(50) {
+                    ("enqueue", val(rng))
                 } else {
                     ("dequeue", Value::Nil)
-                };
-                out.push(Op::new(i, OpType::Invoke, p, f, v.clone()));
-                pending[s] = Some((f, v));
-            }
-            None => {}
-            Some((f, v)) => {
-                let roll = rng.below(100);
-                let (kind, value) = if roll < 75 {
-                    let result = if f == "enqueue" {
-                        v
-                    } else if enqueued.is_empty() || rng.chance(15) {
-                        Value::Nil
-                    } else if rng.chance(70) {
-                        // Mostly the oldest value not yet returned: plausible, often valid.
-                        Value::Int(enqueued.remove(0))
-                    } else {
-                        Value::Int(enqueued[rng.below(enqueued.len() as u64) as usize])
-                    };
-                    (OpType::Ok, result)
-                } else if roll < 90 {
-                    (OpType::Info, v)
-                } else {
-                    (OpType::Fail, v)
-                };
-                out.push(Op::new(i, kind, p, f, value));
-                if kind == OpType::Info {
-                    ids[s] = next;
-                    next += 1;
                 }
             }
-        }
-    }
-    out
+            Object::Set => {
+                if rng.chance(50) {
+                    ("add", val(rng))
+                } else {
+                    ("read", Value::Nil)
+                }
+            }
+        },
+        |rng, f, v| match f {
+            "read" if object == Object::Set => {
+                Value::Set((0..3).filter(|_| rng.chance(50)).map(Value::Int).collect())
+            }
+            "read" => val(rng),
+            "dequeue" if rng.chance(25) => Value::Nil,
+            "dequeue" => val(rng),
+            _ => v,
+        },
+    )
+}
+
+/// A random small FIFO-queue history whose enqueued values are unique, with *random*
+/// dequeue results (mostly the oldest value not yet returned, sometimes any enqueued value
+/// or nothing), crashes and failures: for differential tests of the FIFO queue's added
+/// orders and fast check.
+pub fn random_unique_queue_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+    let enqueued = std::cell::RefCell::new(Vec::<i64>::new());
+    random_calls(
+        seed,
+        processes,
+        ops,
+        |rng, i| {
+            if rng.chance(55) {
+                enqueued.borrow_mut().push(1000 + i as i64);
+                ("enqueue", Value::Int(1000 + i as i64))
+            } else {
+                ("dequeue", Value::Nil)
+            }
+        },
+        |rng, f, v| {
+            let mut enqueued = enqueued.borrow_mut();
+            if f == "enqueue" {
+                v
+            } else if enqueued.is_empty() || rng.chance(15) {
+                Value::Nil
+            } else if rng.chance(70) {
+                Value::Int(enqueued.remove(0))
+            } else {
+                Value::Int(enqueued[rng.below(enqueued.len() as u64) as usize])
+            }
+        },
+    )
 }
 
 /// A random small register history whose written values are unique (`1000+`), with
 /// *random* results: reads return the initial value 0, a value some write was invoked with,
-/// or (rarely) a value nobody wrote; cas ops expect such values too. Crashes and failures as
-/// in [`random_history`]. For differential tests of the fast check for values written once.
+/// or (rarely) a value nobody wrote; cas ops expect such values too. For differential tests
+/// of the fast check for values written once.
 pub fn random_unique_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
-    let mut rng = Rng::new(seed);
-    let mut out: Vec<Op> = Vec::new();
-    let mut pending: Vec<Option<(&'static str, Value)>> = vec![None; processes];
-    let mut ids: Vec<i64> = (0..processes as i64).collect();
-    let mut next = processes as i64;
-    let mut written: Vec<i64> = vec![0];
-    let mut fresh = 1000i64;
-    let (mut invoked, mut steps) = (0, 0);
-    while steps < ops * 6 && (invoked < ops || pending.iter().any(Option::is_some)) {
-        steps += 1;
-        let s = rng.below(processes as u64) as usize;
-        let p = ids[s];
-        let i = out.len() as u64;
-        let pick = |rng: &mut Rng, written: &[i64]| {
-            if rng.chance(8) {
-                Value::Int(999)
-            } else {
-                Value::Int(written[rng.below(written.len() as u64) as usize])
-            }
-        };
-        match pending[s].take() {
-            None if invoked < ops => {
-                invoked += 1;
-                let (f, v) = match rng.below(3) {
-                    0 => ("read", Value::Nil),
-                    1 => {
-                        fresh += 1;
-                        written.push(fresh);
-                        ("write", Value::Int(fresh))
-                    }
-                    _ => {
-                        fresh += 1;
-                        written.push(fresh);
-                        let old = pick(&mut rng, &written);
-                        ("cas", Value::List(vec![old, Value::Int(fresh)]))
-                    }
-                };
-                out.push(Op::new(i, OpType::Invoke, p, f, v.clone()));
-                pending[s] = Some((f, v));
-            }
-            None => {}
-            Some((f, v)) => {
-                let roll = rng.below(100);
-                let (kind, value) = if roll < 75 {
-                    (
-                        OpType::Ok,
-                        if f == "read" {
-                            pick(&mut rng, &written)
-                        } else {
-                            v
-                        },
-                    )
-                } else if roll < 90 {
-                    (OpType::Info, v)
-                } else {
-                    (OpType::Fail, v)
-                };
-                out.push(Op::new(i, kind, p, f, value));
-                if kind == OpType::Info {
-                    ids[s] = next;
-                    next += 1;
+    let written = std::cell::RefCell::new(vec![0i64]);
+    let pick = |rng: &mut Rng, written: &[i64]| {
+        if rng.chance(8) {
+            Value::Int(999)
+        } else {
+            Value::Int(written[rng.below(written.len() as u64) as usize])
+        }
+    };
+    random_calls(
+        seed,
+        processes,
+        ops,
+        |rng, i| {
+            let fresh = 1000 + i as i64;
+            match rng.below(3) {
+                0 => ("read", Value::Nil),
+                1 => {
+                    written.borrow_mut().push(fresh);
+                    ("write", Value::Int(fresh))
+                }
+                _ => {
+                    written.borrow_mut().push(fresh);
+                    let old = pick(rng, &written.borrow());
+                    ("cas", Value::List(vec![old, Value::Int(fresh)]))
                 }
             }
-        }
-    }
-    out
+        },
+        |rng, f, v| {
+            if f == "read" {
+                pick(rng, &written.borrow())
+            } else {
+                v
+            }
+        },
+    )
 }
