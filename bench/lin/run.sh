@@ -35,7 +35,7 @@ fi
 for c in 5 16; do
   decided=0
   for seed in $(seq 1 12); do
-    if LIN_BENCH_FAIL=5 timeout 5 "$bin" fifo 1500 $c $seed | grep -q Valid; then decided=$((decided + 1)); fi
+    if LIN_BENCH_FAIL=5 timeout 5 "$bin" fifo 1500 $c $seed | grep -q ": Valid"; then decided=$((decided + 1)); fi
   done
   echo "fifo 1500 ops $c clients: $decided/12 seeds decided within 5 s"
 done

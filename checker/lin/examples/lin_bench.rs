@@ -44,6 +44,7 @@ fn main() {
                 .collect();
             files.sort();
             let (mut parse, mut check, mut bad, mut checked) = (0.0, 0.0, 0, 0);
+            let mut verdict_only = 0.0;
             for f in &files {
                 let t = Instant::now();
                 // etcd_095 is empty (its cluster never started): no verdict to time.
@@ -57,9 +58,22 @@ fn main() {
                     .expect("checks");
                 check += t.elapsed().as_secs_f64();
                 bad += usize::from(r.valid == Validity::Invalid);
+                // The verdict alone, as Porcupine's check gives it: no counterexample shrinking.
+                let t = Instant::now();
+                let (m, ops) = Register::from_history(&h, &Value::Nil).expect("reads");
+                let plain = Strategy {
+                    shrink: false,
+                    ..Strategy::default()
+                };
+                let o = check_ops_with(&m, &ops, &CheckOptions::default(), plain);
+                verdict_only += t.elapsed().as_secs_f64();
+                assert_eq!(
+                    o.verdict == labrys_lin::Verdict::NotLinearizable,
+                    r.valid == Validity::Invalid
+                );
             }
             println!(
-                "etcd: {checked} histories, {bad} invalid; check {check:.3} s, parse {parse:.3} s, peak {:.0} MiB",
+                "etcd: {checked} histories, {bad} invalid; check with counterexamples {check:.3} s, verdicts only {verdict_only:.3} s, parse {parse:.3} s, peak {:.0} MiB",
                 peak_mib()
             );
         }

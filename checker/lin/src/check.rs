@@ -8,6 +8,7 @@ use crate::model::{Fast, LinOp, Model};
 use crate::plan::plan;
 use crate::search::{search_segment, Best, Limits, SegResult, Stop};
 use labrys_history::CheckOptions;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::AtomicBool;
 
 /// At most this many end states are carried across a quiescent point; past it, the window
@@ -39,6 +40,8 @@ pub struct Strategy {
     pub fast: bool,
     /// Respect the model's [`Model::extra_order`] in the search.
     pub order: bool,
+    /// Cut a counterexample's window down to a few ops (see `shrink`); no effect on verdicts.
+    pub shrink: bool,
 }
 
 impl Default for Strategy {
@@ -50,6 +53,7 @@ impl Default for Strategy {
             defer: true,
             fast: true,
             order: true,
+            shrink: true,
         }
     }
 }
@@ -210,8 +214,15 @@ pub fn check_ops_cancellable<M: Model>(
                 }
                 SegResult::Stuck(best) => {
                     outcome.verdict = Verdict::NotLinearizable;
-                    outcome.counterexample =
-                        Some(counterexample(model, ops, &window, &states, ok_done, best));
+                    let mut c = counterexample(model, ops, &window, &states, ok_done, best);
+                    if strategy.shrink && model.closed_cores() {
+                        if let Some(small) =
+                            shrink(model, ops, &window, &states, strategy, &mut limits)
+                        {
+                            c = small;
+                        }
+                    }
+                    outcome.counterexample = Some(c);
                 }
                 SegResult::Stopped(why, best) => {
                     let reason = match why {
@@ -278,8 +289,29 @@ fn fast<M: Model>(
             debug_assert!(false, "fast check gave an order that does not replay");
             None
         }
-        Fast::NotLinearizable { core, why } => {
-            let refs: Vec<&LinOp<M::Op>> = core.iter().map(|&i| &ops[i]).collect();
+        Fast::NotLinearizable { core, why, relaxed } => {
+            // Relaxed ops stand in for the originals in the core's search (see `Fast`).
+            let stand_ins: Vec<(usize, LinOp<M::Op>)> = relaxed
+                .into_iter()
+                .filter(|(i, _)| core.contains(i))
+                .map(|(i, op)| {
+                    let o = &ops[i];
+                    let l = LinOp {
+                        op,
+                        invoke: o.invoke,
+                        complete: o.complete,
+                        call: o.call,
+                    };
+                    (i, l)
+                })
+                .collect();
+            let refs: Vec<&LinOp<M::Op>> = core
+                .iter()
+                .map(|&i| match stand_ins.iter().find(|(j, _)| *j == i) {
+                    Some((_, l)) => l,
+                    None => &ops[i],
+                })
+                .collect();
             let init = [model.init()];
             let exact = Strategy {
                 fast: false,
@@ -305,6 +337,129 @@ fn fast<M: Model>(
             }
         }
     }
+}
+
+/// Searches for the subset budget of [`shrink`].
+const SHRINK_SEARCHES: usize = 60;
+
+/// Steps each of [`shrink`]'s searches may take (past it, the subset counts as linearizable).
+const SHRINK_STEPS: u64 = 5_000;
+
+/// Cuts a window that cannot be linearized from `starts` down to a few ops that cannot
+/// either (for models with [`Model::closed_cores`]): drop one op at a time, keep the possible
+/// sources of what the rest observe, and keep the drop when the rest still cannot be
+/// linearized from any start state. By the contract of `closed_cores`, a linearization of the window would
+/// restrict to one of the subset, so the subset explains the window's failure. Bounded by
+/// [`SHRINK_SEARCHES`] small searches; `None` when nothing smaller was found.
+fn shrink<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    window: &[usize],
+    starts: &[M::State],
+    strategy: Strategy,
+    limits: &mut Limits<'_>,
+) -> Option<Counterexample> {
+    let exact = Strategy {
+        fast: false,
+        ..strategy
+    };
+    // The possible sources of each op that observes a token: the window's ops producing that
+    // token that may be the last producing op before it in some linearization, i.e. invoked
+    // before it returned, with no `ok` producing op certainly in between (returned before it
+    // began, invoked after the source returned). The last producing op before an observer
+    // always is one of them, so keeping them keeps the restriction argument.
+    let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
+    let producing: Vec<usize> = window
+        .iter()
+        .copied()
+        .filter(|&i| model.produces(&ops[i].op).is_some())
+        .collect();
+    let sources: FxHashMap<usize, Vec<usize>> = window
+        .iter()
+        .filter_map(|&r| {
+            let t = model.observes(&ops[r].op)?;
+            let src = producing
+                .iter()
+                .copied()
+                .filter(|&w| w != r && model.produces(&ops[w].op) == Some(t))
+                .filter(|&w| ops[w].invoke < end(r))
+                .filter(|&w| {
+                    !producing.iter().any(|&x| {
+                        x != w
+                            && ops[x].complete.is_some()
+                            && ops[x].invoke > end(w)
+                            && end(x) < ops[r].invoke
+                    })
+                })
+                .collect();
+            Some((r, src))
+        })
+        .collect();
+    let closed = |keep: &[usize]| -> Vec<usize> {
+        let mut out: std::collections::BTreeSet<usize> = keep.iter().copied().collect();
+        let mut work: Vec<usize> = keep.to_vec();
+        while let Some(r) = work.pop() {
+            for &w in sources.get(&r).map(Vec::as_slice).unwrap_or(&[]) {
+                if out.insert(w) {
+                    work.push(w);
+                }
+            }
+        }
+        out.into_iter().collect()
+    };
+    let stuck_on = |subset: &[usize], limits: &mut Limits<'_>| {
+        let refs: Vec<&LinOp<M::Op>> = subset.iter().map(|&i| &ops[i]).collect();
+        let saved = limits.max_steps;
+        limits.max_steps = limits.steps.saturating_add(SHRINK_STEPS).min(saved);
+        let r = search_segment(model, &refs, starts, false, 1, exact, limits);
+        limits.max_steps = saved;
+        match r {
+            SegResult::Stuck(best) => Some(best),
+            _ => None,
+        }
+    };
+    // Delta debugging: drop chunks of the core (halves, then quarters, … then single ops),
+    // keeping a drop whenever what is left still cannot be linearized.
+    let mut core: Vec<usize> = window.to_vec();
+    let mut searches = 0;
+    let mut size = core.len().div_ceil(2);
+    while size >= 1 && searches < SHRINK_SEARCHES {
+        let mut progressed = false;
+        // Chunks from the end first: the op no order can place is usually early in a
+        // window, so the later ops are the ones that tend to go.
+        let mut end = core.len();
+        while end > 0 && searches < SHRINK_SEARCHES {
+            let chunk = end.saturating_sub(size)..end.min(core.len());
+            let rest: Vec<usize> = core
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !chunk.contains(k))
+                .map(|(_, &i)| i)
+                .collect();
+            let candidate = closed(&rest);
+            if candidate.len() < core.len() {
+                searches += 1;
+                if stuck_on(&candidate, limits).is_some() {
+                    core = candidate;
+                    progressed = true;
+                }
+            }
+            end = chunk.start;
+        }
+        if !progressed {
+            if size == 1 {
+                break;
+            }
+            size = size.div_ceil(2).max(1).min(size - 1);
+        }
+    }
+    if core.len() >= window.len() {
+        return None;
+    }
+    let best = stuck_on(&core, limits)?;
+    let mut c = counterexample(model, ops, &core, starts, 0, best);
+    c.subset = true;
+    Some(c)
 }
 
 /// Whether `order` is a linearization of `ops`: each op at most once, every `ok` op present,

@@ -124,6 +124,17 @@ pub trait Model: Sync {
         Vec::new()
     }
 
+    /// Optional. `true` when a window's ops can be cut down to a *source-closed* subset for
+    /// a counterexample: with every kept op that observes a token (see [`Model::produces`])
+    /// the subset keeps every op that may be the last producing op before it. Contract:
+    /// restricting a linearization of the window (from any start state) to such a subset is
+    /// a linearization of the subset from the same start state. A register has this
+    /// property: the last op before a read or cas of `v` that wrote anything wrote `v`, and
+    /// is kept. Default `false`.
+    fn closed_cores(&self) -> bool {
+        false
+    }
+
     /// Optional. A decision procedure faster than the search for the histories it
     /// recognises (`None`: not one of them, search as usual). Its answers are *checked*, not
     /// trusted: a [`Fast::Linearizable`] order is replayed against [`Model::step`] and real
@@ -131,20 +142,27 @@ pub trait Model: Sync {
     /// its check is ignored and the search runs. Contract for the core: the history is
     /// linearizable only if the sub-history of the core's ops is (for a register with values
     /// written once: a core that holds the writer of every value its ops observe).
-    fn fast_check(&self, _ops: &[LinOp<Self::Op>]) -> Option<Fast> {
+    fn fast_check(&self, _ops: &[LinOp<Self::Op>]) -> Option<Fast<Self::Op>> {
         None
     }
 }
 
 /// The answer of a [`Model::fast_check`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fast {
+pub enum Fast<O> {
     /// A linearization: indices into the ops, in order. Every `ok` op appears once; an `info`
     /// op appears at most once (absent: it never took effect).
     Linearizable(Vec<usize>),
     /// A few ops that cannot be linearized even on their own, with why in plain words. In
     /// `why`, `⟨i⟩` stands for op `i` (reports replace it with the op's words and lines).
-    NotLinearizable { core: Vec<usize>, why: String },
+    /// `relaxed` replaces some core ops, for the core's search, by ops that step from more
+    /// states (a cas by a blind write of its new value), so that a core need not reach back
+    /// to the start of the history; the contract holds for the relaxed core.
+    NotLinearizable {
+        core: Vec<usize>,
+        why: String,
+        relaxed: Vec<(usize, O)>,
+    },
 }
 
 /// An operation to linearize: the model op plus its real-time interval.

@@ -139,11 +139,14 @@ pub(crate) fn anomaly<M: Model>(
         if let Some(why) = &c.why {
             text.push_str(&format!("- Why: {}\n", with_ops(why, model, ops, h)));
         }
+        let these = match c.window.len() {
+            1 => "This operation alone".to_string(),
+            n => format!("These {n} operations alone"),
+        };
         text.push_str(&format!(
-            "- These {} alone, starting from state {}, admit no order that respects real time \
+            "- {these}, starting from state {}, admit no order that respects real time \
              and the object's rules (the rest of the history cannot help: it only adds \
              operations that must fit in too):\n",
-            ops_count(c.window.len()),
             either(&c.states_before)
         ));
         for v in views.iter().take(16) {
@@ -161,13 +164,20 @@ pub(crate) fn anomaly<M: Model>(
             "- Before line {first}, everything is consistent: the object can be in state {}.\n",
             either(&c.states_before)
         ));
+        text.push_str(&match c.window.len() {
+            1 => format!(
+                "- The operation at lines {first}–{last} cannot take effect from any of those \
+                 states.\n"
+            ),
+            n => format!(
+                "- The {n} operations between lines {first} and {last} cannot all be given a \
+                 single order that respects real time and the object's rules, from any of \
+                 those states.\n"
+            ),
+        });
         text.push_str(&format!(
-            "- The {} between lines {first} and {last} cannot all be given a single order that \
-             respects real time and the object's rules, from any of those states.\n",
-            ops_count(c.window.len())
-        ));
-        text.push_str(&format!(
-            "- The furthest any order gets: {} completed in total, {} placed in this window.\n",
+            "- The furthest any order gets: {} that returned ok placed since the start of the \
+             history, {} placed in this window.\n",
             ops_count(c.prefix_ok),
             ops_count(c.placed.len()),
         ));
@@ -189,6 +199,37 @@ pub(crate) fn anomaly<M: Model>(
              reachable state is that possible.\n",
             s.text
         ));
+    }
+    // What the stuck op needs, and which ops could have provided it (models with tokens,
+    // like registers: the writes of the value a read returned).
+    let sources: Vec<usize> = match c
+        .stuck
+        .and_then(|s| model.observes(&ops[s].op).map(|t| (s, t)))
+    {
+        Some((s, t)) => {
+            let end = ops[s].complete.unwrap_or(usize::MAX);
+            let mut w: Vec<usize> = (0..ops.len())
+                .filter(|&i| i != s && ops[i].invoke < end)
+                .filter(|&i| model.produces(&ops[i].op) == Some(t))
+                .collect();
+            w.sort_unstable_by_key(|&i| std::cmp::Reverse(ops[i].invoke));
+            w.truncate(3);
+            w
+        }
+        None => Vec::new(),
+    };
+    if !sources.is_empty() {
+        text.push_str("- The operations invoked before it returned that could leave the state it needs (latest first):\n");
+        for &i in &sources {
+            text.push_str(&format!("    {}\n", view(model, ops, h, i).text));
+        }
+    } else if stuck.is_some()
+        && c.stuck
+            .is_some_and(|s| model.observes(&ops[s].op).is_some())
+    {
+        text.push_str(
+            "- No operation invoked before it returned could leave the state it needs.\n",
+        );
     }
     let concurrent: Vec<OpView> = c
         .concurrent

@@ -100,7 +100,7 @@ struct Block {
 
 /// Decides `ops` on `reg` when every observed value is written at most once; `None` when
 /// that does not hold (the caller searches instead).
-pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
+pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
     let initial = reg.initial;
     let n = ops.len();
     let mut observed: FxHashSet<u32> = FxHashSet::default();
@@ -149,7 +149,11 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
                     d.value(v),
                     d.value(v)
                 );
-                return Some(Fast::NotLinearizable { core, why });
+                return Some(Fast::NotLinearizable {
+                    core,
+                    why,
+                    relaxed: Vec::new(),
+                });
             }
             Some(&w) => {
                 if !required[w] {
@@ -160,7 +164,11 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
             }
         }
     }
-    let closure = |seed: &[usize]| -> Vec<usize> {
+    // The core around `seed`: with each op, the writer of what it observes, back to the
+    // `cut` ops, which the core's search sees as blind writes (a cas relaxed to a write of
+    // its new value: whatever a linearization of the history does before it, the relaxed
+    // op steps, so the restriction argument still holds and the core stays short).
+    let closure = |seed: &[usize], cut: &[usize]| -> Fast<RegOp> {
         let mut out = BTreeSet::new();
         let mut stack: Vec<usize> = seed.iter().copied().filter(|&i| i != NONE).collect();
         while let Some(i) = stack.pop() {
@@ -170,6 +178,9 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
                 if ops[i].complete.is_none() && because[i] != NONE {
                     stack.push(because[i]);
                 }
+                if cut.contains(&i) {
+                    continue;
+                }
                 if let Some(w) = observes(ops[i].op)
                     .filter(|&v| v != initial)
                     .and_then(|v| writer.get(&v))
@@ -178,7 +189,25 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
                 }
             }
         }
-        out.into_iter().collect::<Vec<usize>>()
+        let relaxed = cut
+            .iter()
+            .filter(|&&c| out.contains(&c))
+            .filter_map(|&c| match ops[c].op {
+                RegOp::Cas(_, new) => Some((c, RegOp::Write(new))),
+                _ => None,
+            })
+            .collect();
+        Fast::NotLinearizable {
+            core: out.into_iter().collect(),
+            why: String::new(),
+            relaxed,
+        }
+    };
+    let with_why = |mut f: Fast<RegOp>, text: String| {
+        if let Fast::NotLinearizable { why, .. } = &mut f {
+            *why = text;
+        }
+        f
     };
 
     // 2. Segments: node `n` is the initial value's virtual write, node `i < n` op i's write.
@@ -208,8 +237,14 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
                         d.value(a),
                         d.value(a)
                     );
-                    let core = closure(&[other, i]);
-                    return Some(Fast::NotLinearizable { core, why });
+                    // Cut at the writer of the shared value, unless it is one of the two
+                    // (a cas to its own expected value): its need for that value is the point.
+                    let w = if p == n || p == other || p == i {
+                        NONE
+                    } else {
+                        p
+                    };
+                    return Some(with_why(closure(&[other, i, w], &[w]), why));
                 }
                 next[p] = i;
             }
@@ -221,7 +256,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
     let heads = std::iter::once(n)
         .chain((0..n).filter(|&i| required[i] && matches!(ops[i].op, RegOp::Write(_))));
     let mut blocks: Vec<Block> = Vec::new();
-    let mut cas_seen = 0usize;
+    let mut cas_seen = vec![false; n];
     for head in heads {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut node = head;
@@ -234,7 +269,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
             if node == NONE {
                 break;
             }
-            cas_seen += 1;
+            cas_seen[node] = true;
         }
         // Real time inside the block: no later group may return before an earlier one began.
         let (mut hi, mut hi_op) = (-1i64, NONE);
@@ -244,16 +279,16 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
                 if returned(&ops[y]) < hi {
                     let x = hi_op;
                     let why = format!(
-                        "{} returned before {} was invoked, yet it must take effect after it: \
-                         the register holds each of these values once, in the order {}.",
+                        "{} must take effect after {}, since the register holds each of these \
+                         values once, in the order {}; yet {} returned before {} was invoked.",
                         d.op(y),
                         d.op(x),
-                        d.chain_between(&groups, x, y)
+                        d.chain_between(&groups, x, y),
+                        d.op(y),
+                        d.op(x),
                     );
-                    return Some(Fast::NotLinearizable {
-                        core: closure(&[x, y]),
-                        why,
-                    });
+                    let w = segment_writer(&groups, x);
+                    return Some(with_why(closure(&[x, y, w], &[w]), why));
                 }
                 lo = lo.min(returned(&ops[y]));
             }
@@ -265,20 +300,18 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
         }
         blocks.push(Block { groups, lo, hi });
     }
-    if cas_seen < cas_count {
+    if cas_seen.iter().filter(|&&b| b).count() < cas_count {
         // A cas not reached from any block: its values form a cycle.
         let c = (0..n)
-            .find(|&i| {
-                required[i]
-                    && matches!(ops[i].op, RegOp::Cas(..))
-                    && !blocks
-                        .iter()
-                        .any(|b| b.groups.iter().any(|g| g.contains(&i)))
-            })
+            .find(|&i| required[i] && matches!(ops[i].op, RegOp::Cas(..)) && !cas_seen[i])
             .expect("an unreached cas exists");
-        let core = closure(&[c]);
+        let f = closure(&[c], &[]);
+        let Fast::NotLinearizable { core, .. } = &f else {
+            unreachable!("closure gives a core")
+        };
         let values: Vec<String> = core
             .iter()
+            .filter(|&&i| matches!(ops[i].op, RegOp::Cas(..)))
             .filter_map(|&i| writes(ops[i].op))
             .map(|v| d.value(v))
             .collect();
@@ -287,7 +320,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast> {
              them can be written first.",
             values.join(", ")
         );
-        return Some(Fast::NotLinearizable { core, why });
+        return Some(with_why(f, why));
     }
 
     // 5. Order the blocks: repeatedly take one that no remaining block must precede.
@@ -330,8 +363,8 @@ fn two_blocks(
     d: &Describe<'_>,
     p: &Block,
     x: &Block,
-    closure: impl Fn(&[usize]) -> Vec<usize>,
-) -> Fast {
+    closure: impl Fn(&[usize], &[usize]) -> Fast<RegOp>,
+) -> Fast<RegOp> {
     let ops = d.ops;
     let first_return = |b: &Block| {
         b.groups
@@ -371,10 +404,31 @@ fn two_blocks(
         d.op(x1),
         d.op(p2)
     );
-    Fast::NotLinearizable {
-        core: closure(&[p1, p2, x1, x2]),
-        why,
+    // Each run is needed only from the earliest segment its two ops sit in.
+    // (The initial value's run always starts at the beginning: its virtual write is what
+    // makes it come first.)
+    let cut = |b: &Block, a: usize, c: usize| {
+        if a == NONE || c == NONE || b.groups[0].is_empty() {
+            return NONE;
+        }
+        let first = [a, c]
+            .into_iter()
+            .min_by_key(|&i| b.groups.iter().position(|g| g.contains(&i)));
+        first.map_or(NONE, |i| segment_writer(&b.groups, i))
+    };
+    let (wp, wx) = (cut(p, p1, p2), cut(x, x1, x2));
+    let mut f = closure(&[p1, p2, x1, x2, wp, wx], &[wp, wx]);
+    if let Fast::NotLinearizable { why: w, .. } = &mut f {
+        *w = why;
     }
+    f
+}
+
+/// The writer op of the segment `op` sits in (itself when it is one), or `NONE` for the
+/// initial value's segment.
+fn segment_writer(groups: &[Vec<usize>], op: usize) -> usize {
+    let g = groups.iter().position(|g| g.contains(&op)).unwrap_or(0);
+    groups[g - g % 2].first().copied().unwrap_or(NONE)
 }
 
 /// Plain words for ops, values and blocks.
@@ -523,7 +577,7 @@ mod tests {
             (Write(2), 2, Some(3)),
             (Read(1), 4, Some(5)),
         ]);
-        let Some(Fast::NotLinearizable { core, why }) = decide(&m, &ops) else {
+        let Some(Fast::NotLinearizable { core, why, .. }) = decide(&m, &ops) else {
             panic!("invalid")
         };
         assert_eq!(core, vec![0, 1, 2], "{why}");
@@ -561,7 +615,7 @@ mod tests {
             (Cas(1, 2), 2, Some(3)),
             (Read(0), 4, Some(5)),
         ]);
-        let Some(Fast::NotLinearizable { core, why }) = decide(&m, &ops) else {
+        let Some(Fast::NotLinearizable { core, why, .. }) = decide(&m, &ops) else {
             panic!("invalid")
         };
         assert_eq!(core, vec![0, 2], "{why}");

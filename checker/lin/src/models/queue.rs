@@ -154,7 +154,7 @@ fn merge_unobserved(values: &mut Interner, ops: &mut [LinOp<QueueOp>]) {
 /// crashed dequeues cannot have taken a value an ok dequeue returns (see [`Queue::step`]),
 /// and dropping a read-only empty dequeue changes no state. So a core that cannot be
 /// linearized proves the history cannot. `check` confirms every core with the exact search.
-fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
+fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
     let mut enq: FxHashMap<u32, usize> = FxHashMap::default();
     let mut deq: FxHashMap<u32, usize> = FxHashMap::default();
     let mut crashed_dequeues = false;
@@ -174,7 +174,11 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
                         name(first),
                         name(j)
                     );
-                    return Some(Fast::NotLinearizable { core, why });
+                    return Some(Fast::NotLinearizable {
+                        core,
+                        why,
+                        relaxed: Vec::new(),
+                    });
                 }
                 deq.insert(v, j);
             }
@@ -188,7 +192,11 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
         match enq.get(v) {
             None => {
                 let why = format!("{} returns a value no enqueue may have added.", name(d));
-                return Some(Fast::NotLinearizable { core: vec![d], why });
+                return Some(Fast::NotLinearizable {
+                    core: vec![d],
+                    why,
+                    relaxed: Vec::new(),
+                });
             }
             Some(&e) if end(d) < ops[e].invoke => {
                 let why = format!(
@@ -199,6 +207,7 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
                 return Some(Fast::NotLinearizable {
                     core: vec![e.min(d), e.max(d)],
                     why,
+                    relaxed: Vec::new(),
                 });
             }
             Some(&e) => pairs.push((e, d)),
@@ -231,7 +240,11 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
                 name(dy),
                 name(dx)
             );
-            return Some(Fast::NotLinearizable { core, why });
+            return Some(Fast::NotLinearizable {
+                core,
+                why,
+                relaxed: Vec::new(),
+            });
         }
     }
     // A value that never came out blocks every value enqueued after it, unless a crashed
@@ -253,7 +266,11 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast> {
                     name(ey),
                     name(dy)
                 );
-                return Some(Fast::NotLinearizable { core, why });
+                return Some(Fast::NotLinearizable {
+                    core,
+                    why,
+                    relaxed: Vec::new(),
+                });
             }
         }
     }
@@ -410,7 +427,7 @@ impl Model for Queue {
 
     /// FIFO queues whose values are enqueued once: the violations of [`fifo_violation`],
     /// found in O(n log n); histories without them are searched.
-    fn fast_check(&self, ops: &[LinOp<QueueOp>]) -> Option<Fast> {
+    fn fast_check(&self, ops: &[LinOp<QueueOp>]) -> Option<Fast<QueueOp>> {
         match (self.order, self.unobserved_only) {
             (Order::Fifo, Some(anon)) => fifo_violation(ops, anon),
             _ => None,

@@ -194,9 +194,15 @@ impl Model for Register {
         }
     }
 
+    /// Only for a register whose every value is its own state (`class` empty): merged
+    /// values would make distinct writers share a token.
+    fn closed_cores(&self) -> bool {
+        self.class.is_empty()
+    }
+
     /// Histories whose observed values are each written at most once are decided in
     /// O(n log n) by [`crate::unique`]; others are searched.
-    fn fast_check(&self, ops: &[LinOp<RegOp>]) -> Option<Fast> {
+    fn fast_check(&self, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
         crate::unique::decide(self, ops)
     }
 
