@@ -363,50 +363,8 @@ fn shrink<M: Model>(
         fast: false,
         ..strategy
     };
-    // The possible sources of each op that observes a token: the window's ops producing that
-    // token that may be the last producing op before it in some linearization, i.e. invoked
-    // before it returned, with no `ok` producing op certainly in between (returned before it
-    // began, invoked after the source returned). The last producing op before an observer
-    // always is one of them, so keeping them keeps the restriction argument.
-    let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
-    let producing: Vec<usize> = window
-        .iter()
-        .copied()
-        .filter(|&i| model.produces(&ops[i].op).is_some())
-        .collect();
-    let sources: FxHashMap<usize, Vec<usize>> = window
-        .iter()
-        .filter_map(|&r| {
-            let t = model.observes(&ops[r].op)?;
-            let src = producing
-                .iter()
-                .copied()
-                .filter(|&w| w != r && model.produces(&ops[w].op) == Some(t))
-                .filter(|&w| ops[w].invoke < end(r))
-                .filter(|&w| {
-                    !producing.iter().any(|&x| {
-                        x != w
-                            && ops[x].complete.is_some()
-                            && ops[x].invoke > end(w)
-                            && end(x) < ops[r].invoke
-                    })
-                })
-                .collect();
-            Some((r, src))
-        })
-        .collect();
-    let closed = |keep: &[usize]| -> Vec<usize> {
-        let mut out: std::collections::BTreeSet<usize> = keep.iter().copied().collect();
-        let mut work: Vec<usize> = keep.to_vec();
-        while let Some(r) = work.pop() {
-            for &w in sources.get(&r).map(Vec::as_slice).unwrap_or(&[]) {
-                if out.insert(w) {
-                    work.push(w);
-                }
-            }
-        }
-        out.into_iter().collect()
-    };
+    let sources = Sources::new(model, ops, window);
+    let closed = |keep: &[usize]| sources.close(keep);
     let stuck_on = |subset: &[usize], limits: &mut Limits<'_>| {
         let refs: Vec<&LinOp<M::Op>> = subset.iter().map(|&i| &ops[i]).collect();
         let saved = limits.max_steps;
@@ -460,6 +418,64 @@ fn shrink<M: Model>(
     let mut c = counterexample(model, ops, &core, starts, 0, best);
     c.subset = true;
     Some(c)
+}
+
+/// The possible sources of each op of a window that observes a token (see
+/// [`Model::closed_cores`]): the window's ops producing that token that may be the last
+/// producing op before it in some linearization, i.e. invoked before it returned, with no
+/// `ok` producing op certainly in between (invoked after the source returned, returned
+/// before the observer began: it is in every linearization, between the two). The last
+/// producing op before an observer always is one of them, so a subset closed under
+/// [`Sources::close`] keeps the restriction argument.
+pub struct Sources {
+    of: FxHashMap<usize, Vec<usize>>,
+}
+
+impl Sources {
+    pub fn new<M: Model>(model: &M, ops: &[LinOp<M::Op>], window: &[usize]) -> Sources {
+        let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
+        let producing: Vec<usize> = window
+            .iter()
+            .copied()
+            .filter(|&i| model.produces(&ops[i].op).is_some())
+            .collect();
+        let of = window
+            .iter()
+            .filter_map(|&r| {
+                let t = model.observes(&ops[r].op)?;
+                let src = producing
+                    .iter()
+                    .copied()
+                    .filter(|&w| w != r && model.produces(&ops[w].op) == Some(t))
+                    .filter(|&w| ops[w].invoke < end(r))
+                    .filter(|&w| {
+                        !producing.iter().any(|&x| {
+                            x != w
+                                && ops[x].complete.is_some()
+                                && ops[x].invoke > end(w)
+                                && end(x) < ops[r].invoke
+                        })
+                    })
+                    .collect();
+                Some((r, src))
+            })
+            .collect();
+        Sources { of }
+    }
+
+    /// `keep` with the possible sources of its ops, transitively; sorted.
+    pub fn close(&self, keep: &[usize]) -> Vec<usize> {
+        let mut out: std::collections::BTreeSet<usize> = keep.iter().copied().collect();
+        let mut work: Vec<usize> = keep.to_vec();
+        while let Some(r) = work.pop() {
+            for &w in self.of.get(&r).map(Vec::as_slice).unwrap_or(&[]) {
+                if out.insert(w) {
+                    work.push(w);
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
 }
 
 /// Whether `order` is a linearization of `ops`: each op at most once, every `ok` op present,
