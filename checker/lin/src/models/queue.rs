@@ -392,36 +392,26 @@ impl Model for Queue {
             .filter_map(|(v, &e)| deq.get(v).copied().flatten().map(|d| (e, d)))
             .collect();
         let mut out: Vec<(usize, usize)> = chain.collect();
-        // (enqueue, dequeue) of each value; for every two whose enqueues overlap, order
-        // them by their dequeues, and for every two whose dequeues overlap, by their enqueues.
-        let mut by_enq: Vec<(usize, usize)> = pairs.clone();
-        by_enq.sort_unstable_by_key(|&(e, _)| ops[e].invoke);
-        for (i, &(ex, dx)) in by_enq.iter().enumerate() {
-            for &(ey, dy) in &by_enq[i + 1..] {
-                if ops[ey].invoke > end(ex) {
-                    break;
-                }
-                if end(dx) < ops[dy].invoke {
-                    out.push((ex, ey));
-                } else if end(dy) < ops[dx].invoke {
-                    out.push((ey, ex));
-                }
-            }
-        }
-        let mut by_deq = pairs;
-        by_deq.sort_unstable_by_key(|&(_, d)| ops[d].invoke);
-        for (i, &(ex, dx)) in by_deq.iter().enumerate() {
-            for &(ey, dy) in &by_deq[i + 1..] {
-                if ops[dy].invoke > end(dx) {
-                    break;
-                }
-                if end(ex) < ops[ey].invoke {
-                    out.push((dx, dy));
-                } else if end(ey) < ops[ex].invoke {
-                    out.push((dy, dx));
+        // Over the (enqueue, dequeue) pairs of the values: for two values whose `a` ops
+        // overlap in time, order those by their `b` ops when those are ordered.
+        let mut order_by = |a: fn(&(usize, usize)) -> usize, b: fn(&(usize, usize)) -> usize| {
+            let mut sorted = pairs.clone();
+            sorted.sort_unstable_by_key(|p| ops[a(p)].invoke);
+            for (i, x) in sorted.iter().enumerate() {
+                for y in &sorted[i + 1..] {
+                    if ops[a(y)].invoke > end(a(x)) {
+                        break;
+                    }
+                    if end(b(x)) < ops[b(y)].invoke {
+                        out.push((a(x), a(y)));
+                    } else if end(b(y)) < ops[b(x)].invoke {
+                        out.push((a(y), a(x)));
+                    }
                 }
             }
-        }
+        };
+        order_by(|p| p.0, |p| p.1); // enqueues, in the order their values came out
+        order_by(|p| p.1, |p| p.0); // dequeues, in the order their values went in
         out
     }
 
