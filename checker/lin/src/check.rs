@@ -339,6 +339,21 @@ fn fast<M: Model>(
     }
 }
 
+/// Searches `ops` once more with `raw`, the same model without merged states, to explain a
+/// violation `first` found with real values: within a few times the first search's steps.
+/// `Some` when that search also found the violation (the verdict is the same either way;
+/// only the counterexample reads better).
+pub fn explain_again<M: Model>(
+    raw: &M,
+    ops: &[LinOp<M::Op>],
+    opts: &CheckOptions,
+    first: &Outcome,
+) -> Option<Outcome> {
+    let budget = first.steps.saturating_mul(4).max(1_000_000);
+    let again = check_ops_cancellable(raw, ops, opts, Strategy::default(), None, budget);
+    (again.verdict == Verdict::NotLinearizable).then_some(again)
+}
+
 /// Searches for the subset budget of [`shrink`].
 const SHRINK_SEARCHES: usize = 60;
 

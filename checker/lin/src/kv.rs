@@ -11,7 +11,9 @@
 //! The time limit is shared; the memory budget is split between the threads that search at
 //! once.
 
-use crate::check::{check_ops_cancellable, Outcome, Strategy, Verdict, CANCELLED, OUT_OF_STEPS};
+use crate::check::{
+    check_ops_cancellable, explain_again, Outcome, Strategy, Verdict, CANCELLED, OUT_OF_STEPS,
+};
 use crate::convert::bad_call;
 use crate::model::{LinOp, Model};
 use crate::models::kv_string::{KvOp, KvString};
@@ -35,11 +37,8 @@ pub fn check(h: &History, opts: &CheckOptions) -> Result<CheckResult, Error> {
     } else {
         let (model, keys) = tuple_keys(h, opts.initial.as_ref().unwrap_or(&Value::Nil))?;
         // Counterexamples are searched again with every value its own state (see `check_keys`).
-        let raw = Register {
-            class: Vec::new(),
-            ..model.clone()
-        };
-        Ok(check_keys(&model, keys, h, opts, Some(&raw)))
+        let raw = model.without_merging();
+        Ok(check_keys(&model, keys, h, opts, raw.as_ref()))
     }
 }
 
@@ -231,12 +230,9 @@ pub fn check_keys<M: Model>(
             Verdict::Linearizable => {}
             Verdict::NotLinearizable => {
                 bad.push(k.clone());
-                let again = explain.map(|raw| {
-                    let budget = o.steps.saturating_mul(4).max(1_000_000);
-                    check_ops_cancellable(raw, ops, opts, Strategy::default(), None, budget)
-                });
+                let again = explain.and_then(|raw| explain_again(raw, ops, opts, o));
                 match again {
-                    Some(a) if a.verdict == Verdict::NotLinearizable => {
+                    Some(a) => {
                         if let (Some(c), Some(raw)) = (&a.counterexample, explain) {
                             r.add_anomaly(ANOMALY, anomaly(raw, ops, h, c, Some(k)));
                         }

@@ -59,26 +59,13 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
             use models::register::Register;
             let (m, ops) = Register::from_history(h, &initial)?;
             let out = check_ops(&m, &ops, opts);
-            if out.verdict == check::Verdict::NotLinearizable && !m.class.is_empty() {
+            if out.verdict == check::Verdict::NotLinearizable {
                 // Merging unread values never changes the verdict (a bisimulation), but the
-                // counterexample reads better with real values: search once more without it,
-                // within a few times the first search's steps, and keep whichever says more.
-                let raw_m = Register {
-                    class: Vec::new(),
-                    ..m.clone()
-                };
-                let raw_ops = &ops;
-                let budget = out.steps.saturating_mul(4).max(1_000_000);
-                let raw = check::check_ops_cancellable(
-                    &raw_m,
-                    raw_ops,
-                    opts,
-                    check::Strategy::default(),
-                    None,
-                    budget,
-                );
-                if raw.verdict == check::Verdict::NotLinearizable {
-                    return Ok(report::to_result(&raw_m, raw_ops, h, &raw));
+                // counterexample reads better with real values.
+                if let Some(raw) = m.without_merging() {
+                    if let Some(again) = check::explain_again(&raw, &ops, opts, &out) {
+                        return Ok(report::to_result(&raw, &ops, h, &again));
+                    }
                 }
             }
             report::to_result(&m, &ops, h, &out)

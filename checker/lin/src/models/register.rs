@@ -49,6 +49,15 @@ impl Register {
         }
     }
 
+    /// The same register with every value its own state, when some were merged (see
+    /// [`Register::merge_unobserved`]): slower to search, but its states name real values.
+    pub fn without_merging(&self) -> Option<Register> {
+        (!self.class.is_empty()).then(|| Register {
+            class: Vec::new(),
+            ..self.clone()
+        })
+    }
+
     /// The state writing `v` leaves (see [`Register::class`]).
     pub fn class_of(&self, v: u32) -> u32 {
         self.class.get(v as usize).copied().unwrap_or(v)
