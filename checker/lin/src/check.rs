@@ -394,6 +394,7 @@ fn shrink<M: Model>(
     // Delta debugging: drop chunks of the core (halves, then quarters, … then single ops),
     // keeping a drop whenever what is left still cannot be linearized.
     let mut core: Vec<usize> = window.to_vec();
+    let mut best = None;
     let mut searches = 0;
     let mut size = core.len().div_ceil(2);
     while size >= 1 && searches < SHRINK_SEARCHES {
@@ -412,8 +413,9 @@ fn shrink<M: Model>(
             let candidate = closed(&rest);
             if candidate.len() < core.len() {
                 searches += 1;
-                if stuck_on(&candidate, limits).is_some() {
+                if let Some(b) = stuck_on(&candidate, limits) {
                     core = candidate;
+                    best = Some(b);
                     progressed = true;
                 }
             }
@@ -426,11 +428,8 @@ fn shrink<M: Model>(
             size = size.div_ceil(2).max(1).min(size - 1);
         }
     }
-    if core.len() >= window.len() {
-        return None;
-    }
-    let best = stuck_on(&core, limits)?;
-    let mut c = counterexample(model, ops, &core, starts, 0, best);
+    // The last accepted search is the core's own (`None`: nothing smaller was found).
+    let mut c = counterexample(model, ops, &core, starts, 0, best?);
     c.subset = true;
     Some(c)
 }

@@ -165,6 +165,31 @@ pub enum Fast<O> {
     },
 }
 
+impl<O> Fast<O> {
+    /// A core with nothing relaxed.
+    pub fn core(core: Vec<usize>, why: String) -> Fast<O> {
+        Fast::NotLinearizable {
+            core,
+            why,
+            relaxed: Vec::new(),
+        }
+    }
+
+    /// The same answer with `why` as its explanation.
+    pub fn with_why(mut self, text: String) -> Fast<O> {
+        if let Fast::NotLinearizable { why, .. } = &mut self {
+            *why = text;
+        }
+        self
+    }
+
+    /// How an explanation names op `i`: the marker `⟨i⟩`, which reports replace with the
+    /// op's process, words and lines.
+    pub fn op(i: usize) -> String {
+        format!("⟨{i}⟩")
+    }
+}
+
 /// An operation to linearize: the model op plus its real-time interval.
 ///
 /// Positions are any total order of the history's events (the built-in converters use the

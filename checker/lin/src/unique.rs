@@ -149,11 +149,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
                     d.value(v),
                     d.value(v)
                 );
-                return Some(Fast::NotLinearizable {
-                    core,
-                    why,
-                    relaxed: Vec::new(),
-                });
+                return Some(Fast::core(core, why));
             }
             Some(&w) => {
                 if !required[w] {
@@ -203,12 +199,6 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
             relaxed,
         }
     };
-    let with_why = |mut f: Fast<RegOp>, text: String| {
-        if let Fast::NotLinearizable { why, .. } = &mut f {
-            *why = text;
-        }
-        f
-    };
 
     // 2. Segments: node `n` is the initial value's virtual write, node `i < n` op i's write.
     let node_of = |v: u32| -> usize {
@@ -244,7 +234,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
                     } else {
                         p
                     };
-                    return Some(with_why(closure(&[other, i, w], &[w]), why));
+                    return Some(closure(&[other, i, w], &[w]).with_why(why));
                 }
                 next[p] = i;
             }
@@ -288,7 +278,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
                         d.op(x),
                     );
                     let w = segment_writer(&groups, x);
-                    return Some(with_why(closure(&[x, y, w], &[w]), why));
+                    return Some(closure(&[x, y, w], &[w]).with_why(why));
                 }
                 lo = lo.min(returned(&ops[y]));
             }
@@ -320,7 +310,7 @@ pub fn decide(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
              them can be written first.",
             values.join(", ")
         );
-        return Some(with_why(f, why));
+        return Some(f.with_why(why));
     }
 
     // 5. Order the blocks: repeatedly take one that no remaining block must precede.
@@ -417,11 +407,7 @@ fn two_blocks(
         first.map_or(NONE, |i| segment_writer(&b.groups, i))
     };
     let (wp, wx) = (cut(p, p1, p2), cut(x, x1, x2));
-    let mut f = closure(&[p1, p2, x1, x2, wp, wx], &[wp, wx]);
-    if let Fast::NotLinearizable { why: w, .. } = &mut f {
-        *w = why;
-    }
-    f
+    closure(&[p1, p2, x1, x2, wp, wx], &[wp, wx]).with_why(why)
 }
 
 /// The writer op of the segment `op` sits in (itself when it is one), or `NONE` for the
@@ -442,13 +428,12 @@ impl Describe<'_> {
         self.reg.values.value(v).to_string()
     }
 
-    /// An op, as the marker `⟨i⟩` that a report replaces with the op's process, words and
-    /// lines (see [`Fast::NotLinearizable`]).
+    /// An op, as the marker a report replaces with its words and lines ([`Fast::op`]).
     fn op(&self, i: usize) -> String {
         if i == NONE {
             return "the initial value".into();
         }
-        format!("⟨{i}⟩")
+        Fast::<RegOp>::op(i)
     }
 
     /// The values a block's writers write, in order, shortened in the middle.
