@@ -106,16 +106,21 @@ fn integration_cluster_up_exec_down() {
     assert!(nodes[2].exec_ok(&["true"], T).is_ok());
     std::fs::remove_file(&local).unwrap();
     std::fs::remove_file(&back).unwrap();
-    // Many concurrent commands over one session per node.
-    std::thread::scope(|s| {
-        for i in 0..8 {
-            let n = nodes[i % 3].clone();
-            s.spawn(move || {
-                let o = n.exec_ok(&["echo", &format!("c{i}")], T).unwrap();
-                assert_eq!(o.stdout.trim(), format!("c{i}"));
-            });
-        }
-    });
+    // Many concurrent commands over one session per node. Channels that start at the same
+    // moment used to fail now and then (libssh2 took another channel's reply for a refusal):
+    // 1,000 starts make that near certain to show.
+    for round in 0..40 {
+        std::thread::scope(|s| {
+            for i in 0..25 {
+                let n = nodes[i % 3].clone();
+                s.spawn(move || {
+                    let o = n.exec_ok(&["echo", &format!("c{i}")], T);
+                    let o = o.unwrap_or_else(|e| panic!("round {round}, call {i}: {e}"));
+                    assert_eq!(o.stdout.trim(), format!("c{i}"));
+                });
+            }
+        });
+    }
     // A timed-out command is reported as such and the session stays usable.
     let e = nodes[0]
         .sh("sleep 5", Duration::from_millis(300))

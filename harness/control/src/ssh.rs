@@ -62,6 +62,13 @@ pub struct SshRemote {
     host: String,
     cfg: SshConfig,
     session: Mutex<Option<Session>>,
+    /// Held while a channel is opened and its command started. libssh2 waits for the reply to
+    /// a channel open or exec request by reading packets until one of the reply's *type*
+    /// arrives, and gives up if that reply is for another channel: two channels starting at
+    /// once on one session make one of them fail spuriously ("Failed waiting for channel
+    /// success") although its command may already run. Starting channels one at a time
+    /// removes the race; running commands still share the session freely.
+    startup: Mutex<()>,
 }
 
 impl std::fmt::Debug for SshRemote {
@@ -94,6 +101,7 @@ impl SshRemote {
             host: host.to_string(),
             cfg,
             session: Mutex::new(None),
+            startup: Mutex::new(()),
         })
     }
 
@@ -273,9 +281,22 @@ impl SshRemote {
         }
     }
 
+    /// Serialises channel start-ups on this node (see [`SshRemote::startup`]).
+    fn starting(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.startup.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn run(&self, cmd: &str, timeout: Duration) -> Result<Output, ControlError> {
         let call = Call::new(cmd, timeout);
-        let mut ch = self.channel(&call)?;
+        let mut ch = {
+            let _one_at_a_time = self.starting();
+            let mut ch = self.channel(&call)?;
+            if let Err(e) = self.again("exec", &call, || ch.exec(call.what)) {
+                let _ = ch.close();
+                return Err(e);
+            }
+            ch
+        };
         let result = self.run_on(&mut ch, &call);
         if result.is_err() {
             let _ = ch.close();
@@ -283,8 +304,8 @@ impl SshRemote {
         result
     }
 
+    /// Collects the output and exit status of the command started on `ch`.
     fn run_on(&self, ch: &mut Channel, call: &Call) -> Result<Output, ControlError> {
-        self.again("exec", call, || ch.exec(call.what))?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let mut buf = [0u8; 16 * 1024];
@@ -381,9 +402,12 @@ impl Remote for SshRemote {
             .map_err(|e| ControlError::io(&self.node, format!("reading {}", local.display()), e))?;
         let call = Call::new(&what, self.cfg.transfer_timeout);
         let sess = self.session()?;
-        let mut ch = self.again(&what, &call, || {
-            sess.scp_send(Path::new(remote), 0o644, data.len() as u64, None)
-        })?;
+        let mut ch = {
+            let _one_at_a_time = self.starting();
+            self.again(&what, &call, || {
+                sess.scp_send(Path::new(remote), 0o644, data.len() as u64, None)
+            })?
+        };
         let mut rest = &data[..];
         let mut poll = call.poller();
         while !rest.is_empty() {
@@ -407,7 +431,10 @@ impl Remote for SshRemote {
         let what = format!("download {remote} -> {}", local.display());
         let call = Call::new(&what, self.cfg.transfer_timeout);
         let sess = self.session()?;
-        let (mut ch, stat) = self.again(&what, &call, || sess.scp_recv(Path::new(remote)))?;
+        let (mut ch, stat) = {
+            let _one_at_a_time = self.starting();
+            self.again(&what, &call, || sess.scp_recv(Path::new(remote)))?
+        };
         let size = stat.size() as usize;
         let mut data = Vec::with_capacity(size);
         let mut buf = [0u8; 32 * 1024];
