@@ -31,7 +31,7 @@ fi
 "$bin" fifo 5000 16
 "$bin" fifo 5000 16 42 invalid
 # FIFO at 1,500 ops with the property tests' failure rate: how many of 12 seeds are decided
-# within 5 s (the rest exhaust the search: no polynomial FIFO algorithm yet).
+# within 5 s (a greedy linearization or a violation's core, else the search).
 for c in 5 16; do
   decided=0
   for seed in $(seq 1 12); do
