@@ -93,6 +93,9 @@ pub struct Counterexample {
     pub subset: bool,
     /// Why, in plain words, when the model's fast check said so.
     pub why: Option<String>,
+    /// For a subset cut from a window that does not start the history: the window's first
+    /// op, where `states_before` hold (everything before it is consistent).
+    pub from: Option<usize>,
 }
 
 /// What [`check_ops`] concluded.
@@ -217,7 +220,7 @@ pub fn check_ops_cancellable<M: Model>(
                     let mut c = counterexample(model, ops, &window, &states, ok_done, best);
                     if strategy.shrink && model.closed_cores() {
                         if let Some(small) =
-                            shrink(model, ops, &window, &states, strategy, &mut limits)
+                            shrink(model, ops, &window, c.stuck, &states, strategy, &mut limits)
                         {
                             c = small;
                         }
@@ -357,19 +360,26 @@ pub fn explain_again<M: Model>(
 /// Searches for the subset budget of [`shrink`].
 const SHRINK_SEARCHES: usize = 60;
 
-/// Steps each of [`shrink`]'s searches may take (past it, the subset counts as linearizable).
-const SHRINK_STEPS: u64 = 5_000;
+/// Steps one of [`shrink`]'s searches may take (past it, the subset counts as linearizable).
+const SHRINK_STEPS: u64 = 500_000;
+
+/// Steps all of one [`shrink`]'s searches may take together.
+const SHRINK_TOTAL_STEPS: u64 = 3_000_000;
 
 /// Cuts a window that cannot be linearized from `starts` down to a few ops that cannot
-/// either (for models with [`Model::closed_cores`]): drop one op at a time, keep the possible
-/// sources of what the rest observe, and keep the drop when the rest still cannot be
-/// linearized from any start state. By the contract of `closed_cores`, a linearization of the window would
-/// restrict to one of the subset, so the subset explains the window's failure. Bounded by
-/// [`SHRINK_SEARCHES`] small searches; `None` when nothing smaller was found.
+/// either (for models with [`Model::closed_cores`]). Every candidate is a subset closed
+/// under possible sources ([`Sources`]); by the contract of `closed_cores`, a linearization
+/// of the window would restrict to one of the subset, so a subset that cannot be linearized
+/// explains the window's failure. First a core is grown around the op no order could place
+/// (the nearest ops in time, galloping then bisecting on how many), then delta debugging
+/// drops what it can. Bounded by [`SHRINK_SEARCHES`] searches and [`SHRINK_TOTAL_STEPS`]
+/// steps; `None` when nothing smaller was found.
+#[allow(clippy::too_many_arguments)]
 fn shrink<M: Model>(
     model: &M,
     ops: &[LinOp<M::Op>],
     window: &[usize],
+    stuck: Option<usize>,
     starts: &[M::State],
     strategy: Strategy,
     limits: &mut Limits<'_>,
@@ -380,10 +390,15 @@ fn shrink<M: Model>(
     };
     let sources = Sources::new(model, ops, window);
     let closed = |keep: &[usize]| sources.close(keep);
+    let budget_end = limits.steps.saturating_add(SHRINK_TOTAL_STEPS);
     let stuck_on = |subset: &[usize], limits: &mut Limits<'_>| {
         let refs: Vec<&LinOp<M::Op>> = subset.iter().map(|&i| &ops[i]).collect();
         let saved = limits.max_steps;
-        limits.max_steps = limits.steps.saturating_add(SHRINK_STEPS).min(saved);
+        limits.max_steps = limits
+            .steps
+            .saturating_add(SHRINK_STEPS)
+            .min(budget_end)
+            .min(saved);
         let r = search_segment(model, &refs, starts, false, 1, exact, limits);
         limits.max_steps = saved;
         match r {
@@ -391,104 +406,218 @@ fn shrink<M: Model>(
             _ => None,
         }
     };
-    // Delta debugging: drop chunks of the core (halves, then quarters, … then single ops),
-    // keeping a drop whenever what is left still cannot be linearized.
     let mut core: Vec<usize> = window.to_vec();
+    let mut seeds: Vec<usize> = window.to_vec();
     let mut best = None;
     let mut searches = 0;
-    let mut size = core.len().div_ceil(2);
-    while size >= 1 && searches < SHRINK_SEARCHES {
-        let mut progressed = false;
-        // Chunks from the end first: the op no order can place is usually early in a
-        // window, so the later ops are the ones that tend to go.
-        let mut end = core.len();
-        while end > 0 && searches < SHRINK_SEARCHES {
-            let chunk = end.saturating_sub(size)..end.min(core.len());
-            let rest: Vec<usize> = core
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| !chunk.contains(k))
-                .map(|(_, &i)| i)
-                .collect();
-            let candidate = closed(&rest);
-            if candidate.len() < core.len() {
-                searches += 1;
-                if let Some(b) = stuck_on(&candidate, limits) {
-                    core = candidate;
-                    best = Some(b);
-                    progressed = true;
+    // First grow a core around the op no order could place: with the window's other ops
+    // ordered by how close in time they are to it (overlapping, then those that returned
+    // just before it began, then those that began just after it returned; ok ops before
+    // info ops, which closing the set brings in where they matter), binary search
+    // for the shortest prefix whose closed set still cannot be linearized. That is sound to
+    // search for because it is monotone: a closed set containing one that cannot be
+    // linearized cannot be either (restrict its linearization). It takes a handful of
+    // small searches where dropping chunks from the whole window takes dozens of big ones.
+    if let Some(s) = stuck {
+        let so = &ops[s];
+        let gap = |i: usize| {
+            let o = &ops[i];
+            match o.complete {
+                Some(c) if c < so.invoke => (1, so.invoke - c),
+                _ if so.complete.is_some_and(|e| o.invoke > e) => {
+                    (2, o.invoke - so.complete.unwrap_or(0))
                 }
+                _ => (0, 0),
             }
-            end = chunk.start;
-        }
-        if !progressed {
-            if size == 1 {
+        };
+        let mut near: Vec<usize> = window.iter().copied().filter(|&i| i != s).collect();
+        near.sort_by_key(|&i| (ops[i].complete.is_none(), gap(i), ops[i].invoke));
+        // (seeds, their closure, its failed search)
+        type Grown<S> = (Vec<usize>, Vec<usize>, Best<S>);
+        let mut found: Option<Grown<M::State>> = None;
+        let mut attempt = |k: usize, searches: &mut usize, limits: &mut Limits<'_>| {
+            let mut pick: Vec<usize> = near[..k].to_vec();
+            pick.push(s);
+            pick.sort_unstable();
+            let candidate = closed(&pick);
+            *searches += 1;
+            let b = stuck_on(&candidate, limits)?;
+            found = Some((pick, candidate, b));
+            Some(())
+        };
+        // Gallop (1, 2, 4, … ops: small subsets are cheap to search), then bisect.
+        let (mut lo, mut hi) = (0, near.len());
+        let mut k = 0;
+        while searches < SHRINK_SEARCHES / 3 && limits.steps < budget_end {
+            if attempt(k, &mut searches, limits).is_some() {
+                hi = k;
                 break;
             }
-            size = size.div_ceil(2).max(1).min(size - 1);
+            lo = k + 1;
+            if k == near.len() {
+                break;
+            }
+            k = (2 * k).clamp(1, near.len());
+        }
+        while lo < hi && searches < SHRINK_SEARCHES / 2 && limits.steps < budget_end {
+            let mid = (lo + hi) / 2;
+            match attempt(mid, &mut searches, limits) {
+                Some(()) => hi = mid,
+                None => lo = mid + 1,
+            }
+        }
+        if let Some((pick, candidate, b)) = found.filter(|(_, c, _)| c.len() < core.len()) {
+            seeds = pick;
+            core = candidate;
+            best = Some(b);
+        }
+    }
+    // Then delta debugging: drop chunks (halves, then quarters, … then single ops), keeping
+    // a drop whenever what is left, closed again, still cannot be linearized. First over
+    // the seeds (the ops the core was closed from), so that the sources only the dropped
+    // ops needed go too; then over the core's own ops, so that a source can stay while the
+    // op it was brought in for goes.
+    for (seeding, units) in [(true, seeds), (false, core.clone())] {
+        let mut units = units;
+        let mut size = units.len().div_ceil(2);
+        while size >= 1 && searches < SHRINK_SEARCHES && limits.steps < budget_end {
+            let mut progressed = false;
+            // Chunks from the end first: the op no order can place is usually early in a
+            // window, so the later ops are the ones that tend to go.
+            let mut end = units.len();
+            while end > 0 && searches < SHRINK_SEARCHES && limits.steps < budget_end {
+                let chunk = end.saturating_sub(size)..end.min(units.len());
+                let rest: Vec<usize> = units
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| !chunk.contains(k))
+                    .map(|(_, &i)| i)
+                    .collect();
+                let candidate = closed(&rest);
+                if candidate == core {
+                    // The same core from fewer seeds (over core ops: nothing dropped).
+                    if seeding {
+                        units = rest;
+                        progressed = true;
+                    }
+                } else if candidate.len() < core.len() {
+                    searches += 1;
+                    if let Some(b) = stuck_on(&candidate, limits) {
+                        units = if seeding { rest } else { candidate.clone() };
+                        core = candidate;
+                        best = Some(b);
+                        progressed = true;
+                    }
+                }
+                end = chunk.start;
+            }
+            if !progressed {
+                if size == 1 {
+                    break;
+                }
+                size = size.div_ceil(2).max(1).min(size - 1);
+            }
         }
     }
     // The last accepted search is the core's own (`None`: nothing smaller was found).
     let mut c = counterexample(model, ops, &core, starts, 0, best?);
     c.subset = true;
+    c.from = window
+        .first()
+        .copied()
+        .filter(|&f| ops.iter().any(|o| o.invoke < ops[f].invoke));
     Some(c)
 }
 
-/// The possible sources of each op of a window that observes a token (see
-/// [`Model::closed_cores`]): the window's ops producing that token that may be the last
-/// producing op before it in some linearization, i.e. invoked before it returned, with no
-/// `ok` producing op certainly in between (invoked after the source returned, returned
-/// before the observer began: it is in every linearization, between the two). The last
-/// producing op before an observer always is one of them, so a subset closed under
-/// [`Sources::close`] keeps the restriction argument.
+/// The possible sources of the ops of a window that observe a token (see
+/// [`Model::closed_cores`]), for closing a subset of the window under them.
+///
+/// An op kept in a subset gets a *deadline*: its return for an ok op, none for an info op
+/// picked on its own. Its possible sources are the window's ops producing its token that
+/// may be the last producing op before it in a linearization where it takes effect before
+/// its deadline: invoked before the deadline, with no `ok` producing op certainly in between
+/// (invoked after the source returned, returned before the observer began: it is in every
+/// linearization, between the two). An ok source keeps its own deadline; an info source is
+/// added with the deadline of the op it serves, the latest such when it serves several.
+///
+/// Why a closed subset `S` keeps the restriction argument: take a linearization `L` of the
+/// window and keep, of `S`, the ok ops and the info ops that `L` places before their
+/// deadline (the others are info ops: leaving them out is allowed). Each kept observer took
+/// effect before its deadline, so the last producer before it in `L` is one of its possible
+/// sources, in `S`, and kept too: an ok op always is, an info one was placed before the
+/// observer, so before the deadline it was added with. Restricting `L` to the kept ops thus leaves every observer the same last producer,
+/// the same token: a linearization of `S`. Bounding info ops this way matters: a crashed
+/// cas may take effect at any time, so without a deadline every later writer of the value
+/// it expects is a possible source, and closing a subset drags in most of the window.
 pub struct Sources {
-    of: FxHashMap<usize, Vec<usize>>,
+    /// `(op, token)` of the window's producing ops.
+    producing: Vec<(usize, u64)>,
+    /// The token each observing op of the window observes.
+    observes: FxHashMap<usize, u64>,
+    invoke: FxHashMap<usize, usize>,
+    end: FxHashMap<usize, usize>,
 }
 
 impl Sources {
     pub fn new<M: Model>(model: &M, ops: &[LinOp<M::Op>], window: &[usize]) -> Sources {
-        let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
-        let producing: Vec<usize> = window
+        Sources {
+            producing: window
+                .iter()
+                .filter_map(|&i| Some((i, model.produces(&ops[i].op)?)))
+                .collect(),
+            observes: window
+                .iter()
+                .filter_map(|&i| Some((i, model.observes(&ops[i].op)?)))
+                .collect(),
+            invoke: window.iter().map(|&i| (i, ops[i].invoke)).collect(),
+            end: window
+                .iter()
+                .map(|&i| (i, ops[i].complete.unwrap_or(usize::MAX)))
+                .collect(),
+        }
+    }
+
+    /// The possible sources of `r` when it takes effect before `deadline`.
+    fn of(&self, r: usize, deadline: usize) -> impl Iterator<Item = usize> + '_ {
+        let t = self.observes.get(&r).copied();
+        let r_invoke = self.invoke[&r];
+        self.producing
             .iter()
-            .copied()
-            .filter(|&i| model.produces(&ops[i].op).is_some())
-            .collect();
-        let of = window
-            .iter()
-            .filter_map(|&r| {
-                let t = model.observes(&ops[r].op)?;
-                let src = producing
-                    .iter()
-                    .copied()
-                    .filter(|&w| w != r && model.produces(&ops[w].op) == Some(t))
-                    .filter(|&w| ops[w].invoke < end(r))
-                    .filter(|&w| {
-                        !producing.iter().any(|&x| {
-                            x != w
-                                && ops[x].complete.is_some()
-                                && ops[x].invoke > end(w)
-                                && end(x) < ops[r].invoke
-                        })
-                    })
-                    .collect();
-                Some((r, src))
+            .filter(move |&&(w, tw)| w != r && Some(tw) == t && self.invoke[&w] < deadline)
+            .filter(move |&&(w, _)| {
+                !self.producing.iter().any(|&(x, _)| {
+                    x != w
+                        && self.end[&x] != usize::MAX
+                        && self.invoke[&x] > self.end[&w]
+                        && self.end[&x] < r_invoke
+                })
             })
-            .collect();
-        Sources { of }
+            .map(|&(w, _)| w)
     }
 
     /// `keep` with the possible sources of its ops, transitively; sorted.
     pub fn close(&self, keep: &[usize]) -> Vec<usize> {
-        let mut out: std::collections::BTreeSet<usize> = keep.iter().copied().collect();
+        let mut deadline: std::collections::BTreeMap<usize, usize> =
+            keep.iter().map(|&i| (i, self.end[&i])).collect();
         let mut work: Vec<usize> = keep.to_vec();
         while let Some(r) = work.pop() {
-            for &w in self.of.get(&r).map(Vec::as_slice).unwrap_or(&[]) {
-                if out.insert(w) {
+            let d = deadline[&r];
+            let found: Vec<usize> = self.of(r, d).collect();
+            for w in found {
+                // An ok source is in every linearization, wherever it is placed: it keeps
+                // its own deadline. An info source matters only before `d`.
+                let dw = if self.end[&w] != usize::MAX {
+                    self.end[&w]
+                } else {
+                    d
+                };
+                if deadline.get(&w).is_none_or(|&e| e < dw) {
+                    deadline.insert(w, dw);
                     work.push(w);
                 }
             }
         }
-        out.into_iter().collect()
+        deadline.into_keys().collect()
     }
 }
 
@@ -571,5 +700,6 @@ fn counterexample<M: Model>(
         concurrent,
         subset: false,
         why: None,
+        from: None,
     }
 }

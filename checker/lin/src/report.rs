@@ -139,15 +139,26 @@ pub(crate) fn anomaly<M: Model>(
         if let Some(why) = &c.why {
             text.push_str(&format!("- Why: {}\n", with_ops(why, model, ops, h)));
         }
-        let these = match c.window.len() {
-            1 => "This operation alone".to_string(),
-            n => format!("These {n} operations alone"),
+        let (these, admit) = match c.window.len() {
+            1 => ("This operation alone".to_string(), "admits"),
+            n => (format!("These {n} operations alone"), "admit"),
+        };
+        let start = match c.from {
+            Some(f) => format!(
+                "starting from state {} (where the history before line {} leaves the object: \
+                 everything before it is consistent)",
+                either(&c.states_before),
+                view(model, ops, h, f).first_line
+            ),
+            None => format!(
+                "starting from the initial state {}",
+                either(&c.states_before)
+            ),
         };
         text.push_str(&format!(
-            "- {these}, starting from state {}, admit no order that respects real time \
-             and the object's rules (the rest of the history cannot help: it only adds \
-             operations that must fit in too):\n",
-            either(&c.states_before)
+            "- {these}, {start}, {admit} no order that respects real time and the object's \
+             rules (the rest of the history cannot help: it only adds operations that must \
+             fit in too):\n"
         ));
         for v in views.iter().take(16) {
             text.push_str(&format!("    {}\n", v.text));
@@ -275,6 +286,10 @@ pub(crate) fn anomaly<M: Model>(
         );
     if let Some(why) = &c.why {
         a = a.with("why", with_ops(why, model, ops, h));
+    }
+    if let Some(f) = c.from {
+        // The line where `states_before` hold (subsets of a later window only).
+        a = a.with("states_before_line", view(model, ops, h, f).first_line);
     }
     if let Some(k) = key {
         a = a.with("key", k);
