@@ -231,8 +231,34 @@ pub(crate) fn anomaly<M: Model>(
     };
     if !sources.is_empty() {
         text.push_str("- The operations invoked before it returned that could leave the state it needs (latest first):\n");
-        for &i in &sources {
-            text.push_str(&format!("    {}\n", view(model, ops, h, i).text));
+        let s = c.stuck.unwrap_or(0);
+        let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
+        for &w in &sources {
+            text.push_str(&format!("    {}\n", view(model, ops, h, w).text));
+            // An ok producing op certainly between the source and the stuck op (began after
+            // the one returned, returned before the other began) is in every order, between
+            // them: the source's value cannot last until the stuck op. Prefer one shown above.
+            let between = |x: &usize| {
+                let x = *x;
+                x != w
+                    && ops[x].complete.is_some()
+                    && model.produces(&ops[x].op).is_some()
+                    && ops[x].invoke > end(w)
+                    && end(x) < ops[s].invoke
+            };
+            let over = c
+                .window
+                .iter()
+                .copied()
+                .find(between)
+                .or_else(|| (0..ops.len()).find(between));
+            if let Some(x) = over {
+                text.push_str(&format!(
+                    "      but {} began after it returned and returned before the stuck \
+                     operation began: it comes between them in any order\n",
+                    view(model, ops, h, x).text
+                ));
+            }
         }
     } else if stuck.is_some()
         && c.stuck
