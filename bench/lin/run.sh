@@ -2,8 +2,9 @@
 # Linearizability benchmark: the 102 Porcupine etcd histories, generated cas-register
 # histories (unique values, initial 0, crashed clients; valid and with one planted stale
 # read) decided by default (fast check for values written once) and by the search alone, FIFO
-# queues with crashed clients, and a kv history of independent keys. One process per case, so
-# "peak" is that case's peak resident memory. Usage: bench/lin/run.sh [--quick]
+# queues with crashed clients, sets and a mutex at 30 clients, and a kv history of
+# independent keys. One process per case, so "peak" is that case's peak resident memory.
+# Usage: bench/lin/run.sh [--quick]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -39,4 +40,9 @@ for c in 5 16; do
   done
   echo "fifo 1500 ops $c clients: $decided/12 seeds decided within 5 s"
 done
+# Sets with values added once (decided without search) and a mutex, at 30 clients.
+LIN_BENCH_FAIL=5 "$bin" set 1500 30 1
+LIN_BENCH_FAIL=5 "$bin" set 20000 30 1
+LIN_BENCH_FAIL=5 "$bin" mutex 800 30 1
+LIN_BENCH_FAIL=5 timeout 20 "$bin" mutex 1500 30 1 || echo "mutex 1500 ops 30 clients: not decided within 20 s"
 "$bin" kv 1000 1000

@@ -124,7 +124,13 @@ fn main() {
                 eprintln!("{} {:?}", r.stats["linearizability"], r.unknown_reason);
             }
         }
-        "fifo" => {
+        which @ ("fifo" | "unordered" | "set" | "mutex") => {
+            let object = match which {
+                "fifo" => Object::Fifo,
+                "unordered" => Object::Unordered,
+                "set" => Object::Set,
+                _ => Object::Mutex,
+            };
             let n: usize = arg(1).parse().expect("ops");
             let clients: usize = arg(2).parse().expect("clients");
             let sim = Sim {
@@ -135,11 +141,11 @@ fn main() {
                     .ok()
                     .and_then(|f| f.parse().ok())
                     .unwrap_or(2),
-                ..Sim::new(Object::Fifo)
+                ..Sim::new(object)
             };
             let seed = arg(3).parse().unwrap_or(42);
             let mut ops = sim.run(seed);
-            if arg(4) == "invalid" {
+            if arg(4) == "invalid" && object == Object::Fifo {
                 let mid = ops.len() / 2;
                 assert!(
                     labrys_lin::sim::plant_reordered_dequeues(&mut ops, mid),
@@ -153,9 +159,9 @@ fn main() {
             let h = history(ops);
             let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
             let t = Instant::now();
-            let r = labrys_lin::check("fifo-queue", &h, &opts_initial0()).expect("checks");
+            let r = labrys_lin::check(object.workload(), &h, &opts_initial0()).expect("checks");
             println!(
-                "fifo {n} ops {clients} clients ({infos} crashed) seed {seed} {}: {:?} in {:.3} s, peak {:.0} MiB",
+                "{which} {n} ops {clients} clients ({infos} crashed) seed {seed} {}: {:?} in {:.3} s, peak {:.0} MiB",
                 arg(4),
                 r.valid,
                 t.elapsed().as_secs_f64(),
@@ -207,7 +213,7 @@ fn main() {
             );
         }
         other => {
-            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | fifo OPS CLIENTS [SEED [invalid]] | kv KEYS OPS");
+            eprintln!("unknown case {other:?}; expected etcd DIR | cas OPS CLIENTS valid|invalid [search] | fifo|unordered|set|mutex OPS CLIENTS [SEED [invalid (fifo)]] | kv KEYS OPS");
             std::process::exit(2);
         }
     }

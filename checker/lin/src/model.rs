@@ -156,8 +156,9 @@ pub enum Fast<O> {
     /// A few ops that cannot be linearized even on their own, with why in plain words. In
     /// `why`, `⟨i⟩` stands for op `i` (reports replace it with the op's words and lines).
     /// `relaxed` replaces some core ops, for the core's search, by ops that step from more
-    /// states (a cas by a blind write of its new value), so that a core need not reach back
-    /// to the start of the history; the contract holds for the relaxed core.
+    /// states (a cas by a blind write of its new value, so that a core need not reach back
+    /// to the start of the history) or that see less (a set read projected onto the core's
+    /// values); the contract holds for the relaxed core.
     NotLinearizable {
         core: Vec<usize>,
         why: String,

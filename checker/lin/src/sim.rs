@@ -473,6 +473,47 @@ pub fn random_unique_queue_history(seed: u64, processes: usize, ops: usize) -> V
     )
 }
 
+/// A random small set history whose added values are unique (`1000+`), with *random*
+/// reads: mostly the values of the first adds invoked so far (what a correct set tends to
+/// show), sometimes any subset of them, rarely a value nobody added. For differential tests
+/// of the set's fast check.
+pub fn random_unique_set_history(seed: u64, processes: usize, ops: usize) -> Vec<Op> {
+    let added = std::cell::RefCell::new(Vec::<i64>::new());
+    random_calls(
+        seed,
+        processes,
+        ops,
+        |rng, i| {
+            if rng.chance(50) {
+                added.borrow_mut().push(1000 + i as i64);
+                ("add", Value::Int(1000 + i as i64))
+            } else {
+                ("read", Value::Nil)
+            }
+        },
+        |rng, f, v| {
+            if f != "read" {
+                return v;
+            }
+            let added = added.borrow();
+            let mut out: Vec<Value> = if rng.chance(70) {
+                let n = rng.below(added.len() as u64 + 1) as usize;
+                added[..n].iter().map(|&x| Value::Int(x)).collect()
+            } else {
+                added
+                    .iter()
+                    .filter(|_| rng.chance(50))
+                    .map(|&x| Value::Int(x))
+                    .collect()
+            };
+            if rng.chance(4) {
+                out.push(Value::Int(999));
+            }
+            Value::Set(out.into_iter().collect())
+        },
+    )
+}
+
 /// A random small register history whose written values are unique (`1000+`), with
 /// *random* results: reads return the initial value 0, a value some write was invoked with,
 /// or (rarely) a value nobody wrote; cas ops expect such values too. For differential tests

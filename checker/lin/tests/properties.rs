@@ -11,7 +11,7 @@ use labrys_history::{CheckOptions, History, Op, OpType, Validity, Value};
 use labrys_lin::models::{mutex::Mutex, queue, register::Register, set::SetModel};
 use labrys_lin::sim::{
     history, plant_stale_read, random_history, random_unique_history, random_unique_queue_history,
-    Object, Sim,
+    random_unique_set_history, Object, Sim,
 };
 use labrys_lin::{check_ops_with, reference, Fast, LinOp, Model, Strategy};
 use proptest::prelude::*;
@@ -367,6 +367,80 @@ fn fifo_fast_check_answers_are_right_and_usually_there() {
         witnessed * 100 >= valid * 95 && cores > 1000,
         "valid {valid}, witnessed {witnessed}, cores {cores}"
     );
+}
+
+/// The set fast check's own answers, without the search behind them: a violation's core
+/// (with its reads projected as the answer says) is not linearizable, and the order is a
+/// linearization of a history brute force calls linearizable. For sets with values added
+/// once the check is a decision procedure, so it must answer every time.
+#[test]
+fn set_fast_check_answers_are_right_and_always_there() {
+    let (mut valid, mut invalid) = (0, 0);
+    for seed in 0..6000u64 {
+        let h = history(random_unique_set_history(
+            seed,
+            1 + (seed % 5) as usize,
+            2 + (seed % 9) as usize,
+        ));
+        let (m, ops) = SetModel::from_history(&h).expect("reads");
+        let truth = reference::is_linearizable(&m, &ops);
+        match m.fast_check(&ops) {
+            Some(Fast::Linearizable(order)) => {
+                assert!(
+                    labrys_lin::check::replay(&m, &ops, &order),
+                    "seed {seed}: the order {order:?} does not replay: {ops:#?}"
+                );
+                assert!(
+                    truth,
+                    "seed {seed}: an order for a non-linearizable history"
+                );
+                valid += 1;
+            }
+            Some(Fast::NotLinearizable { core, relaxed, .. }) => {
+                let sub: Vec<LinOp<_>> = core
+                    .iter()
+                    .map(|&i| {
+                        let mut o = ops[i].clone();
+                        if let Some((_, r)) = relaxed.iter().find(|(j, _)| *j == i) {
+                            o.op = r.clone();
+                        }
+                        o
+                    })
+                    .collect();
+                assert!(
+                    !reference::is_linearizable(&m, &sub),
+                    "seed {seed}: core {sub:?} is linearizable"
+                );
+                assert!(!truth, "seed {seed}: a core for a linearizable history");
+                invalid += 1;
+            }
+            None => panic!("seed {seed}: no answer for values added once"),
+        }
+    }
+    eprintln!("valid {valid}, invalid {invalid}");
+    assert!(
+        valid > 1000 && invalid > 1000,
+        "valid {valid}, invalid {invalid}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    /// Sets at many clients with crashes: a correct set is linearizable and decided without
+    /// search; an acknowledged add missing from a later read is caught the same way.
+    #[test]
+    fn sets_with_many_clients_and_crashes(seed in any::<u64>(), procs in 5usize..30) {
+        let mut ops = Sim { processes: procs, ops: 1500, crash: 1, ..Sim::new(Object::Set) }.run(seed);
+        let r = labrys_lin::check("set", &history(ops.clone()), &CheckOptions::default()).expect("checks");
+        prop_assert_eq!(r.valid, Validity::Valid);
+        prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        if plant_lost_add(&mut ops) {
+            let r = labrys_lin::check("set", &history(ops), &CheckOptions::default()).expect("checks");
+            prop_assert_eq!(r.valid, Validity::Invalid);
+            prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        }
+    }
 }
 
 proptest! {
