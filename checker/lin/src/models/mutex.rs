@@ -4,7 +4,7 @@
 //! "held" only a release can step, and it observes "held"; from "free" only an acquire.
 
 use crate::convert::{bad_call, calls_to_ops};
-use crate::model::{LinOp, Model};
+use crate::model::{Fast, LinOp, Model};
 use labrys_history::{Error, History};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,62 @@ impl Mutex {
             )),
         })
     }
+}
+
+/// A linearization of a mutex history built greedily in O(n log n); `None` when it gets
+/// stuck (the history is then searched, which also finds the counterexample).
+///
+/// A linearization alternates acquire, release, acquire, …, and all acquires are alike, as
+/// are all releases. So the walk never has a choice of *kind*: it places, among the ops that
+/// may go next in real time (invoked before every unplaced ok op returned), one of the kind
+/// the lock needs, and only when the unplaced ok op that returns first (the horizon) needs
+/// it: that op itself when it is of the needed kind, else the op of the needed kind whose
+/// return is earliest (an info op, which never returns, last). Exchanging two ops of one
+/// kind shows the earliest return is never a worse choice, but nothing depends on that: the
+/// order is replayed against the model and real time before it is believed.
+fn mutex_witness(ops: &[LinOp<MutexOp>]) -> Option<Vec<usize>> {
+    use std::cmp::Reverse;
+    use std::collections::{BTreeSet, BinaryHeap};
+    let mut by_invoke: Vec<usize> = (0..ops.len()).collect();
+    by_invoke.sort_unstable_by_key(|&j| ops[j].invoke);
+    let mut unplaced_ok: BTreeSet<(usize, usize)> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(j, o)| o.complete.map(|c| (c, j)))
+        .collect();
+    // Ready ops of each kind (0: acquire, 1: release), earliest return first.
+    let mut ready: [BinaryHeap<Reverse<(usize, usize)>>; 2] =
+        [BinaryHeap::new(), BinaryHeap::new()];
+    let kind = |j: usize| (ops[j].op == MutexOp::Release) as usize;
+    let mut placed = vec![false; ops.len()];
+    let mut held = false;
+    let mut order = Vec::with_capacity(unplaced_ok.len());
+    let mut next = 0;
+    while let Some(&(horizon, h)) = unplaced_ok.first() {
+        while next < by_invoke.len() && ops[by_invoke[next]].invoke < horizon {
+            let j = by_invoke[next];
+            ready[kind(j)].push(Reverse((ops[j].complete.unwrap_or(usize::MAX), j)));
+            next += 1;
+        }
+        let need = held as usize;
+        let j = if kind(h) == need {
+            h
+        } else {
+            loop {
+                let Reverse((_, j)) = ready[need].pop()?;
+                if !placed[j] {
+                    break j;
+                }
+            }
+        };
+        placed[j] = true;
+        held = !held;
+        if let Some(c) = ops[j].complete {
+            unplaced_ok.remove(&(c, j));
+        }
+        order.push(j);
+    }
+    Some(order)
 }
 
 impl Model for Mutex {
@@ -56,6 +112,11 @@ impl Model for Mutex {
             MutexOp::Release => "release",
         }
         .to_string()
+    }
+
+    /// A greedy linearization ([`mutex_witness`]); histories it cannot place are searched.
+    fn fast_check(&self, ops: &[LinOp<MutexOp>]) -> Option<Fast<MutexOp>> {
+        mutex_witness(ops).map(Fast::Linearizable)
     }
 
     fn produces(&self, op: &MutexOp) -> Option<u64> {
