@@ -81,11 +81,17 @@ fn main() {
             let n: usize = arg(1).parse().expect("ops");
             let clients: usize = arg(2).parse().expect("clients");
             let invalid = arg(3) == "invalid";
+            // LIN_BENCH_DOMAIN=D: values drawn from 0..D (they repeat, as in etcd's tests).
+            let domain: i64 = std::env::var("LIN_BENCH_DOMAIN")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
             let sim = Sim {
                 processes: clients,
                 ops: n,
                 crash: 1,
                 fail: 2,
+                domain,
                 ..Sim::new(Object::CasRegister)
             };
             let mut ops = sim.run(42);
@@ -113,8 +119,13 @@ fn main() {
                 let r = labrys_lin::check("cas-register", &h, &opts_initial0()).expect("checks");
                 (r, "default")
             };
+            let values = if domain > 0 {
+                format!(" values 0..{domain}")
+            } else {
+                String::new()
+            };
             println!(
-                "cas {n} ops {clients} clients ({infos} crashed) {} [{how}]: {:?} in {:.3} s, peak {:.0} MiB",
+                "cas {n} ops {clients} clients ({infos} crashed){values} {} [{how}]: {:?} in {:.3} s, peak {:.0} MiB",
                 arg(3),
                 r.valid,
                 t.elapsed().as_secs_f64(),
