@@ -59,6 +59,20 @@ fn db_state(n: &dyn Remote) -> Option<char> {
     out.stdout.trim().chars().next().filter(|c| *c != 'Z')
 }
 
+/// The sleep db's state on `n` once `want` holds of it, or the last one seen after 5 s:
+/// a signal is delivered when the target is next scheduled, so the state the moment `kill`
+/// returns may still be the old one.
+fn db_state_when(n: &dyn Remote, want: impl Fn(Option<char>) -> bool) -> Option<char> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = db_state(n);
+        if want(s) || std::time::Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Which nodes each node can open a TCP connection to (port 22).
 fn reachability(nodes: &[Arc<dyn Remote>]) -> BTreeMap<(String, String), bool> {
     let targets: Vec<(String, String)> = nodes
@@ -191,13 +205,19 @@ fn run(cluster: &labrys_cluster::Cluster) {
     // Process faults reach the process; stops undo them.
     let n1 = Value::List(vec![Value::str("n1")]);
     nem.invoke("start-pause", &n1).unwrap();
-    assert_eq!(db_state(nodes[0].as_ref()), Some('T'));
+    assert_eq!(
+        db_state_when(nodes[0].as_ref(), |s| s == Some('T')),
+        Some('T')
+    );
     nem.invoke("stop-pause", &Value::Nil).unwrap();
-    assert_ne!(db_state(nodes[0].as_ref()), Some('T'));
+    assert_ne!(
+        db_state_when(nodes[0].as_ref(), |s| s != Some('T')),
+        Some('T')
+    );
     nem.invoke("start-kill", &n1).unwrap();
-    assert_eq!(db_state(nodes[0].as_ref()), None);
+    assert_eq!(db_state_when(nodes[0].as_ref(), |s| s.is_none()), None);
     nem.invoke("stop-kill", &Value::Nil).unwrap();
-    assert!(db_state(nodes[0].as_ref()).is_some());
+    assert!(db_state_when(nodes[0].as_ref(), |s| s.is_some()).is_some());
 
     // Loss and rate install their rules, and SSH keeps working through them.
     let loss = Value::Map(vec![
@@ -234,8 +254,11 @@ fn run(cluster: &labrys_cluster::Cluster) {
     nem.heal_all().unwrap();
     nem.heal_all().unwrap();
     assert_eq!(reachability(&nodes), all_ok);
-    assert_ne!(db_state(nodes[1].as_ref()), Some('T'));
-    assert!(db_state(nodes[2].as_ref()).is_some());
+    assert_ne!(
+        db_state_when(nodes[1].as_ref(), |s| s != Some('T')),
+        Some('T')
+    );
+    assert!(db_state_when(nodes[2].as_ref(), |s| s.is_some()).is_some());
     let after: Vec<String> = nodes.iter().map(|n| firewall(n.as_ref())).collect();
     assert_eq!(after, before);
 }

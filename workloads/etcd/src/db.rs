@@ -169,10 +169,15 @@ impl Etcd {
         ))
     }
 
-    /// Sends `signal` to the member's recorded pid if it is a live etcd.
+    /// Sends `signal` (STOP or CONT) to the member's recorded pid if it is a live etcd, and
+    /// waits up to 2 s for it to take (a signal lands when the process is next scheduled),
+    /// so that a pause is in effect when the nemesis op that asked for it completes.
     fn signal_script(&self, signal: &str) -> String {
+        let until = if signal == "STOP" { "= T" } else { "!= T" };
         format!(
-            "{}if alive; then kill -{signal} \"$pid\"; fi\n",
+            "{}if alive; then kill -{signal} \"$pid\"; \
+             i=0; while alive && ! [ \"$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)\" {until} ] \
+             && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi\n",
             self.prelude()
         )
     }
@@ -344,6 +349,7 @@ mod tests {
             e.start_script("n1").unwrap(),
             e.kill_script(),
             e.signal_script("STOP"),
+            e.signal_script("CONT"),
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])
