@@ -28,6 +28,7 @@ pub mod report;
 pub mod search;
 pub mod sim;
 pub mod unique;
+mod walk;
 
 pub use check::{check_ops, check_ops_with, Counterexample, Outcome, Strategy, Verdict};
 pub use model::{Fast, LinOp, Model};

@@ -5,6 +5,7 @@
 
 use crate::convert::{bad_call, calls_to_ops};
 use crate::model::{Fast, LinOp, Model};
+use crate::walk::Walk;
 use labrys_history::{Error, History};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,28 +45,17 @@ impl Mutex {
 /// order is replayed against the model and real time before it is believed.
 fn mutex_witness(ops: &[LinOp<MutexOp>]) -> Option<Vec<usize>> {
     use std::cmp::Reverse;
-    use std::collections::{BTreeSet, BinaryHeap};
-    let mut by_invoke: Vec<usize> = (0..ops.len()).collect();
-    by_invoke.sort_unstable_by_key(|&j| ops[j].invoke);
-    let mut unplaced_ok: BTreeSet<(usize, usize)> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(j, o)| o.complete.map(|c| (c, j)))
-        .collect();
+    use std::collections::BinaryHeap;
     // Ready ops of each kind (0: acquire, 1: release), earliest return first.
     let mut ready: [BinaryHeap<Reverse<(usize, usize)>>; 2] =
         [BinaryHeap::new(), BinaryHeap::new()];
     let kind = |j: usize| (ops[j].op == MutexOp::Release) as usize;
     let mut placed = vec![false; ops.len()];
     let mut held = false;
-    let mut order = Vec::with_capacity(unplaced_ok.len());
-    let mut next = 0;
-    while let Some(&(horizon, h)) = unplaced_ok.first() {
-        while next < by_invoke.len() && ops[by_invoke[next]].invoke < horizon {
-            let j = by_invoke[next];
-            ready[kind(j)].push(Reverse((ops[j].complete.unwrap_or(usize::MAX), j)));
-            next += 1;
-        }
+    let mut walk = Walk::new(ops);
+    while let Some(h) = walk.horizon(ops, |j| {
+        ready[kind(j)].push(Reverse((ops[j].complete.unwrap_or(usize::MAX), j)))
+    }) {
         let need = held as usize;
         let j = if kind(h) == need {
             h
@@ -79,12 +69,9 @@ fn mutex_witness(ops: &[LinOp<MutexOp>]) -> Option<Vec<usize>> {
         };
         placed[j] = true;
         held = !held;
-        if let Some(c) = ops[j].complete {
-            unplaced_ok.remove(&(c, j));
-        }
-        order.push(j);
+        walk.place(ops, j);
     }
-    Some(order)
+    Some(walk.order)
 }
 
 impl Model for Mutex {

@@ -10,6 +10,7 @@
 use crate::convert::{bad_call, calls_to_ops};
 use crate::intern::Interner;
 use crate::model::{Fast, LinOp, Model};
+use crate::walk::Walk;
 use labrys_history::{Error, History};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -304,7 +305,7 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
 /// keeps both orders of every such pair alive.
 fn fifo_witness(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Vec<usize>> {
     use std::cmp::Reverse;
-    use std::collections::{BTreeSet, BinaryHeap};
+    use std::collections::BinaryHeap;
     let mut deq_of: FxHashMap<u32, usize> = FxHashMap::default();
     let mut enq_of: FxHashMap<u32, usize> = FxHashMap::default();
     for (j, o) in ops.iter().enumerate() {
@@ -315,13 +316,6 @@ fn fifo_witness(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Vec<usize>> {
         }
     }
     let deadline = deadlines(ops, anon, &deq_of);
-    let mut by_invoke: Vec<usize> = (0..ops.len()).collect();
-    by_invoke.sort_unstable_by_key(|&j| ops[j].invoke);
-    let mut unplaced_ok: BTreeSet<(usize, usize)> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(j, o)| o.complete.map(|c| (c, j)))
-        .collect();
     let mut admitted = vec![false; ops.len()];
     let mut placed = vec![false; ops.len()];
     let mut enqueues = BinaryHeap::new();
@@ -329,22 +323,18 @@ fn fifo_witness(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Vec<usize>> {
     let mut empties: Vec<usize> = Vec::new();
     let mut crashed: VecDeque<usize> = VecDeque::new();
     let mut queue: VecDeque<u32> = VecDeque::new();
-    let mut order = Vec::with_capacity(unplaced_ok.len());
-    let mut next = 0;
-    while let Some(&(horizon, h)) = unplaced_ok.first() {
-        while next < by_invoke.len() && ops[by_invoke[next]].invoke < horizon {
-            let j = by_invoke[next];
-            admitted[j] = true;
-            match ops[j].op {
-                QueueOp::Enqueue(_) => enqueues.push(Reverse((deadline[j], j))),
-                QueueOp::Dequeue(v) => {
-                    dequeue_of.insert(v, j);
-                }
-                QueueOp::DequeueEmpty => empties.push(j),
-                QueueOp::DequeueAny => crashed.push_back(j),
+    let mut walk = Walk::new(ops);
+    while let Some(h) = walk.horizon(ops, |j| {
+        admitted[j] = true;
+        match ops[j].op {
+            QueueOp::Enqueue(_) => enqueues.push(Reverse((deadline[j], j))),
+            QueueOp::Dequeue(v) => {
+                dequeue_of.insert(v, j);
             }
-            next += 1;
+            QueueOp::DequeueEmpty => empties.push(j),
+            QueueOp::DequeueAny => crashed.push_back(j),
         }
+    }) {
         let safe = match queue.front() {
             Some(&v) if v == anon => crashed.pop_front(),
             Some(v) => dequeue_of.remove(v),
@@ -374,13 +364,10 @@ fn fifo_witness(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Vec<usize>> {
             }
             QueueOp::DequeueEmpty => {}
         }
-        if let Some(c) = ops[j].complete {
-            unplaced_ok.remove(&(c, j));
-        }
         placed[j] = true;
-        order.push(j);
+        walk.place(ops, j);
     }
-    Some(order)
+    Some(walk.order)
 }
 
 /// For each enqueue, the latest moment its value can come out: its dequeue's return, or
