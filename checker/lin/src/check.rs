@@ -96,6 +96,9 @@ pub struct Counterexample {
     /// For a subset cut from a window that does not start the history: the window's first
     /// op, where `states_before` hold (everything before it is consistent).
     pub from: Option<usize>,
+    /// Ops of a fast check's core that its search took in a relaxed form (see
+    /// [`Fast::NotLinearizable`]), with that form in words.
+    pub read_as: Vec<(usize, String)>,
 }
 
 /// What [`check_ops`] concluded.
@@ -326,6 +329,10 @@ fn fast<M: Model>(
                     let mut c = counterexample(model, ops, &core, &init, 0, best);
                     c.subset = true;
                     c.why = Some(why);
+                    c.read_as = stand_ins
+                        .iter()
+                        .map(|(i, l)| (*i, model.describe_op(&l.op)))
+                        .collect();
                     outcome.verdict = Verdict::NotLinearizable;
                     outcome.counterexample = Some(c);
                     outcome.largest_segment = core.len();
@@ -414,9 +421,10 @@ fn shrink<M: Model>(
     // ordered by how close in time they are to it (overlapping, then those that returned
     // just before it began, then those that began just after it returned; ok ops before
     // info ops, which closing the set brings in where they matter), binary search
-    // for the shortest prefix whose closed set still cannot be linearized. That is sound to
-    // search for because it is monotone: a closed set containing one that cannot be
-    // linearized cannot be either (restrict its linearization). It takes a handful of
+    // for the shortest prefix whose closed set still cannot be linearized. Failing is not
+    // monotone in the prefix (a larger closed set may hold a write that explains a read a
+    // smaller one could not), so the bisection may miss the shortest; but every candidate
+    // is searched before it is taken, so what it takes is right. It costs a handful of
     // small searches where dropping chunks from the whole window takes dozens of big ones.
     if let Some(s) = stuck {
         let so = &ops[s];
@@ -550,8 +558,13 @@ fn shrink<M: Model>(
 /// cas may take effect at any time, so without a deadline every later writer of the value
 /// it expects is a possible source, and closing a subset drags in most of the window.
 pub struct Sources {
-    /// `(op, token)` of the window's producing ops.
-    producing: Vec<(usize, u64)>,
+    /// The window's producing ops by token, each list by invocation.
+    by_token: FxHashMap<u64, Vec<usize>>,
+    /// The window's ok producing ops by invocation, and from each position on the earliest
+    /// return among them: "is some ok producer invoked after `t` returned before `u`?" is
+    /// one binary search.
+    ok_by_invoke: Vec<usize>,
+    earliest_return_from: Vec<usize>,
     /// The token each observing op of the window observes.
     observes: FxHashMap<usize, u64>,
     invoke: FxHashMap<usize, usize>,
@@ -560,11 +573,31 @@ pub struct Sources {
 
 impl Sources {
     pub fn new<M: Model>(model: &M, ops: &[LinOp<M::Op>], window: &[usize]) -> Sources {
+        let mut by_token: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+        for &i in window {
+            if let Some(t) = model.produces(&ops[i].op) {
+                by_token.entry(t).or_default().push(i);
+            }
+        }
+        for list in by_token.values_mut() {
+            list.sort_unstable_by_key(|&i| ops[i].invoke);
+        }
+        let mut ok_by_invoke: Vec<usize> = by_token
+            .values()
+            .flatten()
+            .copied()
+            .filter(|&i| ops[i].complete.is_some())
+            .collect();
+        ok_by_invoke.sort_unstable_by_key(|&i| ops[i].invoke);
+        let mut earliest_return_from = vec![usize::MAX; ok_by_invoke.len() + 1];
+        for k in (0..ok_by_invoke.len()).rev() {
+            let c = ops[ok_by_invoke[k]].complete.unwrap_or(usize::MAX);
+            earliest_return_from[k] = earliest_return_from[k + 1].min(c);
+        }
         Sources {
-            producing: window
-                .iter()
-                .filter_map(|&i| Some((i, model.produces(&ops[i].op)?)))
-                .collect(),
+            by_token,
+            ok_by_invoke,
+            earliest_return_from,
             observes: window
                 .iter()
                 .filter_map(|&i| Some((i, model.observes(&ops[i].op)?)))
@@ -577,22 +610,28 @@ impl Sources {
         }
     }
 
+    /// Whether some ok producing op was invoked after `after` and returned before `before`.
+    fn ok_producer_between(&self, after: usize, before: usize) -> bool {
+        if after == usize::MAX {
+            return false;
+        }
+        let k = self
+            .ok_by_invoke
+            .partition_point(|i| self.invoke[i] <= after);
+        self.earliest_return_from[k] < before
+    }
+
     /// The possible sources of `r` when it takes effect before `deadline`.
     fn of(&self, r: usize, deadline: usize) -> impl Iterator<Item = usize> + '_ {
-        let t = self.observes.get(&r).copied();
+        let candidates = match self.observes.get(&r).and_then(|t| self.by_token.get(t)) {
+            Some(list) => &list[..list.partition_point(|w| self.invoke[w] < deadline)],
+            None => &[][..],
+        };
         let r_invoke = self.invoke[&r];
-        self.producing
+        candidates
             .iter()
-            .filter(move |&&(w, tw)| w != r && Some(tw) == t && self.invoke[&w] < deadline)
-            .filter(move |&&(w, _)| {
-                !self.producing.iter().any(|&(x, _)| {
-                    x != w
-                        && self.end[&x] != usize::MAX
-                        && self.invoke[&x] > self.end[&w]
-                        && self.end[&x] < r_invoke
-                })
-            })
-            .map(|&(w, _)| w)
+            .copied()
+            .filter(move |&w| w != r && !self.ok_producer_between(self.end[&w], r_invoke))
     }
 
     /// `keep` with the possible sources of its ops, transitively; sorted.
@@ -701,5 +740,6 @@ fn counterexample<M: Model>(
         subset: false,
         why: None,
         from: None,
+        read_as: Vec::new(),
     }
 }

@@ -139,14 +139,18 @@ pub(crate) fn anomaly<M: Model>(
         if let Some(why) = &c.why {
             text.push_str(&format!("- Why: {}\n", with_ops(why, model, ops, h)));
         }
-        let (these, admit) = match c.window.len() {
-            1 => ("This operation alone".to_string(), "admits"),
-            n => (format!("These {n} operations alone"), "admit"),
+        let (these, admit, one) = match c.window.len() {
+            1 => ("This operation alone".to_string(), "admits", "it"),
+            n => (
+                format!("These {n} operations alone"),
+                "admit",
+                "one of them",
+            ),
         };
         let start = match c.from {
             Some(f) => format!(
-                "starting from state {} (where the history before line {} leaves the object: \
-                 everything before it is consistent)",
+                "starting from state {}, the state the history before line {} leaves it in \
+                 (everything before that line is consistent)",
                 either(&c.states_before),
                 view(model, ops, h, f).first_line
             ),
@@ -157,11 +161,17 @@ pub(crate) fn anomaly<M: Model>(
         };
         text.push_str(&format!(
             "- {these}, {start}, {admit} no order that respects real time and the object's \
-             rules (the rest of the history cannot help: it only adds operations that must \
-             fit in too):\n"
+             rules. Every operation that could have given {one} what it observed is here too, \
+             so no order of the whole history exists either:\n"
         ));
-        for v in views.iter().take(16) {
-            text.push_str(&format!("    {}\n", v.text));
+        for (&i, v) in c.window.iter().zip(&views).take(16) {
+            match c.read_as.iter().find(|(j, _)| *j == i) {
+                Some((_, words)) => text.push_str(&format!(
+                    "    {}\n      taken here as `{words}`: only the values these operations are about count\n",
+                    v.text
+                )),
+                None => text.push_str(&format!("    {}\n", v.text)),
+            }
         }
         if views.len() > 16 {
             text.push_str(&format!("    ... and {} more\n", views.len() - 16));
@@ -213,36 +223,37 @@ pub(crate) fn anomaly<M: Model>(
     }
     // What the stuck op needs, and which ops could have provided it (models with tokens,
     // like registers: the writes of the value a read returned).
-    let sources: Vec<usize> = match c
+    let need = c
         .stuck
-        .and_then(|s| model.observes(&ops[s].op).map(|t| (s, t)))
-    {
-        Some((s, t)) => {
-            let end = ops[s].complete.unwrap_or(usize::MAX);
-            let mut w: Vec<usize> = (0..ops.len())
-                .filter(|&i| i != s && ops[i].invoke < end)
-                .filter(|&i| model.produces(&ops[i].op) == Some(t))
-                .collect();
-            w.sort_unstable_by_key(|&i| std::cmp::Reverse(ops[i].invoke));
-            w.truncate(3);
-            w
-        }
-        None => Vec::new(),
-    };
-    if !sources.is_empty() {
-        text.push_str("- The operations invoked before it returned that could leave the state it needs (latest first):\n");
-        let s = c.stuck.unwrap_or(0);
+        .and_then(|s| model.observes(&ops[s].op).map(|t| (s, t)));
+    if let Some((s, t)) = need {
         let end = |i: usize| ops[i].complete.unwrap_or(usize::MAX);
+        let mut sources: Vec<usize> = (0..ops.len())
+            .filter(|&i| i != s && ops[i].invoke < end(s))
+            .filter(|&i| model.produces(&ops[i].op) == Some(t))
+            .collect();
+        sources.sort_unstable_by_key(|&i| std::cmp::Reverse(ops[i].invoke));
+        sources.truncate(3);
+        if sources.is_empty() {
+            text.push_str(
+                "- No operation invoked before it returned could leave the state it needs.\n",
+            );
+        } else {
+            text.push_str(
+                "- The operations invoked before it returned that could leave the state it \
+                 needs (latest first):\n",
+            );
+        }
         for &w in &sources {
             text.push_str(&format!("    {}\n", view(model, ops, h, w).text));
-            // An ok producing op certainly between the source and the stuck op (began after
-            // the one returned, returned before the other began) is in every order, between
-            // them: the source's value cannot last until the stuck op. Prefer one shown above.
+            // An ok op leaving another state, certainly between the source and the stuck
+            // op (began after the one returned, returned before the other began), is in
+            // every order between them: the source's value cannot last until the stuck
+            // op. Prefer one of the ops shown above.
             let between = |x: &usize| {
                 let x = *x;
-                x != w
-                    && ops[x].complete.is_some()
-                    && model.produces(&ops[x].op).is_some()
+                ops[x].complete.is_some()
+                    && model.produces(&ops[x].op).is_some_and(|u| u != t)
                     && ops[x].invoke > end(w)
                     && end(x) < ops[s].invoke
             };
@@ -254,19 +265,13 @@ pub(crate) fn anomaly<M: Model>(
                 .or_else(|| (0..ops.len()).find(between));
             if let Some(x) = over {
                 text.push_str(&format!(
-                    "      but {} began after it returned and returned before the stuck \
-                     operation began: it comes between them in any order\n",
+                    "      overwritten: {} began after it returned and returned before the \
+                     stuck operation began, so it comes between them in every order that \
+                     respects real time\n",
                     view(model, ops, h, x).text
                 ));
             }
         }
-    } else if stuck.is_some()
-        && c.stuck
-            .is_some_and(|s| model.observes(&ops[s].op).is_some())
-    {
-        text.push_str(
-            "- No operation invoked before it returned could leave the state it needs.\n",
-        );
     }
     let concurrent: Vec<OpView> = c
         .concurrent

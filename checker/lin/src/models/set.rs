@@ -77,9 +77,11 @@ impl SetModel {
 ///
 /// A violation comes with a core of two to four ops whose reads are *projected* onto the one
 /// or two values involved (`read → {a}` for a read that returned `{a b c}` when the core is
-/// about `a` and `d`). That keeps the contract: membership of each value evolves on its own,
-/// so any linearization of the history, restricted to the core's ops with reads projected
-/// onto the core's values, is a linearization of the core.
+/// about `a` and `d`), and which holds the add of each of those values (when there is one).
+/// That keeps the contract: membership of each value evolves on its own, so any
+/// linearization of the history, restricted to the core's ops with reads projected onto the
+/// core's values, is a linearization of the core (the adds that make those reads true are
+/// in it).
 fn set_fast(values: &Interner, ops: &[LinOp<SetOp>]) -> Option<Fast<SetOp>> {
     let op = Fast::<SetOp>::op;
     let mut add_of: FxHashMap<u32, usize> = FxHashMap::default();
@@ -118,7 +120,10 @@ fn set_fast(values: &Interner, ops: &[LinOp<SetOp>]) -> Option<Fast<SetOp>> {
     for w in levels.windows(2) {
         let (a, b) = (w[0][0], w[1][0]);
         if let Some(&v) = set(a).iter().find(|v| set(b).binary_search(v).is_err()) {
-            let u = *set(b).iter().find(|u| set(a).binary_search(u).is_err())?;
+            // `b` is at least as big as `a` and differs from it, so it has a value `a` lacks.
+            let u = set(b).iter().find(|u| set(a).binary_search(u).is_err());
+            debug_assert!(u.is_some(), "a larger set lacks nothing");
+            let u = *u?;
             let why = format!(
                 "{} saw {} but not {}, and {} saw {} but not {}: a set only grows, so neither \
                  read can come first.",
@@ -218,6 +223,11 @@ fn set_core(
     let (core, why, relaxed) = match (&ops[x].op, &ops[y].op) {
         (SetOp::Add(v), SetOp::Add(u)) => {
             // `v` is seen at some level that does not have `u` (u's block is later).
+            // `v` is added in a block before another, so some read saw it.
+            debug_assert!(
+                seen_at.contains_key(v),
+                "an add before the last block is seen"
+            );
             let r = levels[*seen_at.get(v)?][0];
             let why = format!(
                 "{} returned before {} began, yet {} saw {} without {}.",
@@ -249,7 +259,10 @@ fn set_core(
             (vec![x, y], why, vec![project(x, &[*u])])
         }
         (SetOp::Read(_), SetOp::Read(_)) => {
-            let v = *set(y).iter().find(|v| set(x).binary_search(v).is_err())?;
+            // `y` is at a later level than `x`, so its set is strictly bigger.
+            let v = set(y).iter().find(|v| set(x).binary_search(v).is_err());
+            debug_assert!(v.is_some(), "a later level has a value the earlier lacks");
+            let v = *v?;
             let why = format!(
                 "{} returned before {} began, yet it saw {} and the later read does not: a \
                  set only grows.",
