@@ -159,39 +159,50 @@ fn set_fast(values: &Interner, ops: &[LinOp<SetOp>]) -> Option<Fast<SetOp>> {
     }
     let mut order: Vec<usize> = (0..ops.len()).filter(|&j| block[j].is_some()).collect();
     order.sort_by_key(|&j| (block[j], ops[j].invoke));
-    // Real time across blocks: the op that began last so far against the op that returns
-    // first from the next block on.
+    // Real time across blocks: at each block boundary, the op that began last before it
+    // against the op that returns first after it, for each kind (0: add, 1: read), so that
+    // the pair explained most directly can be kept: a read missing an add that had
+    // returned, a read showing a value before its add began, two reads, then two adds and
+    // the read between them. Any violated boundary has a violating pair of some kinds.
     let end = |j: usize| ops[j].complete.unwrap_or(usize::MAX);
-    let mut first_return_after = vec![usize::MAX; order.len() + 1];
+    let kind = |j: usize| matches!(ops[j].op, SetOp::Read(_)) as usize;
+    let mut first_return_after = vec![[None::<usize>; 2]; order.len() + 1];
     for i in (0..order.len()).rev() {
         let j = order[i];
-        let best = first_return_after[i + 1];
-        first_return_after[i] = if best == usize::MAX || end(j) < end(order[best]) {
-            i
-        } else {
-            best
-        };
+        let mut here = first_return_after[i + 1];
+        let k = kind(j);
+        if here[k].is_none_or(|b| end(j) < end(b)) {
+            here[k] = Some(j);
+        }
+        first_return_after[i] = here;
     }
-    let mut latest: Option<usize> = None;
+    let rank = [[3, 1], [0, 2]]; // rank[kind of x][kind of y]
+    let mut worst: Option<(usize, usize)> = None;
+    let mut latest = [None::<usize>; 2];
     for i in 0..order.len() {
         let j = order[i];
-        if latest.is_none_or(|l| ops[j].invoke > ops[l].invoke) {
-            latest = Some(j);
+        let k = kind(j);
+        if latest[k].is_none_or(|l| ops[j].invoke > ops[l].invoke) {
+            latest[k] = Some(j);
         }
         // The boundary after position i, when it is a block boundary.
         if i + 1 == order.len() || block[order[i + 1]] == block[j] {
             continue;
         }
-        let (Some(x), y) = (latest, first_return_after[i + 1]) else {
-            continue;
-        };
-        let y = order[y];
-        if end(y) >= ops[x].invoke {
-            continue;
+        for x in latest.iter().flatten().copied() {
+            for y in first_return_after[i + 1].iter().flatten().copied() {
+                let better =
+                    worst.is_none_or(|(a, b)| rank[kind(x)][kind(y)] < rank[kind(a)][kind(b)]);
+                if end(y) < ops[x].invoke && better {
+                    worst = Some((x, y));
+                }
+            }
         }
-        return set_core(values, ops, (x, y), &add_of, &levels, &seen_at);
     }
-    Some(Fast::Linearizable(order))
+    match worst {
+        Some(pair) => set_core(values, ops, pair, &add_of, &levels, &seen_at),
+        None => Some(Fast::Linearizable(order)),
+    }
 }
 
 /// Read `j` with only the values of `keep` in its result (any other op unchanged).
