@@ -553,10 +553,11 @@ fn shrink<M: Model>(
 /// deadline (the others are info ops: leaving them out is allowed). Each kept observer took
 /// effect before its deadline, so the last producer before it in `L` is one of its possible
 /// sources, in `S`, and kept too: an ok op always is, an info one was placed before the
-/// observer, so before the deadline it was added with. Restricting `L` to the kept ops thus leaves every observer the same last producer,
-/// the same token: a linearization of `S`. Bounding info ops this way matters: a crashed
-/// cas may take effect at any time, so without a deadline every later writer of the value
-/// it expects is a possible source, and closing a subset drags in most of the window.
+/// observer, so before the deadline it was added with. Restricting `L` to the kept ops thus
+/// leaves every observer the same last producer, the same token: a linearization of `S`.
+/// Bounding info ops this way matters: a crashed cas may take effect at any time, so
+/// without a deadline every later writer of the value it expects is a possible source, and
+/// closing a subset drags in most of the window.
 pub struct Sources {
     /// The window's producing ops by token, each list by invocation.
     by_token: FxHashMap<u64, Vec<usize>>,

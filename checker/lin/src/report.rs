@@ -167,7 +167,8 @@ pub(crate) fn anomaly<M: Model>(
         for (&i, v) in c.window.iter().zip(&views).take(16) {
             match c.read_as.iter().find(|(j, _)| *j == i) {
                 Some((_, words)) => text.push_str(&format!(
-                    "    {}\n      taken here as `{words}`: only the values these operations are about count\n",
+                    "    {}\n      taken here as `{words}`: only the values these operations \
+                     are about count\n",
                     v.text
                 )),
                 None => text.push_str(&format!("    {}\n", v.text)),
