@@ -232,3 +232,27 @@ fn unique_valued_examples_are_decided_by_the_fast_check_and_explained() {
     );
     assert!(out.contains("uninterrupted run"), "{out}");
 }
+
+/// A set that lost an acknowledged add: decided without search, with the two ops that show
+/// it (the add, and a later read without its value) as the counterexample.
+#[test]
+fn set_example_with_a_lost_add() {
+    let r = labrys(&[
+        "check",
+        &example("set-lost-add.jsonl"),
+        "-w",
+        "linearizable-set",
+        "--json",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["stats"]["linearizability"]["decided_by"], "fast check");
+    let a = &j["anomalies"]["linearizability"];
+    let a = if a.is_array() { &a[0] } else { a };
+    assert_eq!(a["window"].as_array().map(Vec::len), Some(2), "{a}");
+    let why = a["why"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("`add 3`") && why.contains("does not contain 3"),
+        "{why}"
+    );
+}
