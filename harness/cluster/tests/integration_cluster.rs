@@ -107,11 +107,12 @@ fn integration_cluster_up_exec_down() {
     std::fs::remove_file(&local).unwrap();
     std::fs::remove_file(&back).unwrap();
     // Many concurrent commands over one session per node. Channels that start at the same
-    // moment used to fail now and then (libssh2 took another channel's reply for a refusal):
-    // 1,000 starts make that near certain to show.
-    for round in 0..40 {
+    // moment used to fail now and then (libssh2 took another channel's reply for a refusal),
+    // and a channel freed while another thread read the session corrupted the heap: 3,000
+    // commands, 30 at a time, made both show.
+    for round in 0..100 {
         std::thread::scope(|s| {
-            for i in 0..25 {
+            for i in 0..30 {
                 let n = nodes[i % 3].clone();
                 s.spawn(move || {
                     let o = n.exec_ok(&["echo", &format!("c{i}")], T);

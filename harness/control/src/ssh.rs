@@ -69,6 +69,39 @@ pub struct SshRemote {
     /// success") although its command may already run. Starting channels one at a time
     /// removes the race; running commands still share the session freely.
     startup: Mutex<()>,
+    /// Held around every libssh2 call on this node's session and its channels (each call is
+    /// non-blocking, so it is held briefly). ssh2 locks the session for most calls but not
+    /// when it frees a channel, and freeing one edits the session's packet and channel lists:
+    /// a channel dropped while another thread reads the session corrupts them (a crash seen
+    /// with many concurrent commands). So channels live in [`Chan`], which drops them under
+    /// this lock, and no call bypasses it.
+    io: Mutex<()>,
+}
+
+/// A channel of a node's session that is only dropped under the node's `io` lock.
+struct Chan<'a> {
+    ch: Option<Channel>,
+    io: &'a Mutex<()>,
+}
+
+impl std::ops::Deref for Chan<'_> {
+    type Target = Channel;
+    fn deref(&self) -> &Channel {
+        self.ch.as_ref().expect("a live channel")
+    }
+}
+
+impl std::ops::DerefMut for Chan<'_> {
+    fn deref_mut(&mut self) -> &mut Channel {
+        self.ch.as_mut().expect("a live channel")
+    }
+}
+
+impl Drop for Chan<'_> {
+    fn drop(&mut self) {
+        let _io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.ch.take());
+    }
 }
 
 impl std::fmt::Debug for SshRemote {
@@ -102,6 +135,7 @@ impl SshRemote {
             cfg,
             session: Mutex::new(None),
             startup: Mutex::new(()),
+            io: Mutex::new(()),
         })
     }
 
@@ -246,7 +280,7 @@ impl SshRemote {
     ) -> Result<T, ControlError> {
         let mut poll = call.poller();
         loop {
-            match f() {
+            match self.io(&mut f) {
                 Ok(v) => return Ok(v),
                 Err(e) if is_again(&e) => {
                     if !poll.wait() {
@@ -269,15 +303,29 @@ impl SshRemote {
     }
 
     /// Opens a channel, reconnecting once if the session turned out to be dead.
-    fn channel(&self, call: &Call) -> Result<Channel, ControlError> {
+    fn channel(&self, call: &Call) -> Result<Chan<'_>, ControlError> {
         let sess = self.session()?;
-        match self.again("opening a channel", call, || sess.channel_session()) {
+        let ch = match self.again("opening a channel", call, || sess.channel_session()) {
             Err(ControlError::Ssh { .. }) => {
                 self.drop_session();
                 let sess = self.session()?;
                 self.again("opening a channel", call, || sess.channel_session())
             }
             other => other,
+        }?;
+        Ok(self.chan(ch))
+    }
+
+    /// Runs one libssh2 call under the node's `io` lock (see [`SshRemote::io`]).
+    fn io<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    fn chan(&self, ch: Channel) -> Chan<'_> {
+        Chan {
+            ch: Some(ch),
+            io: &self.io,
         }
     }
 
@@ -292,20 +340,20 @@ impl SshRemote {
             let _one_at_a_time = self.starting();
             let mut ch = self.channel(&call)?;
             if let Err(e) = self.again("exec", &call, || ch.exec(call.what)) {
-                let _ = ch.close();
+                let _ = self.io(|| ch.close());
                 return Err(e);
             }
             ch
         };
         let result = self.run_on(&mut ch, &call);
         if result.is_err() {
-            let _ = ch.close();
+            let _ = self.io(|| ch.close());
         }
         result
     }
 
     /// Collects the output and exit status of the command started on `ch`.
-    fn run_on(&self, ch: &mut Channel, call: &Call) -> Result<Output, ControlError> {
+    fn run_on(&self, ch: &mut Chan<'_>, call: &Call) -> Result<Output, ControlError> {
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         let mut buf = [0u8; 16 * 1024];
@@ -320,7 +368,7 @@ impl SshRemote {
                 if *done {
                     continue;
                 }
-                let read = ch.stream(stream).read(&mut buf);
+                let read = self.io(|| ch.stream(stream).read(&mut buf));
                 match self.io_ready(step, read) {
                     Ok(Some(0)) => *done = true,
                     Ok(Some(n)) => {
@@ -342,10 +390,10 @@ impl SshRemote {
         }
         self.again("closing the channel", call, || ch.close())?;
         self.again("closing the channel", call, || ch.wait_close())?;
-        let mut status = ch
-            .exit_status()
+        let mut status = self
+            .io(|| ch.exit_status())
             .map_err(|e| self.ssh_err("exit status", e))?;
-        if let Ok(sig) = ch.exit_signal() {
+        if let Ok(sig) = self.io(|| ch.exit_signal()) {
             if sig.exit_signal.is_some() {
                 status = -1;
             }
@@ -404,14 +452,14 @@ impl Remote for SshRemote {
         let sess = self.session()?;
         let mut ch = {
             let _one_at_a_time = self.starting();
-            self.again(&what, &call, || {
+            self.chan(self.again(&what, &call, || {
                 sess.scp_send(Path::new(remote), 0o644, data.len() as u64, None)
-            })?
+            })?)
         };
         let mut rest = &data[..];
         let mut poll = call.poller();
         while !rest.is_empty() {
-            match self.io_ready(&what, ch.write(rest))? {
+            match self.io_ready(&what, self.io(|| ch.write(rest)))? {
                 Some(n) => {
                     rest = &rest[n..];
                     poll.progressed();
@@ -433,7 +481,8 @@ impl Remote for SshRemote {
         let sess = self.session()?;
         let (mut ch, stat) = {
             let _one_at_a_time = self.starting();
-            self.again(&what, &call, || sess.scp_recv(Path::new(remote)))?
+            let (ch, stat) = self.again(&what, &call, || sess.scp_recv(Path::new(remote)))?;
+            (self.chan(ch), stat)
         };
         let size = stat.size() as usize;
         let mut data = Vec::with_capacity(size);
@@ -441,7 +490,7 @@ impl Remote for SshRemote {
         let mut poll = call.poller();
         while data.len() < size {
             let want = (size - data.len()).min(buf.len());
-            match self.io_ready(&what, ch.read(&mut buf[..want]))? {
+            match self.io_ready(&what, self.io(|| ch.read(&mut buf[..want])))? {
                 Some(0) => break,
                 Some(n) => {
                     data.extend_from_slice(&buf[..n]);
