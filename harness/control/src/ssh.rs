@@ -4,7 +4,9 @@
 //! command gets its own channel, so several threads can drive one node at once. The session is
 //! kept in non-blocking mode and every libssh2 call is retried until it stops saying "again" or
 //! the call's deadline passes: that is what puts a timeout on every call, and what keeps one
-//! long-running command from holding the session lock while others wait.
+//! long-running command from holding the session lock while others wait. Each of those calls,
+//! and each channel's release, takes one per-node lock, and channels start one at a time:
+//! libssh2 is not safe otherwise (see the fields of [`SshRemote`]).
 //! Connecting retries with exponential backoff, because a freshly started sshd (or a node
 //! coming back from a partition) refuses connections for a moment.
 //! Host keys are not verified: the nodes are this machine's own namespaces or hosts the
