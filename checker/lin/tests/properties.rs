@@ -177,6 +177,56 @@ proptest! {
     }
 }
 
+/// Checks a fast check's own answer (before `check` verifies it) against brute force's
+/// verdict `truth`: an order must replay and the history be linearizable; a core, with its
+/// relaxed stand-ins in place, must not be linearizable, nor the history. `Some(true)` for
+/// an order, `Some(false)` for a core, `None` for no answer.
+fn judge_fast<M: Model>(
+    m: &M,
+    ops: &[LinOp<M::Op>],
+    answer: Option<Fast<M::Op>>,
+    truth: bool,
+    what: &str,
+) -> Option<bool>
+where
+    M::Op: Clone,
+{
+    match answer? {
+        Fast::Linearizable(order) => {
+            assert!(
+                labrys_lin::check::replay(m, ops, &order),
+                "{what}: the order {order:?} does not replay: {ops:#?}"
+            );
+            assert!(
+                truth,
+                "{what}: an order for a non-linearizable history: {ops:#?}"
+            );
+            Some(true)
+        }
+        Fast::NotLinearizable { core, why, relaxed } => {
+            let sub: Vec<LinOp<M::Op>> = core
+                .iter()
+                .map(|&i| {
+                    let mut o = ops[i].clone();
+                    if let Some((_, r)) = relaxed.iter().find(|(j, _)| *j == i) {
+                        o.op = r.clone();
+                    }
+                    o
+                })
+                .collect();
+            assert!(
+                !reference::is_linearizable(m, &sub),
+                "{what}: core {sub:?} is linearizable: {ops:#?}"
+            );
+            assert!(
+                !truth,
+                "{what}: a core for a linearizable history ({why}): {ops:#?}"
+            );
+            Some(false)
+        }
+    }
+}
+
 /// The fast check for registers whose values are written once, on its own answer (before
 /// `check` verifies it): it must apply, agree with brute force, and hand over an order that
 /// replays or a core that brute force cannot linearize either.
@@ -184,47 +234,11 @@ fn fast_agrees(h: &History) -> Result<(), TestCaseError> {
     let (m, ops) = Register::from_history(h, &Value::Int(0)).expect("reads");
     let truth = reference::is_linearizable(&m, &ops);
     let answer = labrys_lin::unique::decide(&m, &ops);
-    match answer {
-        Some(Fast::Linearizable(order)) => {
-            prop_assert!(truth, "fast says linearizable, brute force not: {:#?}", ops);
-            prop_assert!(
-                labrys_lin::check::replay(&m, &ops, &order),
-                "order does not replay: {:?} {:#?}",
-                order,
-                ops
-            );
-        }
-        Some(Fast::NotLinearizable { core, why, relaxed }) => {
-            prop_assert!(
-                !truth,
-                "fast says not linearizable ({}), brute force says it is: {:#?}",
-                why,
-                ops
-            );
-            // The core's search sees relaxed ops in place of the originals.
-            let sub: Vec<LinOp<_>> = core
-                .iter()
-                .map(|&i| match relaxed.iter().find(|(j, _)| *j == i) {
-                    Some((_, op)) => LinOp {
-                        op: *op,
-                        ..ops[i].clone()
-                    },
-                    None => ops[i].clone(),
-                })
-                .collect();
-            prop_assert!(
-                !reference::is_linearizable(&m, &sub),
-                "core {:?} is linearizable: {:#?}",
-                core,
-                ops
-            );
-        }
-        None => prop_assert!(
-            false,
-            "values are unique, yet the fast check does not apply: {:#?}",
-            ops
-        ),
-    }
+    prop_assert!(
+        judge_fast(&m, &ops, answer, truth, "unique register").is_some(),
+        "values are unique, yet the fast check does not apply: {:#?}",
+        ops
+    );
     Ok(())
 }
 
@@ -342,23 +356,9 @@ fn fifo_fast_check_answers_are_right_and_usually_there() {
         let (m, ops) = queue::Queue::from_history(&h, queue::Order::Fifo).expect("reads");
         let truth = reference::is_linearizable(&m, &ops);
         valid += truth as usize;
-        match m.fast_check(&ops) {
-            Some(Fast::Linearizable(order)) => {
-                assert!(
-                    labrys_lin::check::replay(&m, &ops, &order),
-                    "seed {seed}: the witness {order:?} does not replay: {ops:#?}"
-                );
-                assert!(truth, "seed {seed}: witness for a non-linearizable history");
-                witnessed += 1;
-            }
-            Some(Fast::NotLinearizable { core, .. }) => {
-                let sub: Vec<LinOp<_>> = core.iter().map(|&i| ops[i].clone()).collect();
-                assert!(
-                    !reference::is_linearizable(&m, &sub),
-                    "seed {seed}: core {core:?} is linearizable"
-                );
-                cores += 1;
-            }
+        match judge_fast(&m, &ops, m.fast_check(&ops), truth, &format!("seed {seed}")) {
+            Some(true) => witnessed += 1,
+            Some(false) => cores += 1,
             None => {}
         }
     }
@@ -384,36 +384,9 @@ fn set_fast_check_answers_are_right_and_always_there() {
         ));
         let (m, ops) = SetModel::from_history(&h).expect("reads");
         let truth = reference::is_linearizable(&m, &ops);
-        match m.fast_check(&ops) {
-            Some(Fast::Linearizable(order)) => {
-                assert!(
-                    labrys_lin::check::replay(&m, &ops, &order),
-                    "seed {seed}: the order {order:?} does not replay: {ops:#?}"
-                );
-                assert!(
-                    truth,
-                    "seed {seed}: an order for a non-linearizable history"
-                );
-                valid += 1;
-            }
-            Some(Fast::NotLinearizable { core, relaxed, .. }) => {
-                let sub: Vec<LinOp<_>> = core
-                    .iter()
-                    .map(|&i| {
-                        let mut o = ops[i].clone();
-                        if let Some((_, r)) = relaxed.iter().find(|(j, _)| *j == i) {
-                            o.op = r.clone();
-                        }
-                        o
-                    })
-                    .collect();
-                assert!(
-                    !reference::is_linearizable(&m, &sub),
-                    "seed {seed}: core {sub:?} is linearizable"
-                );
-                assert!(!truth, "seed {seed}: a core for a linearizable history");
-                invalid += 1;
-            }
+        match judge_fast(&m, &ops, m.fast_check(&ops), truth, &format!("seed {seed}")) {
+            Some(true) => valid += 1,
+            Some(false) => invalid += 1,
             None => panic!("seed {seed}: no answer for values added once"),
         }
     }
@@ -440,15 +413,8 @@ fn mutex_witness_is_right_and_always_there() {
         let ops = Mutex::from_history(&h).expect("reads");
         let truth = reference::is_linearizable(&Mutex, &ops);
         valid += truth as usize;
-        if let Some(Fast::Linearizable(order)) = Mutex.fast_check(&ops) {
-            assert!(
-                labrys_lin::check::replay(&Mutex, &ops, &order),
-                "seed {seed}: the order {order:?} does not replay: {ops:#?}"
-            );
-            assert!(
-                truth,
-                "seed {seed}: an order for a non-linearizable history"
-            );
+        let answer = Mutex.fast_check(&ops);
+        if judge_fast(&Mutex, &ops, answer, truth, &format!("seed {seed}")) == Some(true) {
             witnessed += 1;
         }
     }
