@@ -13,7 +13,8 @@ pub struct ClusterArgs {
 
 #[derive(Subcommand)]
 enum ClusterCmd {
-    /// Bring a cluster up (or return the one already up), print its nodes.
+    /// Bring a cluster up (or return the one already up with as many nodes), print its nodes.
+    /// As root, installs missing Debian packages (sshd, iptables, iproute2) first.
     Up {
         /// Cluster name: lowercase letters, digits, '-'.
         #[arg(long, default_value = "labrys")]
@@ -37,7 +38,12 @@ enum ClusterCmd {
 /// Runs the subcommand; returns the exit code (0 ok, 3 error).
 pub fn run(args: &ClusterArgs) -> u8 {
     let result = match &args.cmd {
-        ClusterCmd::Up { name, nodes } => labrys_cluster::up(name, *nodes).map(|c| {
+        ClusterCmd::Up { name, nodes } => labrys_cluster::doctor::ensure_installed(
+            labrys_cluster::doctor::CLUSTER_PACKAGES,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|_| labrys_cluster::up(name, *nodes).map_err(|e| e.to_string()))
+        .map(|c| {
             println!("cluster {} is up: {} node(s)", c.name, c.nodes.len());
             for n in &c.nodes {
                 println!("  {:<4} {}", n.name, n.ip);
@@ -50,14 +56,18 @@ pub fn run(args: &ClusterArgs) -> u8 {
                 );
             }
         }),
-        ClusterCmd::Down { name } => labrys_cluster::down(name).map(|()| {
-            println!("cluster {name} is down");
-        }),
-        ClusterCmd::Status { name } => labrys_cluster::status(name).map(|lines| {
-            for l in lines {
-                println!("{l}");
-            }
-        }),
+        ClusterCmd::Down { name } => labrys_cluster::down(name)
+            .map(|()| {
+                println!("cluster {name} is down");
+            })
+            .map_err(|e| e.to_string()),
+        ClusterCmd::Status { name } => labrys_cluster::status(name)
+            .map(|lines| {
+                for l in lines {
+                    println!("{l}");
+                }
+            })
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => 0,

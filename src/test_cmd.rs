@@ -23,17 +23,17 @@ pub struct TestArgs {
     #[arg(long, default_value = "none")]
     pub nemesis: String,
     /// Seconds between two nemesis ops.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub nemesis_interval: f64,
     /// Seconds of client operations (before heal and final reads).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
     pub time_limit: f64,
     /// Existing nodes instead of a local cluster: `localhost`, or `host,...` / `name=host,...`
     /// reached over SSH as root.
     #[arg(long, conflicts_with = "node_count")]
     pub nodes: Option<String>,
     /// Nodes of the local namespace cluster.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub node_count: usize,
     /// Name of the local cluster (lowercase letters, digits, '-'; at most 16).
     #[arg(long, default_value = "labrys")]
@@ -48,13 +48,13 @@ pub struct TestArgs {
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Client ops per second across all workers.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
     pub rate: f64,
     /// Seconds before an unanswered op is recorded as info.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
     pub op_timeout: f64,
     /// About how many ops each register key gets before the test moves to fresh keys.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, allow_negative_numbers = true)]
     pub ops_per_key: u64,
     /// Store folder for run folders.
     #[arg(long, default_value = "store")]
@@ -63,7 +63,7 @@ pub struct TestArgs {
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
     /// Seconds the checker may take before answering unknown.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true)]
     pub check_timeout: f64,
     /// Register reads without a quorum (etcd serializable reads, possibly stale): expect an
     /// invalid verdict under partitions. For demonstrating the checker.
@@ -79,12 +79,27 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
     /// Seconds the checker may take before answering unknown.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true)]
     pub check_timeout: f64,
 }
 
+/// The longest span any duration flag accepts: ten years. Longer ones would overflow the
+/// clock arithmetic of timers, and no test or check is meant to run that long.
+const MAX_SECS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
+
 fn secs(flag: &str, s: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(s).map_err(|_| format!("--{flag} {s}: expected seconds >= 0"))
+    if s.is_nan() {
+        return Err(format!("--{flag}: expected a number of seconds"));
+    }
+    if s < 0.0 {
+        return Err(format!("--{flag} {s}: must not be negative"));
+    }
+    if s > MAX_SECS {
+        return Err(format!(
+            "--{flag} {s}: too long; at most {MAX_SECS} seconds (ten years)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 fn options(a: &TestArgs) -> Result<TestOptions, String> {
@@ -143,7 +158,8 @@ fn report(o: &Outcome) -> u8 {
 }
 
 pub fn run_test(a: &TestArgs) -> u8 {
-    match options(a) {
+    // Every option is checked before anything is printed or touched.
+    match options(a).and_then(|o| o.validate().map(|()| o).map_err(|e| e.to_string())) {
         Ok(opts) => {
             eprintln!("labrys test: seed {}", opts.seed);
             report(&labrys_harness::run_test(&opts))

@@ -8,6 +8,7 @@
 //! smoke test that brings a one-node cluster up, runs a command on it over SSH and tears it
 //! down. It also tells which databases honour libfaketime.
 
+use crate::packages::{self, install_command, Apt, InstallError, Packages};
 use crate::sys;
 use std::fmt;
 use std::path::Path;
@@ -108,65 +109,16 @@ pub const CLUSTER_PACKAGES: &[&str] = &[
 ];
 
 /// Packages of `PACKAGES` that are not installed.
-pub fn missing_packages() -> Vec<&'static str> {
-    missing_of(PACKAGES)
+pub fn missing_packages() -> Vec<String> {
+    Apt::default().missing(PACKAGES)
 }
 
-/// Installs whichever of `pkgs` are missing (root; apt-get). Returns the ones it installed.
-pub fn ensure_installed<'a>(pkgs: &[&'a str]) -> Result<Vec<&'a str>, String> {
-    let missing = missing_of(pkgs);
-    if missing.is_empty() {
-        return Ok(missing);
-    }
-    install(&missing)?;
-    let still = missing_of(&missing);
-    if still.is_empty() {
-        Ok(missing)
-    } else {
-        Err(format!("apt-get did not install {}", still.join(" ")))
-    }
-}
-
-/// Which of `pkgs` dpkg does not list as installed.
-fn missing_of<'a>(pkgs: &[&'a str]) -> Vec<&'a str> {
-    pkgs.iter()
-        .copied()
-        .filter(|p| {
-            !matches!(
-                sys::run_status(&["dpkg-query", "-W", "-f=${Status}", p]),
-                Ok((0, out, _)) if out.contains("install ok installed")
-            )
-        })
-        .collect()
-}
-
-fn install_command(pkgs: &[&str]) -> String {
-    format!(
-        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}",
-        pkgs.join(" ")
-    )
-}
-
-/// Installs `pkgs` with apt-get (as root). Returns apt's complaint on failure.
-pub fn install(pkgs: &[&str]) -> Result<(), String> {
-    let run = |args: &[&str]| -> Result<(), String> {
-        let out = std::process::Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=300"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run apt-get: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    };
-    run(&["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend_from_slice(pkgs);
-    run(&args)
+/// Installs whichever of `pkgs` are missing (root; apt-get), saying so on stderr first.
+/// Returns the ones it installed.
+pub fn ensure_installed(pkgs: &[&str]) -> Result<Vec<String>, InstallError> {
+    packages::ensure(&Apt::default(), pkgs, sys::is_root(), &|l| {
+        eprintln!("labrys: {l}")
+    })
 }
 
 fn have(prog: &str) -> bool {
@@ -190,7 +142,7 @@ pub fn run(install_missing: bool) -> Report {
 
     let mut missing = missing_packages();
     if !missing.is_empty() && install_missing && root {
-        match install(&missing) {
+        match Apt::default().install(&missing) {
             Ok(()) => {
                 r.push(
                     "install",

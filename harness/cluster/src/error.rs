@@ -35,6 +35,16 @@ pub enum ClusterError {
         node: String,
         msg: String,
     },
+    #[error("cluster {name} is up with {have} nodes, not {want}; bring it down first (`labrys cluster down --name {name}`) or ask for {have} nodes")]
+    OtherSize {
+        name: String,
+        have: usize,
+        want: usize,
+    },
+    #[error("{what} not found; install it as root: {fix}")]
+    Missing { what: String, fix: String },
+    #[error("cluster {name} is in use by another labrys run (pid {pid}); wait for it to end, or use another --cluster name")]
+    InUse { name: String, pid: String },
     #[error("no free subnet for cluster {0}")]
     NoSubnet(String),
     #[error(transparent)]

@@ -8,13 +8,17 @@
 //! - [`net`]: creating and removing the bridge, veths, namespaces and host firewall rules,
 //!   and checking what is there ([`status`]);
 //! - [`node`]: the per-node holder process, private mounts, hostname and sshd;
+//! - [`lock`]: one run per cluster at a time, and adopting a cluster a killed test left;
+//! - [`packages`]: installing missing Debian packages on demand (one rule for every command);
 //! - [`doctor`]: whether this machine can host clusters, and how to fix it when not.
 
 pub mod doctor;
 pub mod error;
+pub mod lock;
 pub mod naming;
 pub mod net;
 pub mod node;
+pub mod packages;
 pub mod state;
 pub mod sys;
 

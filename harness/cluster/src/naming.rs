@@ -23,17 +23,19 @@ pub fn validate_cluster_name(name: &str) -> Result<(), ClusterError> {
     if name.is_empty() {
         return bad("empty");
     }
-    if name.len() > 16 {
-        return bad("longer than 16 characters");
-    }
-    if name.starts_with('-') {
-        return bad("starts with '-'");
-    }
+    // Characters first: a name with a shell metacharacter is refused for what it is, not
+    // for its length.
     if !name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         return bad("only lowercase letters, digits and '-' are allowed");
+    }
+    if name.starts_with('-') {
+        return bad("starts with '-'");
+    }
+    if name.len() > 16 {
+        return bad("longer than 16 characters");
     }
     Ok(())
 }
@@ -133,6 +135,9 @@ mod tests {
                 Err(ClusterError::BadName { .. })
             ));
         }
+        // A long name with a shell metacharacter is refused for the character.
+        let e = validate_cluster_name("a;touch /tmp/labrys-x").unwrap_err();
+        assert!(e.to_string().contains("only lowercase letters"), "{e}");
         assert!(validate_node_count(0).is_err());
         assert!(validate_node_count(MAX_NODES + 1).is_err());
         assert!(validate_node_count(5).is_ok());

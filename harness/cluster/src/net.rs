@@ -26,10 +26,26 @@ pub fn up(name: &str, count: usize) -> Result<Cluster, ClusterError> {
     if !sys::is_root() {
         return Err(ClusterError::NotRoot);
     }
+    // Without sshd no node can ever answer: say so now, not after waiting for it.
+    if !Path::new(node::SSHD).exists() {
+        return Err(ClusterError::Missing {
+            what: node::SSHD.to_string(),
+            fix: crate::packages::install_command(&["openssh-server"]),
+        });
+    }
     let dir = state::cluster_dir(name);
     if let Ok(Some(rec)) = state::read_record(&dir) {
-        if rec.complete && rec.nodes.len() == count && healthy(&rec) {
-            return Ok(state::cluster_of(&dir, &rec));
+        if rec.complete && healthy(&rec) {
+            if rec.nodes.len() == count {
+                return Ok(state::cluster_of(&dir, &rec));
+            }
+            // A running cluster is never resized behind its user's back: nodes may hold a
+            // test's state, and a smaller count would silently drop some.
+            return Err(ClusterError::OtherSize {
+                name: name.to_string(),
+                have: rec.nodes.len(),
+                want: count,
+            });
         }
         tracing::info!(
             cluster = name,
@@ -238,6 +254,13 @@ pub fn down(name: &str) -> Result<(), ClusterError> {
     naming::validate_cluster_name(name)?;
     if !sys::is_root() {
         return Err(ClusterError::NotRoot);
+    }
+    // Without sshd no node can ever answer: say so now, not after waiting for it.
+    if !Path::new(node::SSHD).exists() {
+        return Err(ClusterError::Missing {
+            what: node::SSHD.to_string(),
+            fix: crate::packages::install_command(&["openssh-server"]),
+        });
     }
     let dir = state::cluster_dir(name);
     let rec = match state::read_record(&dir) {

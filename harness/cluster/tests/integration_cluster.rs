@@ -317,6 +317,40 @@ fn integration_up_repairs_a_broken_cluster() {
 }
 
 #[test]
+fn integration_up_never_resizes_a_running_cluster() {
+    if !enabled("integration_up_never_resizes_a_running_cluster") {
+        return;
+    }
+    let name = "lbit-size";
+    labrys_cluster::down(name).unwrap();
+    labrys_cluster::up(name, 3).unwrap();
+    let e = labrys_cluster::up(name, 2).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClusterError::OtherSize {
+                have: 3,
+                want: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("labrys cluster down --name lbit-size"),
+        "{e}"
+    );
+    // Still all three, each answering.
+    let c = labrys_cluster::load(name).unwrap().unwrap();
+    assert_eq!(c.nodes.len(), 3);
+    assert_eq!(c.connect().unwrap().len(), 3);
+    assert_eq!(labrys_cluster::up(name, 3).unwrap().nodes.len(), 3);
+    labrys_cluster::down(name).unwrap();
+    assert_eq!(snapshot(name), Default::default());
+}
+
+#[test]
 fn integration_doctor_passes_on_a_prepared_machine() {
     if !enabled("integration_doctor_passes_on_a_prepared_machine") {
         return;

@@ -28,6 +28,19 @@ pub fn analyze(arg: Option<&Path>, store_root: &Path, check_timeout: Option<Dura
         // A run killed before test.json was written still has a history worth checking.
         Err(_) => "register".to_string(),
     };
+    if std::fs::metadata(run.history_path()).is_ok_and(|m| m.len() == 0) {
+        // A test that stopped before its workload: say why, not that the file is empty.
+        let why = run
+            .read_json(labrys_store::run_dir::RESULTS)
+            .ok()
+            .and_then(|r| r.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        return Outcome::error(
+            format!("this run recorded no operations; it stopped before its workload began{why}"),
+            Some(path),
+        );
+    }
     let log = RunLog::open(&run.file(LOG), true);
     log.line(&format!("analyze: re-checking {}", path.display()));
     let (code, summary) = check_run(&run, &workload, check_timeout, &log);

@@ -19,6 +19,8 @@ struct Registered {
     nemesis: Option<Arc<Mutex<Nemesis>>>,
     db: Option<(Etcd, Vec<Arc<dyn Remote>>)>,
     cluster_down: Option<String>,
+    /// This run's hold on its local cluster, released after everything else.
+    cluster_lock: Option<labrys_cluster::lock::ClusterLock>,
     done: bool,
 }
 
@@ -57,6 +59,11 @@ impl Guard {
         lock(&self.reg).cluster_down = Some(name);
     }
 
+    /// Holds the run's cluster lock until teardown has finished.
+    pub fn set_cluster_lock(&self, l: labrys_cluster::lock::ClusterLock) {
+        lock(&self.reg).cluster_lock = Some(l);
+    }
+
     /// Heals every fault the nemesis may have started (idempotent).
     pub fn heal(&self) -> Result<(), String> {
         let nemesis = lock(&self.reg).nemesis.clone();
@@ -79,6 +86,7 @@ impl Guard {
         let nemesis = reg.nemesis.take();
         let db = reg.db.take();
         let cluster = reg.cluster_down.take();
+        let cluster_lock = reg.cluster_lock.take();
         drop(reg);
         let mut errors = Vec::new();
         let mut step = |what: &str, f: &mut dyn FnMut() -> Result<(), String>| match catch_unwind(
@@ -105,7 +113,9 @@ impl Guard {
                         .map_err(|e| e.to_string())
                 });
                 step(&format!("{} wipe", node.node()), &mut || {
-                    db.wipe(node.as_ref()).map_err(|e| e.to_string())
+                    db.wipe(node.as_ref())
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 });
             }
         }
@@ -114,6 +124,9 @@ impl Guard {
                 self.log.line(&format!(
                     "teardown: leaving cluster {name} up (--keep-cluster)"
                 ));
+                step("keeping the cluster", &mut || {
+                    labrys_cluster::lock::set_ephemeral(name, false).map_err(|e| e.to_string())
+                });
             } else {
                 self.log
                     .line(&format!("teardown: bringing down cluster {name}"));
@@ -125,6 +138,7 @@ impl Guard {
         for e in &errors {
             self.log.line(&format!("teardown error: {e}"));
         }
+        drop(cluster_lock);
         errors
     }
 }

@@ -116,6 +116,22 @@ impl TestOptions {
         self.concurrency.unwrap_or(2 * self.node_count().max(1))
     }
 
+    /// The Debian packages this machine needs for the run: the cluster's tools for a local
+    /// cluster, the database's packages for a local cluster or member, libfaketime for clock
+    /// faults. Nothing for given hosts (the database installs itself on each over SSH).
+    pub fn packages(&self) -> Vec<&'static str> {
+        let mut p: Vec<&'static str> = match self.nodes {
+            NodeSpec::Local { .. } => labrys_cluster::doctor::CLUSTER_PACKAGES.to_vec(),
+            NodeSpec::ThisMachine => Vec::new(),
+            NodeSpec::Hosts(_) => return Vec::new(),
+        };
+        p.extend_from_slice(labrys_etcd::PACKAGES);
+        if self.faults().iter().any(|f| f == "clock") {
+            p.push("faketime");
+        }
+        p
+    }
+
     /// The fault names, split on commas, `none` meaning no fault.
     pub fn faults(&self) -> Vec<String> {
         self.nemesis
@@ -135,7 +151,15 @@ impl TestOptions {
             return Err(OptionsError::Workload(self.workload.clone()));
         }
         for f in self.faults() {
-            labrys_nemesis::Fault::parse(&f).map_err(|e| OptionsError::Nemesis(e.to_string()))?;
+            let fault = labrys_nemesis::Fault::parse(&f)
+                .map_err(|e| OptionsError::Nemesis(e.to_string()))?;
+            if fault == labrys_nemesis::Fault::Clock && !labrys_etcd::HONOURS_FAKETIME {
+                return Err(OptionsError::Nemesis(
+                    "clock: etcd is a Go program and reads the clock without libc, so \
+                     libfaketime cannot shift it; choose other faults"
+                        .into(),
+                ));
+            }
         }
         let positive = |option: &'static str, d: Duration| {
             if d.is_zero() {
@@ -176,10 +200,18 @@ impl TestOptions {
         }
         match &self.nodes {
             NodeSpec::Local { cluster, count } => {
-                labrys_cluster::naming::validate_cluster_name(cluster)
-                    .map_err(|e| OptionsError::Nodes(e.to_string()))?;
-                labrys_cluster::naming::validate_node_count(*count)
-                    .map_err(|e| OptionsError::Nodes(e.to_string()))?;
+                labrys_cluster::naming::validate_cluster_name(cluster).map_err(|e| {
+                    OptionsError::Value {
+                        option: "cluster",
+                        msg: e.to_string(),
+                    }
+                })?;
+                labrys_cluster::naming::validate_node_count(*count).map_err(|e| {
+                    OptionsError::Value {
+                        option: "node-count",
+                        msg: e.to_string(),
+                    }
+                })?;
             }
             NodeSpec::Hosts(hosts) => {
                 if hosts.is_empty() {
@@ -301,7 +333,13 @@ mod tests {
             cluster: "Bad Name".into(),
             count: 5
         })
-        .contains("--nodes"));
+        .starts_with("--cluster: "));
+        assert!(bad(|o| o.nodes = NodeSpec::Local {
+            cluster: "labrys".into(),
+            count: 0
+        })
+        .starts_with("--node-count: "));
+        assert!(bad(|o| o.nemesis = vec!["partition,clock".into()]).contains("libfaketime"));
         let mut o = TestOptions {
             nodes: NodeSpec::ThisMachine,
             ..TestOptions::default()

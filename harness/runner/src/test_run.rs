@@ -16,6 +16,7 @@ use crate::nodes::{self, Nodes};
 use crate::options::TestOptions;
 use crate::verdict::{check_run, Outcome};
 use crate::workload::{self, UsedKeys};
+use labrys_control::Remote;
 use labrys_etcd::{Etcd, EtcdAppendClient, EtcdClient, EtcdConfig};
 use labrys_gen::{stagger, time_limit, Client, NemesisDriver, RunConfig, Runtime};
 use labrys_history::Value;
@@ -56,7 +57,8 @@ pub fn run_test(opts: &TestOptions) -> Outcome {
     if let Err(e) = opts.validate() {
         return Outcome::error(e.to_string(), None);
     }
-    let run = match RunDir::create(&opts.store_root, &opts.test_name()) {
+    let run = match RunDir::create_unlinked(&opts.store_root, &opts.test_name(), SystemTime::now())
+    {
         Ok(r) => r,
         Err(e) => return Outcome::error(format!("cannot create the run folder: {e}"), None),
     };
@@ -159,6 +161,38 @@ pub fn run_test(opts: &TestOptions) -> Outcome {
     }
 }
 
+/// Heals every fault labrys can make on every node (partitions, loss, rate limits, delays,
+/// clock offsets), then stops any etcd member still running there, paused or not, and wipes
+/// its data. Logs what it found.
+fn reset_nodes(
+    db: &Etcd,
+    remotes: &[Arc<dyn Remote>],
+    seed: u64,
+    log: &RunLog,
+) -> Result<(), String> {
+    log.line("resetting every node: healing faults, stopping etcd, wiping its data");
+    let mut healer = Nemesis::new(
+        NemesisConfig {
+            faults: Vec::new(),
+            seed,
+        },
+        remotes.to_vec(),
+        Arc::new(db.clone()) as Arc<dyn DbProcess>,
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    healer.reset().map_err(|e| format!("{e:#}"))?;
+    for n in remotes {
+        let stale = db.wipe(n.as_ref()).map_err(|e| e.to_string())?;
+        if stale > 0 {
+            log.line(&format!(
+                "{}: stopped {stale} etcd process(es) an earlier run left running",
+                n.node()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves on Ctrl-C, SIGTERM or SIGHUP (a dropped SSH session to the controller).
 async fn signalled() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
@@ -227,12 +261,19 @@ async fn body(
 ) -> Result<(), Stop> {
     // Nodes.
     let (spec, key, log2) = (opts.nodes.clone(), opts.ssh_key.clone(), log.clone());
+    let packages = opts.packages();
     let Nodes {
         remotes,
         created_cluster,
-    } = blocking(move || nodes::acquire(&spec, key.as_deref(), &log2).map_err(|e| e.to_string()))
-        .await
-        .map_err(failed("getting nodes"))?;
+        lock,
+    } = blocking(move || {
+        nodes::acquire(&spec, key.as_deref(), &packages, &log2).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(failed("getting nodes"))?;
+    if let Some(l) = lock {
+        guard.set_cluster_lock(l);
+    }
     if let Some(c) = created_cluster {
         guard.set_created_cluster(c);
     }
@@ -247,16 +288,19 @@ async fn body(
     }
     let db = Etcd::for_nodes(cfg, &remotes);
     guard.set_db(db.clone(), remotes.clone());
+    // Reset: whatever an earlier run left on these nodes (it may have been killed mid-fault)
+    // is undone before anything starts, whether or not this run has a nemesis.
+    let (db2, remotes2, log2, seed) = (db.clone(), remotes.clone(), log.clone(), opts.seed);
+    blocking(move || reset_nodes(&db2, &remotes2, seed, &log2))
+        .await
+        .map_err(failed("resetting the nodes"))?;
+    check_stop(&stop)?;
     let (db2, remotes2, log2) = (db.clone(), remotes.clone(), log.clone());
     let version = blocking(move || {
         let mut version = String::new();
         for n in &remotes2 {
-            log2.line(&format!(
-                "{}: installing etcd if missing, wiping old data",
-                n.node()
-            ));
+            log2.line(&format!("{}: installing etcd if missing", n.node()));
             db2.install(n.as_ref()).map_err(|e| e.to_string())?;
-            db2.wipe(n.as_ref()).map_err(|e| e.to_string())?;
             version = db2.version(n.as_ref()).map_err(|e| e.to_string())?;
         }
         Ok(version)
@@ -344,6 +388,11 @@ async fn body(
             opts.faults().join(",")
         }
     ));
+    // From here on ops are recorded: this run becomes `latest`. A run that failed earlier
+    // keeps its folder (log, error) but does not hide the last run that recorded anything.
+    if let Err(e) = run.link_latest() {
+        log.line(&format!("cannot point store/latest at this run: {e}"));
+    }
     let driver = nemesis
         .as_ref()
         .map(|n| Arc::new(Mutex::new(Driver(n.clone()))) as Arc<Mutex<dyn NemesisDriver>>);

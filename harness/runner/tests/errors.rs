@@ -17,7 +17,7 @@ fn bad_cluster_name_is_an_error_before_anything_runs() {
     });
     assert_eq!(o.exit_code, 3);
     assert!(
-        o.summary.contains("--nodes") && o.summary.contains("Not/A Name"),
+        o.summary.contains("--cluster") && o.summary.contains("Not/A Name"),
         "{}",
         o.summary
     );

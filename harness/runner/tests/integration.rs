@@ -338,3 +338,70 @@ fn integration_runner_sigint_heals_tears_down_and_checks() {
     assert!(run.join("n1/etcd.log").is_file());
     assert_nothing_left(cluster);
 }
+
+/// The partition chain's rules on node `i` of `cluster` (empty when there is none).
+fn partition_rules(cluster: &str, i: usize) -> String {
+    let ns = labrys_cluster::naming::netns(cluster, i);
+    sh(&format!(
+        "ip netns exec {ns} iptables -w -S LABRYS-PART 2>/dev/null | grep -e '-j DROP'"
+    ))
+}
+
+#[test]
+fn integration_runner_a_killed_runs_cluster_is_reset_and_adopted_by_the_next_run() {
+    if !enabled() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let cluster = "lbr-reuse";
+    let _ = labrys_cluster::down(cluster);
+    let mut child = spawn_child(cluster, store.path());
+    wait_for_progress(store.path(), 20, &mut child);
+    // Wait until a partition is in effect, then kill the harness under it.
+    let start = Instant::now();
+    loop {
+        // Nemesis ops complete as `info` (Jepsen's convention); the rules tell for sure.
+        if (1..=5).any(|i| !partition_rules(cluster, i).is_empty()) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the harness ended early"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no partition in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // While the harness lives, no other run may reset its nodes.
+    let other = tempfile::tempdir().unwrap();
+    let o = run_test(&TestOptions {
+        nemesis: vec![],
+        ..options(cluster, other.path(), 5)
+    });
+    assert_eq!(o.exit_code, 3, "{o:?}");
+    assert!(o.summary.contains("in use by another labrys run"), "{o:?}");
+    child.kill().unwrap(); // SIGKILL: no heal, no teardown
+    child.wait().unwrap();
+    assert!((1..=5).any(|i| !partition_rules(cluster, i).is_empty()));
+    assert_eq!(etcd_pids(cluster).len(), 5);
+
+    // The next run, with no nemesis at all, starts from clean nodes and is valid.
+    let store2 = tempfile::tempdir().unwrap();
+    let o = run_test(&TestOptions {
+        nemesis: vec![],
+        ..options(cluster, store2.path(), 8)
+    });
+    let run2 = o.run_dir.clone().expect("a run folder");
+    let log = std::fs::read_to_string(run2.join("labrys.log")).unwrap();
+    assert_eq!(o.exit_code, 0, "{o:?}\n{log}");
+    assert!(log.contains("left by a test that did not finish"), "{log}");
+    assert!(log.contains("resetting every node"), "{log}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run2.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["valid"], true);
+    // It adopted the killed run's cluster, so it brought it down.
+    assert_nothing_left(cluster);
+    assert!(etcd_pids(cluster).is_empty());
+}

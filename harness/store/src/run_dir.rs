@@ -37,6 +37,19 @@ impl RunDir {
         test_name: &str,
         time: SystemTime,
     ) -> Result<RunDir, StoreError> {
+        let run = RunDir::create_unlinked(store_root, test_name, time)?;
+        run.link_latest()?;
+        Ok(run)
+    }
+
+    /// Creates the folder without touching the `latest` links: a test links them with
+    /// [`RunDir::link_latest`] once it is about to record ops, so a run that fails before
+    /// recording anything never hides the last run that did.
+    pub fn create_unlinked(
+        store_root: &Path,
+        test_name: &str,
+        time: SystemTime,
+    ) -> Result<RunDir, StoreError> {
         check_component(store_root, test_name, "test name")?;
         let test_dir = store_root.join(test_name);
         std::fs::create_dir_all(&test_dir).map_err(|e| StoreError::io(&test_dir, e))?;
@@ -54,9 +67,24 @@ impl RunDir {
                 Err(e) => return Err(StoreError::io(&candidate, e)),
             }
         };
-        replace_symlink(&test_dir.join(LATEST), Path::new(&name))?;
-        replace_symlink(&store_root.join(LATEST), &Path::new(test_name).join(&name))?;
         Ok(RunDir { path })
+    }
+
+    /// Points `store/latest` and `store/<test-name>/latest` at this run.
+    pub fn link_latest(&self) -> Result<(), StoreError> {
+        let parts = (|| {
+            let name = self.path.file_name()?;
+            let test_dir = self.path.parent()?;
+            Some((name, test_dir, test_dir.file_name()?, test_dir.parent()?))
+        })();
+        let Some((name, test_dir, test_name, store_root)) = parts else {
+            return Err(StoreError::Invalid {
+                path: self.path.clone(),
+                msg: "not inside <store>/<test-name>/".into(),
+            });
+        };
+        replace_symlink(&test_dir.join(LATEST), Path::new(name))?;
+        replace_symlink(&store_root.join(LATEST), &Path::new(test_name).join(name))
     }
 
     /// Opens an existing run folder (one holding `history.jsonl`).
@@ -181,6 +209,20 @@ fn replace_symlink(link: &Path, target: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn an_unlinked_run_leaves_latest_on_the_last_linked_one() {
+        let store = tempfile::tempdir().unwrap();
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_522_937);
+        let a = RunDir::create_at(store.path(), "etcd-register", t).unwrap();
+        let b = RunDir::create_unlinked(store.path(), "etcd-register", t).unwrap();
+        let latest = || store.path().join("latest").canonicalize().unwrap();
+        assert_eq!(latest(), a.path().canonicalize().unwrap());
+        b.link_latest().unwrap();
+        assert_eq!(latest(), b.path().canonicalize().unwrap());
+        let test_latest = store.path().join("etcd-register/latest").canonicalize();
+        assert_eq!(test_latest.unwrap(), b.path().canonicalize().unwrap());
+    }
 
     #[test]
     fn creates_folder_and_latest_links() {

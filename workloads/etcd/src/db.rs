@@ -65,6 +65,20 @@ pub struct Etcd {
     members: Vec<(String, String)>,
 }
 
+/// Shell lines (after the prelude) SIGKILLing every etcd in this network namespace whose
+/// command line names `$D/data`, printing `stale <pid>` for each, and waiting up to 5 s for
+/// them to die.
+const STALE_SCRIPT: &str = "me=$(readlink /proc/self/ns/net)\n\
+stale() { for d in /proc/[0-9]*; do \
+[ \"$(cat \"$d/comm\" 2>/dev/null)\" = etcd ] || continue; \
+[ \"$(readlink \"$d/ns/net\" 2>/dev/null)\" = \"$me\" ] || continue; \
+grep -q '^State:[[:space:]]*Z' \"$d/status\" 2>/dev/null && continue; \
+tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"--data-dir $D/data \" || continue; \
+echo \"${d#/proc/}\"; done; }\n\
+for p in $(stale); do kill -KILL \"$p\" 2>/dev/null && echo \"stale $p\"; done\n\
+i=0; while [ -n \"$(stale)\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
+if [ -n \"$(stale)\" ]; then echo \"etcd survived SIGKILL: $(stale)\" >&2; exit 1; fi\n";
+
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 const SHORT: Duration = Duration::from_secs(30);
 
@@ -231,10 +245,19 @@ impl Etcd {
         Ok(out.stdout.lines().next().unwrap_or("").trim().to_string())
     }
 
-    /// Kills the member and removes its directory (data, log, pid): a fresh start.
-    pub fn wipe(&self, node: &dyn Remote) -> Result<(), EtcdError> {
-        let script = format!("{}rm -rf \"$D\"\n", self.kill_script());
-        self.run(node, "wiping etcd", &script, SHORT).map(|_| ())
+    /// Kills the member, and any other etcd of this node that runs from the member's data
+    /// directory, then removes the directory (data, log, pid): a fresh start. Returns how many
+    /// such other processes it stopped.
+    ///
+    /// The pid file is not enough after a harness was killed: a member it started may be
+    /// running whose pid file was removed or overwritten. Those are found by name, by data
+    /// directory on their command line, and by network namespace (nodes of a local cluster
+    /// share one pid namespace, and each runs its member from the same path), so no other
+    /// node's member, and no etcd labrys did not start, is touched.
+    pub fn wipe(&self, node: &dyn Remote) -> Result<usize, EtcdError> {
+        let script = format!("{}{}rm -rf \"$D\"\n", self.kill_script(), STALE_SCRIPT);
+        let out = self.run(node, "wiping etcd", &script, SHORT)?;
+        Ok(out.lines().filter(|l| l.starts_with("stale ")).count())
     }
 
     /// Copies the member's log to `local` (nothing when there is no log yet).
@@ -288,6 +311,10 @@ impl labrys_nemesis::DbProcess for Etcd {
     fn resume(&self, node: &dyn Remote) -> anyhow::Result<()> {
         self.run(node, "resuming etcd", &self.signal_script("CONT"), SHORT)?;
         Ok(())
+    }
+
+    fn honours_faketime(&self) -> bool {
+        crate::HONOURS_FAKETIME
     }
 
     fn primaries(&self, nodes: &[Arc<dyn Remote>]) -> Vec<String> {
@@ -350,6 +377,7 @@ mod tests {
             e.kill_script(),
             e.signal_script("STOP"),
             e.signal_script("CONT"),
+            format!("{}{}", e.kill_script(), STALE_SCRIPT),
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])

@@ -19,3 +19,10 @@ pub mod health;
 pub use append::EtcdAppendClient;
 pub use client::EtcdClient;
 pub use db::{Etcd, EtcdConfig, EtcdError};
+
+/// Whether libfaketime can shift an etcd member's clock: no, etcd is a Go program and reads
+/// the clock without libc. Clock faults on etcd are refused before anything starts.
+pub const HONOURS_FAKETIME: bool = false;
+
+/// The Debian packages a machine needs to run etcd members.
+pub const PACKAGES: &[&str] = &["etcd-server"];

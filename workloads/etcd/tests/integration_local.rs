@@ -156,3 +156,59 @@ async fn integration_etcd_single_member_lifecycle() {
     assert!(!db.is_running(node.as_ref()).unwrap());
     assert!(!dir.path().join("etcd").exists());
 }
+
+/// A member whose pid file is gone (its harness was killed mid-restart, say) is still found
+/// and stopped by `wipe`, paused or not, while an etcd running from another directory is left
+/// alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_etcd_wipe_stops_a_member_it_has_no_pid_file_for() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |sub: &str| EtcdConfig {
+        dir: dir.path().join(sub).display().to_string(),
+        client_port: free_port(),
+        peer_port: free_port(),
+        ..EtcdConfig::default()
+    };
+    let node: Arc<dyn Remote> = Arc::new(LocalRemote::new("n1", "127.0.0.1").unwrap());
+    let nodes = vec![node.clone()];
+    let (mine, other) = (
+        Etcd::for_nodes(cfg("mine"), &nodes),
+        Etcd::for_nodes(cfg("other"), &nodes),
+    );
+    mine.install(node.as_ref()).unwrap();
+    mine.start_all(&nodes, Duration::from_secs(30))
+        .await
+        .unwrap();
+    other
+        .start_all(&nodes, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let pid_file = dir.path().join("mine/etcd.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    mine.pause(node.as_ref()).unwrap();
+    std::fs::remove_file(&pid_file).unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    assert_eq!(
+        mine.wipe(node.as_ref()).unwrap(),
+        1,
+        "the orphan is stopped"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "etcd {pid} survived wipe: {status}"
+    );
+    assert!(!dir.path().join("mine").exists());
+    assert!(
+        other.is_running(node.as_ref()).unwrap(),
+        "an etcd from another directory is not this member"
+    );
+    assert_eq!(other.wipe(node.as_ref()).unwrap(), 0);
+}

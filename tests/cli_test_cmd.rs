@@ -1,0 +1,189 @@
+//! `labrys test` and `labrys analyze` before any cluster runs, end to end through the binary:
+//! bad options are refused naming the option that is wrong, before anything is printed or
+//! touched; missing packages are installed or asked for (checked with a fake `dpkg-query` and
+//! `apt-get`); a run that fails before its workload keeps `store/latest` where it was.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn labrys(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_labrys"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run labrys")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("labrys-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn bad_options_name_the_option_and_nothing_runs() {
+    let store = scratch("opts");
+    let s = store.to_str().unwrap();
+    // (arguments, what the message must say)
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--cluster", "a b"],
+            "--cluster: invalid cluster name \"a b\"",
+        ),
+        (&["--node-count", "0"], "--node-count: invalid node count 0"),
+        (
+            &["--time-limit", "1e30"],
+            "--time-limit 1000000000000000000000000000000: too long",
+        ),
+        (
+            &["--time-limit", "-5"],
+            "--time-limit -5: must not be negative",
+        ),
+        (
+            &["--nemesis-interval", "-1"],
+            "--nemesis-interval -1: must not be negative",
+        ),
+        (
+            &["--cluster", "a;touch /tmp/labrys-x"],
+            "only lowercase letters, digits and '-' are allowed",
+        ),
+        (
+            &["--nemesis", "partition,clock"],
+            "libfaketime cannot shift it",
+        ),
+        (&["--db", "mongo"], "--db \"mongo\""),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["test", "--store", s];
+        all.extend_from_slice(args);
+        let o = labrys(&all, &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: wanted {want:?} in {err:?}");
+        assert!(
+            !err.contains("seed"),
+            "{args:?}: a refused run prints no seed: {err}"
+        );
+        assert!(
+            std::fs::read_dir(&store).unwrap().next().is_none(),
+            "{args:?}: a refused run writes nothing to the store"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&store);
+}
+
+/// A fake `dpkg-query` that finds nothing installed and a fake `apt-get` that logs its
+/// arguments and fails the way apt does without a network.
+fn fake_apt(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let (dpkg, apt, calls) = (
+        dir.join("dpkg-query"),
+        dir.join("apt-get"),
+        dir.join("calls"),
+    );
+    std::fs::write(
+        &dpkg,
+        "#!/bin/sh\necho 'unknown ok not-installed'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &apt,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\necho 'E: Failed to fetch (simulated: no network)' >&2\nexit 100\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    for f in [&dpkg, &apt] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (dpkg, apt, calls)
+}
+
+#[test]
+fn missing_packages_are_installed_or_asked_for_before_any_node_exists() {
+    let dir = scratch("apt");
+    let (dpkg, apt, calls) = fake_apt(&dir);
+    let store = dir.join("store");
+    let o = labrys(
+        &[
+            "test",
+            "--store",
+            store.to_str().unwrap(),
+            "--cluster",
+            "cli-apt",
+            "--time-limit",
+            "1",
+        ],
+        &[("LABRYS_DPKG_QUERY", &dpkg), ("LABRYS_APT_GET", &apt)],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    // The command that installs them is named either way.
+    assert!(
+        err.contains("apt-get install -y --no-install-recommends openssh-server"),
+        "{err}"
+    );
+    assert!(err.contains("etcd-server"), "{err}");
+    let called = std::fs::read_to_string(&calls).unwrap_or_default();
+    if is_root() {
+        // As root it says so, then runs one update (which fails here) and stops.
+        assert!(
+            err.contains("installing missing Debian packages: openssh-server"),
+            "{err}"
+        );
+        assert!(err.contains("simulated: no network"), "{err}");
+        assert_eq!(called.lines().count(), 1, "{called}");
+        assert!(called.contains("update"), "{called}");
+    } else {
+        assert!(err.contains("needs root"), "{err}");
+        assert!(called.is_empty(), "not root: apt-get is not run: {called}");
+    }
+    assert!(!err.contains("sshd not listening"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_that_fails_before_its_workload_leaves_latest_alone_and_analyze_says_why() {
+    let dir = scratch("latest");
+    let store = dir.join("store");
+    let s = store.to_str().unwrap();
+    let o = labrys(
+        &["test", "--store", s, "--nodes", "nosuchhost.invalid"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        !store.join("latest").exists(),
+        "store/latest must not point at a run that recorded nothing"
+    );
+    // The failed run's folder keeps its log and error.
+    let run = std::fs::read_dir(store.join("etcd-register"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the failed run's folder");
+    assert!(run.join("labrys.log").is_file());
+    let o = labrys(&["analyze", run.to_str().unwrap()], &[]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("recorded no operations"), "{out}");
+    assert!(out.contains("nosuchhost.invalid"), "{out}");
+    let o = labrys(&["analyze", "--store", s], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let _ = std::fs::remove_dir_all(&dir);
+}
