@@ -66,11 +66,12 @@ pub fn acquire(
                 name: cluster.clone(),
                 source,
             };
+            // Packages first: not as root, the missing ones are named with the command.
+            ensure_packages(packages, log)?;
             if !labrys_cluster::sys::is_root() {
                 return Err(err(labrys_cluster::ClusterError::NotRoot));
             }
             let lock = labrys_cluster::lock::lock(cluster).map_err(err)?;
-            ensure_packages(packages, log)?;
             let mut existed = labrys_cluster::load(cluster).map_err(err)?;
             if let Some(c) = &existed {
                 if c.nodes.len() != *count && labrys_cluster::lock::is_ephemeral(cluster) {
