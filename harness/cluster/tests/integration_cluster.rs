@@ -1,20 +1,12 @@
 //! Integration tests against the real machine: namespaces, veths, a bridge, sshd per node.
-//! They need root and run only with `LABRYS_INTEGRATION=1` (scripts/test sets it when root);
-//! otherwise each prints a loud SKIPPED. Every test uses its own cluster name and leaves the
+//! They need root, so they are marked `#[ignore]` (a plain `cargo test` lists them as ignored);
+//! scripts/test runs them as root with `--ignored`. Every test uses its own cluster name and leaves the
 //! host's `ip netns`, `ip link` and `iptables -S` exactly as it found them.
 
 use labrys_cluster::ClusterError;
 use labrys_control::{ControlError, Remote, SshConfig, SshRemote};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn enabled(test: &str) -> bool {
-    if std::env::var("LABRYS_INTEGRATION").as_deref() == Ok("1") {
-        return true;
-    }
-    eprintln!("SKIPPED {test}: set LABRYS_INTEGRATION=1 (as root) to run integration tests");
-    false
-}
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
@@ -48,10 +40,8 @@ fn snapshot(name: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 const T: Duration = Duration::from_secs(10);
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_cluster_up_exec_down() {
-    if !enabled("integration_cluster_up_exec_down") {
-        return;
-    }
     let name = "lbit-up";
     labrys_cluster::down(name).unwrap();
     let before = snapshot(name);
@@ -186,7 +176,8 @@ fn integration_cluster_up_exec_down() {
 
 /// Helper run as a child process: brings a cluster up, then waits to be killed.
 #[test]
-fn integration_helper_child_up() {
+#[ignore = "a helper other tests run as a child process"]
+fn helper_child_up() {
     let Ok(name) = std::env::var("LBIT_CHILD_UP") else {
         return;
     };
@@ -196,9 +187,13 @@ fn integration_helper_child_up() {
 
 fn spawn_child(name: &str) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "integration_helper_child_up", "--nocapture"])
+        .args([
+            "--exact",
+            "--include-ignored",
+            "helper_child_up",
+            "--nocapture",
+        ])
         .env("LBIT_CHILD_UP", name)
-        .env_remove("LABRYS_INTEGRATION")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -206,10 +201,8 @@ fn spawn_child(name: &str) -> std::process::Child {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_down_after_crash() {
-    if !enabled("integration_down_after_crash") {
-        return;
-    }
     for (name, delay) in [
         ("lbit-crash-a", None),
         ("lbit-crash-b", Some(Duration::from_millis(150))),
@@ -258,10 +251,8 @@ fn integration_down_after_crash() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_bad_names_and_unreachable_hosts() {
-    if !enabled("integration_bad_names_and_unreachable_hosts") {
-        return;
-    }
     assert!(matches!(
         labrys_cluster::up("Bad Name", 3),
         Err(ClusterError::BadName { .. })
@@ -292,10 +283,8 @@ fn integration_bad_names_and_unreachable_hosts() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_up_repairs_a_broken_cluster() {
-    if !enabled("integration_up_repairs_a_broken_cluster") {
-        return;
-    }
     let name = "lbit-repair";
     labrys_cluster::down(name).unwrap();
     labrys_cluster::up(name, 2).unwrap();
@@ -317,10 +306,8 @@ fn integration_up_repairs_a_broken_cluster() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_up_never_resizes_a_running_cluster() {
-    if !enabled("integration_up_never_resizes_a_running_cluster") {
-        return;
-    }
     let name = "lbit-size";
     labrys_cluster::down(name).unwrap();
     labrys_cluster::up(name, 3).unwrap();
@@ -351,10 +338,8 @@ fn integration_up_never_resizes_a_running_cluster() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_doctor_passes_on_a_prepared_machine() {
-    if !enabled("integration_doctor_passes_on_a_prepared_machine") {
-        return;
-    }
     let report = labrys_cluster::doctor::run(false);
     let text = report.to_string();
     assert!(report.ok(), "{text}");
