@@ -7,7 +7,8 @@
 use clap::Args;
 use labrys_check::{check_history, CheckError, WORKLOADS};
 use labrys_history::{
-    lint, read_file, CheckOptions, CheckResult, Deadline, Format, Validity, Value,
+    lint, read_file_within, CheckOptions, CheckResult, Deadline, Error as HistoryError, Format,
+    ReadLimits, Validity, Value,
 };
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,7 +37,8 @@ pub struct CheckArgs {
     /// Give up after this many seconds per file with verdict `unknown` (exit 2).
     #[arg(long, value_name = "SECS")]
     pub time_limit: Option<f64>,
-    /// Memory a search may use before it gives up with `unknown`: bytes, or with K/M/G suffix.
+    /// Memory reading and searching may use before giving up with `unknown`: bytes, or with
+    /// K/M/G suffix (default for reading: half of physical memory).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub memory_limit: Option<u64>,
     /// long-fork: keys per read group.
@@ -82,13 +84,35 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("found {s:?}; expected a size such as 4G or 512M"))
 }
 
-/// Parses `--initial` as JSON, else as EDN.
+/// Parses `--initial` as JSON, else as EDN, with numbers read exactly as in histories.
 fn parse_initial(text: &str) -> Result<Value, String> {
-    if let Ok(j) = serde_json::from_str::<serde_json::Value>(text) {
-        return Ok(Value::from_json(&j));
+    let json = labrys_history::read::json::parse_value(text.trim().as_bytes(), "--initial", 1, 1);
+    if let Ok(v) = json {
+        return Ok(v);
     }
     labrys_history::read::edn::parse_one(text, "--initial")
         .map_err(|e| format!("--initial {text:?} is neither JSON nor EDN: {e}"))
+}
+
+/// The memory reading may use when `--memory-limit` is not given: half of the physical memory
+/// (or of the cgroup's limit, when lower), so that a history too large for the machine stops
+/// with `unknown` instead of being killed; 4 GiB when neither can be read.
+fn default_memory_limit() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match (meminfo, cgroup) {
+        (Some(m), Some(c)) => m.min(c) / 2,
+        (Some(m), None) => m / 2,
+        (None, Some(c)) => c / 2,
+        (None, None) => 4 << 30,
+    }
 }
 
 /// The outcome for one file: a result, or an error (exit 3).
@@ -133,6 +157,7 @@ pub fn run(args: &CheckArgs) -> u8 {
         eprintln!("labrys check: {e}");
         return 3;
     }
+    let read_limits = ReadLimits::within(args.memory_limit.unwrap_or_else(default_memory_limit));
     let mut worst = 0u8;
     for file in &args.files {
         let opts = CheckOptions {
@@ -151,7 +176,7 @@ pub fn run(args: &CheckArgs) -> u8 {
             progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         let started = Instant::now();
-        let outcome = check_one(file, format, &args.workload, &opts, args.lint);
+        let outcome = check_one(file, format, read_limits, &args.workload, opts, args.lint);
         let elapsed = started.elapsed();
         print_outcome(file, &args.workload, &outcome, elapsed, args);
         let code = outcome.exit_code();
@@ -165,15 +190,29 @@ pub fn run(args: &CheckArgs) -> u8 {
 fn check_one(
     file: &Path,
     format: Format,
+    read_limits: ReadLimits,
     workload: &str,
-    opts: &CheckOptions,
+    mut opts: CheckOptions,
     lint_only: bool,
 ) -> Outcome {
-    let history = match read_file(file, format) {
+    let history = match read_file_within(file, format, read_limits) {
         Ok(h) => h,
+        // Not the file's fault: the limit stopped us, so no verdict either way.
+        Err(e @ HistoryError::OverMemoryLimit { .. }) => {
+            return Outcome::Checked(Box::new(CheckResult::unknown(e.to_string())))
+        }
         Err(e) => return Outcome::Error(e.to_string()),
     };
+    // What the history holds counts against `--memory-limit`; the search gets the rest.
+    opts.memory_limit = opts
+        .memory_limit
+        .map(|limit| limit.saturating_sub(history.held_bytes).max(1));
+    let opts = &opts;
     if lint_only {
+        // A history of another workload is an error here too, not a list of warnings.
+        if let Err(e) = labrys_check::check_shape(&history, workload) {
+            return Outcome::Error(e.to_string());
+        }
         let mut r = CheckResult::valid();
         r.warnings = lint::lint(&history, workload);
         if !r.warnings.is_empty() {

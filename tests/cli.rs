@@ -256,3 +256,218 @@ fn set_example_with_a_lost_add() {
         "{why}"
     );
 }
+
+/// JSON integers of 2^64 and above are exact: a read of 2^64 + 1 after a write of 2^64 is a
+/// stale read, not a read of the value written.
+#[test]
+fn integers_beyond_64_bits_stay_distinct() {
+    let history = |written: &str, read: &str| {
+        format!(
+            "{{\"index\":0,\"time\":1,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":{written}}}\n\
+             {{\"index\":1,\"time\":2,\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":{written}}}\n\
+             {{\"index\":2,\"time\":3,\"type\":\"invoke\",\"process\":1,\"f\":\"read\",\"value\":null}}\n\
+             {{\"index\":3,\"time\":4,\"type\":\"ok\",\"process\":1,\"f\":\"read\",\"value\":{read}}}\n"
+        )
+    };
+    let cases = [
+        ("18446744073709551616", "18446744073709551617", 1),
+        ("18446744073709551616", "18446744073709551616", 0),
+        ("-18446744073709551616", "-18446744073709551617", 1),
+        (
+            "123456789012345678901234567890",
+            "123456789012345678901234567891",
+            1,
+        ),
+        ("1", "1.0", 1),
+        ("0.5", "0.50", 0),
+    ];
+    for (i, (w, r, want)) in cases.into_iter().enumerate() {
+        let p = tmp(&format!("big-{i}.jsonl"), history(w, r).as_bytes());
+        for workload in ["cas-register", "register"] {
+            let o = labrys(&["check", p.to_str().unwrap(), "-w", workload]);
+            assert_eq!(
+                o.status.code(),
+                Some(want),
+                "write {w}, read {r} as {workload}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+    // A float that no 64-bit float holds is an error at its place, not a rounded value.
+    let p = tmp(
+        "lossy.jsonl",
+        history("1", "0.1000000000000000000001").as_bytes(),
+    );
+    let o = labrys(&["check", p.to_str().unwrap(), "-w", "register"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("lossy.jsonl:4:64: found 0.1000000000000000000001"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A record too large for `--memory-limit` stops reading with `unknown` (exit 2) naming the
+/// file and line, instead of being read whatever it costs; the default limit reads it.
+#[test]
+fn reading_is_bounded_by_the_memory_limit() {
+    let list = vec!["7"; 1_500_000].join(",");
+    let text = format!(
+        "{{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1}}\n{{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":[{list}]}}\n"
+    );
+    let p = tmp("huge-record.jsonl", text.as_bytes());
+    let path = p.to_str().unwrap();
+    let o = labrys(&["check", path, "-w", "register", "--memory-limit", "1M"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out} {}", stderr(&o));
+    assert!(
+        out.contains("UNKNOWN")
+            && out.contains("huge-record.jsonl:2:1: this record needs more than"),
+        "{out}"
+    );
+    assert!(out.contains("--memory-limit"), "{out}");
+    let o = labrys(&[
+        "check",
+        path,
+        "-w",
+        "register",
+        "--memory-limit",
+        "1M",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["valid"], "unknown");
+    assert!(j["unknown_reason"]
+        .as_str()
+        .unwrap()
+        .contains("huge-record.jsonl:2:1:"));
+    // Many small records pass the limit as a whole, at the record where they do.
+    let many: String = (0..50_000)
+        .map(|i| format!("{{\"type\":\"invoke\",\"process\":{i},\"f\":\"read\",\"value\":null}}\n"))
+        .collect();
+    let p2 = tmp("many-records.jsonl", many.as_bytes());
+    let o = labrys(&[
+        "check",
+        p2.to_str().unwrap(),
+        "-w",
+        "register",
+        "--memory-limit",
+        "2M",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("needs more than the memory limit of 2.0 MiB"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Without the flag, the default limit (half of physical memory) reads both.
+    for p in [path, p2.to_str().unwrap()] {
+        let o = labrys(&["check", p, "-w", "register"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
+
+#[test]
+fn client_records_without_a_process_or_f_are_errors_at_the_record_at_fault() {
+    let p = tmp(
+        "noprocess.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1}\n{\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n",
+    );
+    let o = labrys(&["check", p.to_str().unwrap(), "-w", "register", "--lint"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("noprocess.jsonl:2:1: op has no process; expected a process"),
+        "{}",
+        stderr(&o)
+    );
+    let p = tmp(
+        "nof.jsonl",
+        b"{\"type\":\"invoke\",\"process\":0,\"value\":1}\n{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":1}\n",
+    );
+    let o = labrys(&["check", p.to_str().unwrap(), "-w", "register"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("nof.jsonl:1:1: the invoke of process 0 has no f"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// No client operations: the same answer for every workload (valid, with a warning); `--lint`
+/// flags it.
+#[test]
+fn nothing_to_check_is_one_answer_for_every_workload() {
+    let empty = tmp("nothing.json", b"[]\n");
+    let nemesis = tmp(
+        "nemesis-only.jsonl",
+        b"{\"type\":\"invoke\",\"process\":\"nemesis\",\"f\":\"start\",\"value\":null}\n{\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"start\",\"value\":null}\n",
+    );
+    let workloads = [
+        "register",
+        "cas-register",
+        "list-append",
+        "rw-register",
+        "set",
+        "set-full",
+        "bank",
+        "counter",
+        "long-fork",
+        "unique-ids",
+        "total-queue",
+        "kv",
+    ];
+    for p in [&empty, &nemesis] {
+        for w in workloads {
+            let o = labrys(&["check", p.to_str().unwrap(), "-w", w]);
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(o.status.code(), Some(0), "{w}: {out}");
+            assert!(
+                out.contains("VALID") && out.contains("no client operations to check"),
+                "{w}: {out}"
+            );
+            let o = labrys(&["check", p.to_str().unwrap(), "-w", w, "--lint"]);
+            assert_eq!(o.status.code(), Some(1), "{w}");
+        }
+    }
+}
+
+/// A history checked as the wrong workload is an error naming the record, both ways round.
+#[test]
+fn a_history_of_another_workload_is_an_error() {
+    let o = labrys(&[
+        "check",
+        &example("cas-register-valid.jsonl"),
+        "-w",
+        "list-append",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("cas-register-valid.jsonl:1:1: found f")
+            && stderr(&o).contains("workload list-append expects f txn"),
+        "{}",
+        stderr(&o)
+    );
+    let txns = tmp(
+        "txns.edn",
+        b"{:type :invoke :process 0 :f :txn :value [[:append 1 2]]}\n{:type :ok :process 0 :f :txn :value [[:append 1 2]]}\n",
+    );
+    for w in ["cas-register", "set", "counter", "bank", "rw-register"] {
+        let o = labrys(&["check", txns.to_str().unwrap(), "-w", w]);
+        assert_eq!(o.status.code(), Some(3), "{w}");
+        assert!(
+            stderr(&o).contains("txns.edn:1:1: found"),
+            "{w}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(&format!("workload {w} expects")),
+            "{w}: {}",
+            stderr(&o)
+        );
+    }
+}

@@ -4,10 +4,20 @@
 //! crate decides it, and what every result carries whatever the checker (per-`f` stats, lint
 //! warnings). The binary and the harness both call [`check_history`], so a stored run and a
 //! file on disk get the same verdict.
+//!
+//! Two rules hold here for every workload alike, before any checker runs:
+//! - nothing to check: a history without a single client operation (empty, or only nemesis
+//!   records) is valid, vacuously, with the lint warning `no-client-ops` saying so — the
+//!   answer Jepsen's checkers give an empty history, and the one labrys already gave for a
+//!   bank or counter history that never read. `--lint` turns that warning into exit 1;
+//! - wrong shape: an operation that is not one of the workload's ([`shape`]) is an error at
+//!   its record (exit 3), never `unknown` or `valid` on a history checked as the wrong thing.
 
 pub mod render;
+pub mod shape;
 
 use labrys_history::{lint, CheckOptions, CheckResult, Error as HistoryError, History, OpType};
+pub use shape::check_shape;
 use std::collections::BTreeMap;
 
 /// Every workload name `labrys check --workload` accepts.
@@ -65,11 +75,27 @@ pub fn check_history(
     if !WORKLOADS.contains(&workload) {
         return Err(CheckError::UnknownWorkload(workload.to_string()));
     }
-    let mut result = dispatch(history, workload, opts)?;
+    let mut result = if history.pairs.is_empty() {
+        // Nothing to check (see the module doc); lint adds the `no-client-ops` warning.
+        CheckResult::valid()
+    } else {
+        check_shape(history, workload)?;
+        dispatch(history, workload, opts).map_err(|e| match e {
+            // A checker's message names a line; give it the column of the record there.
+            CheckError::History(e) => CheckError::History(e.with_col(|line| col_of(history, line))),
+            other => other,
+        })?
+    };
     let counts = op_stats(history);
     result.stats.entry("ops").or_insert(counts);
     result.warnings.extend(lint::lint(history, workload));
     Ok(result)
+}
+
+/// The column of the record that starts at `line` (records are in file order).
+fn col_of(h: &History, line: u32) -> Option<u32> {
+    let i = h.ops.partition_point(|o| o.line < line);
+    h.ops.get(i).filter(|o| o.line == line).map(|o| o.col)
 }
 
 fn dispatch(h: &History, workload: &str, opts: &CheckOptions) -> Result<CheckResult, CheckError> {

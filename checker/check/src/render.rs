@@ -60,9 +60,13 @@ pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
         let took = r
             .pointer("/stats/check_seconds")
             .and_then(Value::as_f64)
-            .map(|t| format!("; checked in {t:.2}s"))
+            .map(|t| format!("checked in {t:.2}s"))
             .unwrap_or_default();
-        let _ = writeln!(s, "{name}: {verdict} ({workload}; {ops}{took})");
+        let about: Vec<&str> = [workload, &ops, &took]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        let _ = writeln!(s, "{name}: {verdict} ({})", about.join("; "));
         for key in ["unknown_reason", "error"] {
             if let Some(why) = r.get(key).and_then(Value::as_str) {
                 let _ = writeln!(s, "  could not decide: {why}");
@@ -141,5 +145,13 @@ mod tests {
         assert!(text("h", &r, false).contains("G0 (1 of 40)"));
         let r = serde_json::json!({"valid": true, "anomalies": {}, "stats": {}});
         assert!(text("h", &r, false).starts_with("h: VALID"));
+        // A result with no op counts (reading stopped at the memory limit) has no empty part.
+        let r = serde_json::json!({"workload": "register", "valid": "unknown",
+            "unknown_reason": "h:2:1: too large", "stats": {"check_seconds": 0.5}});
+        let t = text("h", &r, false);
+        assert!(
+            t.starts_with("h: UNKNOWN (register; checked in 0.50s)\n"),
+            "{t}"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! checker gets the same answer. The rules (Jepsen's):
 //! - a completion (`ok`/`fail`/`info`) pairs with the pending invoke of the same process;
 //! - a completion with no pending invoke, a second invoke while one is pending, or a completion
-//!   whose `f` differs from its invoke's are errors naming the line;
+//!   whose `f` differs from its invoke's are errors naming the line and column of the record at
+//!   fault (when only one of the two has an `f`, the one without it);
 //! - an invoke never completed by the end of the history is treated as `info` (unknown);
 //! - ops of named processes (`:nemesis`) are kept in `ops` but never paired.
 
@@ -30,6 +31,12 @@ pub struct History {
     pub pairs: Vec<Pair>,
     /// Where the history came from (a file name), for messages.
     pub source: String,
+    /// True when no record named a process and the reader inferred them (Elle's hand-written
+    /// EDN histories): pairing is then an assumption, and lint says so.
+    pub processes_inferred: bool,
+    /// Bytes the ops hold, as the reader estimated them against its memory limit (0 when the
+    /// history was not read from text).
+    pub held_bytes: u64,
 }
 
 /// A borrowed view of one client operation.
@@ -82,9 +89,10 @@ impl History {
             match op.kind {
                 OpType::Invoke => {
                     if let Some(&(prev, _)) = pending.get(&p) {
-                        return Err(Error::malformed(
+                        return Err(Error::malformed_at(
                             &source,
                             op.line,
+                            op.col,
                             format!(
                                 "process {p} invokes {} while its invoke of {} (line {}) is still pending; \
                                  expected a completion (ok/fail/info) of that op first",
@@ -100,9 +108,10 @@ impl History {
                 }
                 _ => {
                     let Some((inv, pair)) = pending.remove(&p) else {
-                        return Err(Error::malformed(
+                        return Err(Error::malformed_at(
                             &source,
                             op.line,
+                            op.col,
                             format!(
                                 "{} of {} by process {p} has no pending invoke; expected an invoke by \
                                  process {p} before it",
@@ -110,15 +119,34 @@ impl History {
                             ),
                         ));
                     };
-                    let invf = &ops[inv].f;
-                    if !invf.is_empty() && !op.f.is_empty() && *invf != op.f {
-                        return Err(Error::malformed(
+                    let inv_op = &ops[inv];
+                    if inv_op.f != op.f {
+                        // Blame the record that is wrong: the one without an f when only one
+                        // has it, else the completion (it disagrees with what was invoked).
+                        let (bad, other) = if inv_op.f.is_empty() {
+                            (inv_op, op)
+                        } else {
+                            (op, inv_op)
+                        };
+                        let what = |o: &Op| {
+                            if o.f.is_empty() {
+                                "no f".to_string()
+                            } else {
+                                format!("f {:?}", &*o.f)
+                            }
+                        };
+                        return Err(Error::malformed_at(
                             &source,
-                            op.line,
+                            bad.line,
+                            bad.col,
                             format!(
-                                "{} of process {p} has f {:?} but its invoke (line {}) has f {:?}; \
-                                 expected the same f",
-                                op.kind, &*op.f, ops[inv].line, &**invf
+                                "the {} of process {p} has {} but its {} (line {}) has {}; \
+                                 expected the same f on both records",
+                                bad.kind,
+                                what(bad),
+                                other.kind,
+                                other.line,
+                                what(other)
                             ),
                         ));
                     }
@@ -126,7 +154,13 @@ impl History {
                 }
             }
         }
-        Ok(History { ops, pairs, source })
+        Ok(History {
+            ops,
+            pairs,
+            source,
+            processes_inferred: false,
+            held_bytes: 0,
+        })
     }
 
     /// Client operations in invocation order.

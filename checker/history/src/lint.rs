@@ -18,6 +18,8 @@ const UNIQUE_MEANS: &str = "this workload infers which write a read saw from the
 /// Lints a paired history for `workload`.
 pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
     let mut out = Vec::new();
+    no_client_ops(h, &mut out);
+    inferred_processes(h, &mut out);
     failed_write_read(h, &mut out);
     op_after_info(h, &mut out);
     time_backwards(h, &mut out);
@@ -118,6 +120,47 @@ fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
             ),
         });
     }
+}
+
+/// The message of the `no-client-ops` warning: what a verdict on such a history means.
+pub const NO_CLIENT_OPS: &str =
+    "no client operations to check: the verdict is valid only vacuously";
+
+/// A history without a single client operation: nothing was checked.
+fn no_client_ops(h: &History, out: &mut Vec<Warning>) {
+    if !h.pairs.is_empty() {
+        return;
+    }
+    let what = if h.ops.is_empty() {
+        "the history has no records".to_string()
+    } else {
+        format!(
+            "all {} record(s) are of non-client processes (the nemesis ...)",
+            h.ops.len()
+        )
+    };
+    out.push(Warning {
+        kind: "no-client-ops".into(),
+        line: h.ops.first().map(|o| o.line).unwrap_or(0),
+        message: format!("{NO_CLIENT_OPS}; {what}. A test that recorded nothing proves nothing."),
+    });
+}
+
+/// No record named a process, so the reader paired each completion with the oldest pending
+/// invoke: pairing and process order are assumptions.
+fn inferred_processes(h: &History, out: &mut Vec<Warning>) {
+    if !h.processes_inferred {
+        return;
+    }
+    out.push(Warning {
+        kind: "inferred-processes".into(),
+        line: h.ops.first().map(|o| o.line).unwrap_or(0),
+        message: "no record names a process, so each completion was paired with the oldest \
+                  invoke still pending and every operation given a process of its own (Elle's \
+                  convention for hand-written histories). If operations overlapped, that pairing \
+                  is a guess: record `process` on every op."
+            .into(),
+    });
 }
 
 fn op_after_info(h: &History, out: &mut Vec<Warning>) {

@@ -102,6 +102,9 @@ pub struct Op {
     pub extra: Vec<(Arc<str>, Value)>,
     /// 1-based line of the file where the record starts (0 when not read from a file).
     pub line: u32,
+    /// 1-based column (byte) where the record starts on that line (0 when not read from a
+    /// file). Errors about the record name `line:col`.
+    pub col: u32,
 }
 
 impl Op {
@@ -116,6 +119,7 @@ impl Op {
             value,
             extra: Vec::new(),
             line: 0,
+            col: 0,
         }
     }
 

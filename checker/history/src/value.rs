@@ -4,8 +4,22 @@
 //! history came from, so both readers produce this one type. Two distinctions are kept because
 //! they matter to someone: keywords vs strings (`:ok` is not `"ok"` inside a value), and sets vs
 //! vectors (a set read is unordered). Lists and vectors are one variant: no checker here gives
-//! `(1 2)` and `[1 2]` different meanings. Integers that don't fit in 64 bits keep their decimal
-//! digits, so they compare and print exactly.
+//! `(1 2)` and `[1 2]` different meanings.
+//!
+//! Numbers, read the same way from JSON and EDN ([`number_from_text`]), so that two values that
+//! differ in the file never become one value here:
+//! - integers are exact at any size: `Int` when they fit in i64, otherwise `BigInt` with their
+//!   decimal digits in one canonical spelling (no `+`, no leading zeros), so `2^64` and
+//!   `2^64 + 1` stay apart and `1N` is `1` (as in Clojure);
+//! - numbers written with a fraction or an exponent are 64-bit floats, as in Clojure, Knossos,
+//!   Elle and Porcupine. A text is read only when it is that float correctly rounded to the
+//!   digits written (`0.1`, `0.10000000000000001`, or a float's full expansion all are the
+//!   float 0.1): such texts are what a program printing its floats writes, and each names one
+//!   float. A text holding more than any float does (`0.1000000000000000000001`, a 25-digit
+//!   integer written as `…0.0`, `1e-400`, `1e400`) is an error naming its place: reading it as
+//!   the nearest float would merge it with the other numbers that round there;
+//! - an integer and a float are never equal, even of the same value (`1` is not `1.0`), as with
+//!   Clojure's `=`, which is what Knossos and Elle compare with.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -182,6 +196,108 @@ impl Value {
     }
 }
 
+/// Reads a number as JSON or EDN writes it (no suffixes): an integer (exact at any size) or a
+/// float (see the module doc). The error says what is wrong with the text.
+pub fn number_from_text(text: &str) -> Result<Value, String> {
+    if text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        float_from_text(text).map(Value::Float)
+    } else {
+        int_from_text(text).ok_or_else(|| format!("found {text:?}; expected a number"))
+    }
+}
+
+/// An integer: `Int` when it fits in i64, else `BigInt` with canonical digits. `None` when the
+/// text is not an optionally signed run of decimal digits.
+pub fn int_from_text(t: &str) -> Option<Value> {
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(Value::Int(i));
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0');
+    let sign = if t.starts_with('-') { "-" } else { "" };
+    Some(Value::BigInt(format!("{sign}{trimmed}").into()))
+}
+
+/// A float whose text names it exactly (see the module doc), or why not.
+pub fn float_from_text(text: &str) -> Result<f64, String> {
+    let f: f64 = text
+        .parse()
+        .map_err(|_| format!("found {text:?}; expected a number"))?;
+    let Some(written) = Decimal::parse(text) else {
+        return Err(format!("found {text:?}; expected a number"));
+    };
+    if !f.is_finite() {
+        return Err(format!(
+            "found {text}, which is beyond the range of a 64-bit float; expected a number \
+             within ±1.8e308"
+        ));
+    }
+    // The float rounded to as many significant digits as the text has: equal when the text is
+    // a correct printing of the float. Longer texts than any float needs are compared in full.
+    let digits = written.digits.len().clamp(1, 800);
+    let printed = Decimal::parse(&format!("{:.*e}", digits - 1, f));
+    if written.digits.len() <= 800 && printed.as_ref() == Some(&written) {
+        return Ok(f);
+    }
+    Err(format!(
+        "found {text}, which no 64-bit float holds: it would be rounded to {f:?} and so become \
+         equal to every other number that rounds there; expected a number within a float's \
+         precision (at most 17 significant digits) or an integer"
+    ))
+}
+
+/// A decimal number's value: sign, significant digits (no leading or trailing zeros), and the
+/// power of ten of the last digit. Zero has no digits.
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    digits: String,
+    exp: i64,
+}
+
+impl Decimal {
+    fn parse(text: &str) -> Option<Decimal> {
+        let (negative, t) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exp) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], t[i + 1..].parse::<i64>().ok()?),
+            None => (t, 0),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() && frac.is_empty()
+            || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let all: String = int.chars().chain(frac.chars()).collect();
+        let lead = all.trim_start_matches('0');
+        let digits = lead.trim_end_matches('0');
+        let exp = exp
+            .checked_sub(frac.len() as i64)?
+            .checked_add((lead.len() - digits.len()) as i64)?;
+        Some(if digits.is_empty() {
+            Decimal {
+                negative,
+                digits: String::new(),
+                exp: 0,
+            }
+        } else {
+            Decimal {
+                negative,
+                digits: digits.to_string(),
+                exp,
+            }
+        })
+    }
+}
+
 impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         use Value::*;
@@ -259,14 +375,13 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::BigInt(s) => write!(f, "{s}N"),
             Value::Float(x) => {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
-                    write!(f, "{x:.1}")
-                } else if x.is_nan() {
+                if x.is_nan() {
                     write!(f, "##NaN")
                 } else if x.is_infinite() {
                     write!(f, "{}", if *x > 0.0 { "##Inf" } else { "##-Inf" })
                 } else {
-                    write!(f, "{x}")
+                    // Always with a `.` or an exponent, so it reads back as a float.
+                    write!(f, "{x:?}")
                 }
             }
             Value::Str(s) => write!(f, "{s:?}"),

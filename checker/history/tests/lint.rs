@@ -59,4 +59,13 @@ fn each_rule_fires_on_its_case() {
 {:type :invoke :process 0 :f :read}
 {:type :ok :process 0 :f :read :value nil}";
     assert_eq!(kinds(fault, "register"), ["fault-failed"]);
+
+    let nothing = "{:type :invoke :process :nemesis :f :start :value nil}
+{:type :info :process :nemesis :f :start :value nil}";
+    assert_eq!(kinds(nothing, "register"), ["no-client-ops"]);
+    assert_eq!(kinds("[]", "list-append"), ["no-client-ops"]);
+
+    let no_process = "{:type :invoke :f :read}
+{:type :ok :f :read :value nil}";
+    assert_eq!(kinds(no_process, "register"), ["inferred-processes"]);
 }

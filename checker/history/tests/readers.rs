@@ -127,6 +127,7 @@ fn missing_process_pairs_adjacent_records() {
         Format::Edn,
     )
     .unwrap();
+    assert!(h.processes_inferred);
     assert_eq!(h.pairs.len(), 2);
     assert_ne!(h.ops[0].process, h.ops[2].process);
     assert_eq!(h.pairs[1].completion, Some(3));
@@ -253,4 +254,309 @@ fn json_lines_mixed_with_multi_line_records_keep_their_lines() {
     .unwrap_err()
     .to_string();
     assert!(e.starts_with("l.jsonl:2:"), "{e}");
+}
+
+fn err_in(text: &str, source: &str, format: Format) -> String {
+    match read_str(text, source, format) {
+        Ok(h) => panic!("expected an error, got {} ops", h.ops.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Every kind of record error names file:line:col, in every format: bad fields at the field,
+/// missing fields and pairing at the record's start, bad values at the value.
+#[test]
+fn record_errors_name_line_and_column_in_every_format() {
+    // JSON: a bad field at its key; a record without type at the record (an array element).
+    let e = err_in(
+        "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n{\"type\":\"ok\",  \"process\":[1],\"f\":\"read\"}\n",
+        "a.jsonl",
+        Format::Auto,
+    );
+    assert!(e.starts_with("a.jsonl:2:16: found :process [1]"), "{e}");
+    let e = err_in(
+        "[{\"type\":\"invoke\",\"process\":0},\n  {\"process\":0}]",
+        "b.json",
+        Format::Auto,
+    );
+    assert!(e.starts_with("b.json:2:3: op has no :type"), "{e}");
+    // EDN: the same, one map a line and inside a vector.
+    let e = err_in(
+        "{:type :invoke :process 0 :f :read}\n{:type :ok :f :read  :time \"x\" :process 0}\n",
+        "c.edn",
+        Format::Auto,
+    );
+    assert!(e.starts_with("c.edn:2:22: found :time \"x\""), "{e}");
+    let e = err_in("[\n  {:process 0 :f :read}]", "d.edn", Format::Auto);
+    assert!(e.starts_with("d.edn:2:3: op has no :type"), "{e}");
+    let e = err_in(
+        "[{:type :invoke :process 0 :f :read}\n #jepsen.history.Op{:type :nope :process 0}]",
+        "e.edn",
+        Format::Auto,
+    );
+    assert!(e.starts_with("e.edn:2:21: found :type :nope"), "{e}");
+    // Jepsen log: a bad value at its column in the line, a pairing error at the process.
+    let e = err_in(
+        "INFO  jepsen.util - 2\t:invoke\t:cas\t[3 \"x]\n",
+        "f.log",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("f.log:1:42:") && e.contains("string that starts at line 1 column 39"),
+        "{e}"
+    );
+    let e = err_in(
+        "INFO  jepsen.util - 2\t:ok\t:read\t3\n",
+        "g.log",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("g.log:1:21:") && e.contains("no pending invoke"),
+        "{e}"
+    );
+    // Pairing errors in JSON and EDN: at the record that is wrong.
+    let e = err_in(
+        "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n  {\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n",
+        "h.jsonl",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("h.jsonl:2:3:") && e.contains("still pending"),
+        "{e}"
+    );
+}
+
+/// A field missing from an invoke is blamed on the invoke, not on the completion that pairing
+/// compares it with.
+#[test]
+fn a_missing_f_is_blamed_on_the_record_without_it() {
+    let e = err_in(
+        "{\"type\":\"invoke\",\"process\":0,\"value\":1}\n{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":1}\n",
+        "i.jsonl",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("i.jsonl:1:1:") && e.contains("invoke of process 0 has no f"),
+        "{e}"
+    );
+    let e = err_in(
+        "{:type :invoke :process 0 :f :write :value 1}\n{:type :ok :process 0 :value 1}\n",
+        "j.edn",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("j.edn:2:1:") && e.contains("ok of process 0 has no f"),
+        "{e}"
+    );
+    // Elle's txn histories write no f at all: that stays fine.
+    let h = ops("{:type :invoke :process 0 :value [[:r 1 nil]]}\n{:type :ok :process 0 :value [[:r 1 [2]]]}\n");
+    assert_eq!(h.len(), 2);
+}
+
+#[test]
+fn client_records_need_a_process() {
+    for text in [
+        "{\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n{\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n",
+        "[{\"type\":\"invoke\",\"process\":null,\"f\":\"write\",\"value\":1}]",
+    ] {
+        let e = err_in(text, "p.json", Format::Auto);
+        assert!(
+            e.starts_with("p.json:1:") && e.contains("expected a process"),
+            "{e}"
+        );
+    }
+    // EDN: one record without a process among records with one.
+    let e = err_in(
+        "{:type :invoke :process 0 :f :write :value 1}\n{:type :ok :f :write :value 1}\n",
+        "q.edn",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("q.edn:2:1:") && e.contains("expected a process"),
+        "{e}"
+    );
+    // ... and the reverse: a process after records without one.
+    let e = err_in(
+        "{:type :invoke :f :write :value 1}\n{:type :ok :f :write :value 1 :process 4}\n",
+        "r.edn",
+        Format::Auto,
+    );
+    assert!(
+        e.starts_with("r.edn:2:1:") && e.contains("names process 4"),
+        "{e}"
+    );
+    // Nemesis records name their process and do not decide the file's rule.
+    let h = read_str(
+        "{:type :info :process :nemesis :f :start}\n{:type :invoke :f :read}\n{:type :ok :f :read :value 1}\n",
+        "s.edn",
+        Format::Edn,
+    )
+    .unwrap();
+    assert!(h.processes_inferred);
+    assert_eq!(h.pairs.len(), 1);
+    let h = read_str(
+        "{:type :invoke :process 0 :f :read}\n{:type :ok :process 0 :f :read :value 1}\n",
+        "t.edn",
+        Format::Edn,
+    )
+    .unwrap();
+    assert!(!h.processes_inferred);
+}
+
+fn value_of(text: &str) -> Result<Value, String> {
+    read_str(text, "n", Format::Auto)
+        .map(|h| h.ops[0].value.clone())
+        .map_err(|e| e.to_string())
+}
+
+/// Integers are exact at any size in JSON as in EDN; distinct numbers in the file stay
+/// distinct values; floats that no 64-bit float holds are errors at their place.
+#[test]
+fn numbers_are_read_exactly_in_json_and_edn() {
+    let json = |v: &str| {
+        value_of(&format!(
+            "{{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":{v}}}\n"
+        ))
+    };
+    let edn = |v: &str| {
+        value_of(&format!(
+            "{{:type :invoke :process 0 :f :write :value {v}}}\n"
+        ))
+    };
+    let big = |s: &str| Ok(Value::BigInt(s.into()));
+    for read in [&json as &dyn Fn(&str) -> Result<Value, String>, &edn] {
+        assert_eq!(read("18446744073709551615"), big("18446744073709551615"));
+        assert_eq!(read("18446744073709551616"), big("18446744073709551616"));
+        assert_eq!(read("18446744073709551617"), big("18446744073709551617"));
+        assert_ne!(read("18446744073709551616"), read("18446744073709551617"));
+        assert_eq!(read("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
+        assert_eq!(read("-9223372036854775809"), big("-9223372036854775809"));
+        assert_eq!(
+            read("-123456789012345678901234567890"),
+            big("-123456789012345678901234567890")
+        );
+        assert_eq!(read("1"), Ok(Value::Int(1)));
+        assert_eq!(read("1.0"), Ok(Value::Float(1.0)));
+        assert_ne!(read("1"), read("1.0"), "an integer is not a float");
+        assert_eq!(read("0.1"), Ok(Value::Float(0.1)));
+        assert_eq!(read("0.10000000000000001"), Ok(Value::Float(0.1)));
+        assert_eq!(read("-2.5e-3"), Ok(Value::Float(-0.0025)));
+        assert_eq!(read("5e-324"), Ok(Value::Float(5e-324)));
+        assert_eq!(
+            read("18446744073709551616.0"),
+            Ok(Value::Float(2f64.powi(64)))
+        );
+        for lossy in [
+            "0.1000000000000000000001",
+            "18446744073709551617.0",
+            "1e-400",
+            "-1.00000000000000000000000001e5",
+        ] {
+            let e = read(lossy).unwrap_err();
+            assert!(
+                e.starts_with("n:1:") && e.contains("no 64-bit float holds"),
+                "{lossy}: {e}"
+            );
+        }
+    }
+    // serde_json hands -0 over as a float; it is the integer 0, and the next number is itself.
+    assert_eq!(
+        json("[-0, 0.5, -0.0]"),
+        Ok(Value::List(vec![
+            Value::Int(0),
+            Value::Float(0.5),
+            Value::Float(-0.0)
+        ]))
+    );
+    // Numbers inside nested values, and after strings holding digits, are found in order.
+    let v = json(r#"[{"k":"1.5e9 -7"},18446744073709551616,[2.5,-18446744073709551617]]"#).unwrap();
+    assert_eq!(
+        v,
+        Value::List(vec![
+            Value::Map(vec![(Value::str("k"), Value::str("1.5e9 -7"))]),
+            Value::BigInt("18446744073709551616".into()),
+            Value::List(vec![
+                Value::Float(2.5),
+                Value::BigInt("-18446744073709551617".into())
+            ]),
+        ])
+    );
+    // The bad number is named where it is written, inside a multi-line record.
+    let e =
+        value_of("[{\"type\":\"invoke\",\"process\":0,\n  \"value\": [1, 1e-999]}]").unwrap_err();
+    assert!(e.starts_with("n:2:16:"), "{e}");
+    assert_eq!(edn("12N"), Ok(Value::Int(12)));
+    assert_eq!(edn("1.5M"), Ok(Value::Float(1.5)));
+    assert!(edn("1/3").unwrap_err().contains("ratio"));
+}
+
+/// Reading counts what it builds: a record larger than a quarter of the limit, or a history
+/// larger than the limit, stops reading with an error naming the record.
+#[test]
+fn reading_stays_within_its_memory_limit() {
+    use labrys_history::read::{read_within, ReadLimits};
+    let list: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+    let huge_json = format!(
+        "{{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1}}\n{{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":[{}]}}\n",
+        list.join(",")
+    );
+    let huge_edn = huge_json
+        .replace("\"type\":", ":type ")
+        .replace("\"process\":", ":process ")
+        .replace("\"f\":", ":f ")
+        .replace("\"value\":", ":value ")
+        .replace("\"invoke\"", ":invoke")
+        .replace("\"ok\"", ":ok")
+        .replace("\"write\"", ":write");
+    let huge_log = format!(
+        "INFO  jepsen.util - 0\t:invoke\t:write\t1\nINFO  jepsen.util - 0\t:ok\t:write\t[{}]\n",
+        list.join(" ")
+    );
+    for (name, text) in [
+        ("m.jsonl", &huge_json),
+        ("m.edn", &huge_edn),
+        ("m.log", &huge_log),
+    ] {
+        let e = read_within(
+            text.as_bytes(),
+            name,
+            Format::Auto,
+            ReadLimits::within(1 << 20),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::OverMemoryLimit { .. }), "{name}: {e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("{name}:2:1:")) && msg.contains("--memory-limit"),
+            "{name}: {msg}"
+        );
+        // The same history reads when the limit allows it.
+        let h = read_within(
+            text.as_bytes(),
+            name,
+            Format::Auto,
+            ReadLimits::within(1 << 30),
+        )
+        .unwrap();
+        assert_eq!(h.ops[1].value.as_seq().map(|s| s.len()), Some(200_000));
+        assert!(h.held_bytes > 200_000 * 32, "{name}: {}", h.held_bytes);
+    }
+    // Many small records: the running total stops reading at the record that passes it.
+    let many: String = (0..20_000)
+        .map(|i| format!("{{\"type\":\"invoke\",\"process\":{i},\"f\":\"read\",\"value\":null}}\n"))
+        .collect();
+    let e = read_within(
+        many.as_bytes(),
+        "t.jsonl",
+        Format::Auto,
+        ReadLimits::within(1 << 20),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the history needs more than the memory limit"),
+        "{e}"
+    );
+    let line: u32 = e.split(':').nth(1).unwrap().parse().unwrap();
+    assert!((1000..20_000).contains(&line), "{e}");
 }

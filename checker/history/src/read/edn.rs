@@ -16,23 +16,25 @@
 
 use crate::error::Error;
 use crate::op::Op;
+use crate::read::budget::{Budget, Exceeded};
 use crate::read::describe;
 use crate::read::record::{op_from_record_in, RecordContext};
-use crate::value::Value;
+use crate::value::{float_from_text, int_from_text, number_from_text, Value};
 use std::io::Read;
 
 /// Deeper nesting than this is an error: no history needs it, and it bounds the recursion of
 /// everything downstream (drop, hash, print).
 pub const MAX_DEPTH: usize = 256;
 
-/// Streams the ops of an EDN history into `sink`.
-pub fn read_ops<R: Read>(
+/// Streams the ops of an EDN history into `sink`, within `budget`.
+pub(crate) fn read_ops<R: Read>(
     input: R,
     source: &str,
+    budget: &Budget,
+    cx: &mut RecordContext,
     sink: &mut dyn FnMut(Op) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut p = Parser::new(input, source);
-    let mut cx = RecordContext::default();
+    let mut p = Parser::new(input, source, budget);
     let mut pos = 0u64;
     p.skip_ws()?;
     match p.peek()? {
@@ -60,7 +62,7 @@ pub fn read_ops<R: Read>(
                     }
                     Some(_) => {
                         let v = p.parse_form()?;
-                        sink(op_from_record_in(&mut cx, v, pos, p.form_line, source)?)?;
+                        sink(p.op(cx, v, pos)?)?;
                         pos += 1;
                     }
                 }
@@ -80,17 +82,36 @@ pub fn read_ops<R: Read>(
                 break;
             }
             let v = p.parse_form()?;
-            sink(op_from_record_in(&mut cx, v, pos, p.form_line, source)?)?;
+            sink(p.op(cx, v, pos)?)?;
             pos += 1;
         },
     }
     Ok(())
 }
 
-/// Parses every form of a short text (a Jepsen log line's value, `--initial`).
+/// Parses every form of a short text (a Jepsen log line's value, `--initial`) that starts at
+/// column 1 of `line`.
 pub fn parse_all(text: &str, source: &str, line: u32) -> Result<Vec<Value>, Error> {
-    let mut p = Parser::new(text.as_bytes(), source);
+    parse_all_at(text, source, line, 1)
+}
+
+/// Parses every form of a short text that starts at `line`:`col` of its file, so errors name
+/// file positions.
+pub fn parse_all_at(text: &str, source: &str, line: u32, col: u32) -> Result<Vec<Value>, Error> {
+    parse_all_within(text, source, line, col, &Budget::unlimited())
+}
+
+/// [`parse_all_at`], charging what it builds to `budget` (a Jepsen log line's value).
+pub(crate) fn parse_all_within(
+    text: &str,
+    source: &str,
+    line: u32,
+    col: u32,
+    budget: &Budget,
+) -> Result<Vec<Value>, Error> {
+    let mut p = Parser::new(text.as_bytes(), source, budget);
     p.line = line;
+    p.col = col;
     let mut out = Vec::new();
     loop {
         p.skip_ws()?;
@@ -154,13 +175,22 @@ struct Parser<'s, R> {
     line: u32,
     col: u32,
     source: &'s str,
+    budget: &'s Budget,
     scratch: Vec<u8>,
-    /// Line where the last form returned by `parse_form` starts (after any `#_` discards).
+    /// Line and column where the last form returned by `parse_form` starts (after any `#_`
+    /// discards).
     form_line: u32,
+    form_col: u32,
+    /// Where each key of the last form's outermost map is written (the op record's fields).
+    key_pos: Vec<(u32, u32)>,
+    /// Stack index of the outermost map of the form being parsed (below it only tags), or
+    /// `usize::MAX`; and where the item about to be read in it starts.
+    record_depth: usize,
+    item_pos: (u32, u32),
 }
 
 impl<'s, R: Read> Parser<'s, R> {
-    fn new(input: R, source: &'s str) -> Self {
+    fn new(input: R, source: &'s str, budget: &'s Budget) -> Self {
         Parser {
             input,
             buf: vec![0u8; 1 << 16].into_boxed_slice(),
@@ -170,9 +200,50 @@ impl<'s, R: Read> Parser<'s, R> {
             line: 1,
             col: 1,
             source,
+            budget,
             scratch: Vec::new(),
             form_line: 1,
+            form_col: 1,
+            key_pos: Vec::new(),
+            record_depth: usize::MAX,
+            item_pos: (1, 1),
         }
+    }
+
+    /// The op of a record form just parsed, with errors at the record's or the field's place.
+    fn op(&self, cx: &mut RecordContext, v: Value, pos: u64) -> Result<Op, Error> {
+        let op = op_from_record_in(
+            cx,
+            v,
+            pos,
+            (self.form_line, self.form_col),
+            &self.key_pos,
+            self.source,
+        )?;
+        self.budget.keep(&op).map_err(|e| self.over(e))?;
+        Ok(op)
+    }
+
+    /// The error for a passed memory limit, at the form being read.
+    fn over(&self, e: Exceeded) -> Error {
+        self.budget
+            .error(e, self.source, self.form_line, self.form_col)
+    }
+
+    /// Charges `n` bytes to the form being read.
+    fn charge(&self, n: usize) -> Result<(), Error> {
+        self.budget.charge(n as u64).map_err(|e| self.over(e))
+    }
+
+    /// Checks the text held in `scratch` still fits, every 4 KiB it grows.
+    #[inline]
+    fn check_scratch(&self) -> Result<(), Error> {
+        if self.scratch.len().is_multiple_of(4096) {
+            self.budget
+                .check_transient(self.scratch.capacity() as u64)
+                .map_err(|e| self.over(e))?;
+        }
+        Ok(())
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {
@@ -282,6 +353,7 @@ impl<'s, R: Read> Parser<'s, R> {
             }
             self.scratch.push(c);
             self.bump();
+            self.check_scratch()?;
         }
         Ok(())
     }
@@ -299,11 +371,15 @@ impl<'s, R: Read> Parser<'s, R> {
     /// Parses one complete form. The caller has skipped whitespace and knows a byte follows.
     fn parse_form(&mut self) -> Result<Value, Error> {
         let mut stack: Vec<Frame> = Vec::new();
+        self.record_depth = usize::MAX;
         loop {
             self.skip_ws()?;
             let (line, col) = (self.line, self.col);
             if stack.is_empty() {
                 self.form_line = line;
+                self.form_col = col;
+            } else if stack.len() - 1 == self.record_depth {
+                self.item_pos = (line, col);
             }
             let Some(c) = self.peek()? else {
                 return Err(match stack.iter().rev().find_map(|f| match f {
@@ -326,6 +402,10 @@ impl<'s, R: Read> Parser<'s, R> {
                         )));
                     }
                     self.bump();
+                    if c == b'{' && stack.iter().all(|f| matches!(f, Frame::Tag)) {
+                        self.record_depth = stack.len();
+                        self.key_pos.clear();
+                    }
                     stack.push(match c {
                         b'(' => Frame::Seq {
                             items: Vec::new(),
@@ -361,6 +441,7 @@ impl<'s, R: Read> Parser<'s, R> {
                                     "map has an odd number of forms; expected key/value pairs",
                                 ));
                             }
+                            self.charge(items.len() / 2 * std::mem::size_of::<(Value, Value)>())?;
                             let mut m = Vec::with_capacity(items.len() / 2);
                             let mut it = items.into_iter();
                             while let (Some(k), Some(v)) = (it.next(), it.next()) {
@@ -386,7 +467,9 @@ impl<'s, R: Read> Parser<'s, R> {
                 }
                 b'"' => {
                     self.bump();
-                    Value::Str(self.read_string(line, col)?.into())
+                    let text = self.read_string(line, col)?;
+                    self.charge(text.len())?;
+                    Value::Str(text.into())
                 }
                 b'\\' => {
                     self.bump();
@@ -402,6 +485,7 @@ impl<'s, R: Read> Parser<'s, R> {
                             "found ':' alone; expected a keyword such as :ok",
                         ));
                     }
+                    self.charge(self.scratch.len())?;
                     Value::Keyword(self.token_str(line, col)?.into())
                 }
                 b'#' => {
@@ -437,7 +521,9 @@ impl<'s, R: Read> Parser<'s, R> {
                         Some(b'"') => {
                             // A regex literal: keep its text.
                             self.bump();
-                            Value::Str(self.read_string(line, col)?.into())
+                            let text = self.read_string(line, col)?;
+                            self.charge(text.len())?;
+                            Value::Str(text.into())
                         }
                         Some(c) if !Self::is_delim(c) => {
                             self.read_token()?;
@@ -463,17 +549,29 @@ impl<'s, R: Read> Parser<'s, R> {
                             format!("found {}; expected a value", describe(c)),
                         ));
                     }
+                    self.charge(self.scratch.len())?;
                     self.atom(line, col)?
                 }
             };
             // Hand the finished value to the enclosing frame.
             let mut value = Some(value);
             while let Some(v) = value.take() {
+                let depth = stack.len().wrapping_sub(1);
                 match stack.last_mut() {
                     None => return Ok(v),
-                    Some(Frame::Seq { items, .. })
-                    | Some(Frame::Map { items, .. })
-                    | Some(Frame::Set { items, .. }) => items.push(v),
+                    Some(Frame::Map { items, .. }) => {
+                        if depth == self.record_depth && items.len() % 2 == 0 {
+                            self.key_pos.push(self.item_pos);
+                        }
+                        if let Err(e) = self.budget.push(items, v) {
+                            return Err(self.over(e));
+                        }
+                    }
+                    Some(Frame::Seq { items, .. }) | Some(Frame::Set { items, .. }) => {
+                        if let Err(e) = self.budget.push(items, v) {
+                            return Err(self.over(e));
+                        }
+                    }
                     Some(Frame::Tag) => {
                         stack.pop();
                         value = Some(v);
@@ -501,24 +599,25 @@ impl<'s, R: Read> Parser<'s, R> {
             });
         }
         let bad = || self.err_at(line, col, format!("found {t:?}; expected a number"));
+        let number = |r: Result<Value, String>| r.map_err(|msg| self.err_at(line, col, msg));
         if let Some(digits) = t.strip_suffix('N') {
-            return int_value(digits).ok_or_else(bad);
+            return int_from_text(digits).ok_or_else(bad);
         }
         if let Some(d) = t.strip_suffix('M') {
-            return d.parse::<f64>().map(Value::Float).map_err(|_| bad());
+            // A BigDecimal: read as a float when one holds it exactly (see `value`).
+            return number(float_from_text(d).map(Value::Float));
         }
-        if b.iter().any(|&c| c == b'.' || c == b'e' || c == b'E') {
-            return t.parse::<f64>().map(Value::Float).map_err(|_| bad());
+        if t.contains('/') {
+            return Err(self.err_at(
+                line,
+                col,
+                format!(
+                    "found the ratio {t}; expected an integer or a decimal number (a ratio read \
+                     as a float would be rounded and could merge with another number)"
+                ),
+            ));
         }
-        if let Some((n, d)) = t.split_once('/') {
-            // A ratio: keep it as a float.
-            let (n, d) = (
-                n.parse::<f64>().map_err(|_| bad())?,
-                d.parse::<f64>().map_err(|_| bad())?,
-            );
-            return Ok(Value::Float(n / d));
-        }
-        int_value(t).ok_or_else(bad)
+        number(number_from_text(t))
     }
 
     fn read_string(&mut self, line: u32, col: u32) -> Result<String, Error> {
@@ -554,7 +653,10 @@ impl<'s, R: Read> Parser<'s, R> {
                         }
                     }
                 }
-                _ => self.scratch.push(c),
+                _ => {
+                    self.scratch.push(c);
+                    self.check_scratch()?;
+                }
             }
         }
         String::from_utf8(std::mem::take(&mut self.scratch)).map_err(|_| {
@@ -621,19 +723,4 @@ impl<'s, R: Read> Parser<'s, R> {
             }
         })
     }
-}
-
-/// An integer: i64 when it fits, else its decimal digits.
-fn int_value(t: &str) -> Option<Value> {
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if let Ok(i) = t.parse::<i64>() {
-        return Some(Value::Int(i));
-    }
-    let digits = t.strip_prefix('-').unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let trimmed = digits.trim_start_matches('0');
-    let sign = if t.starts_with('-') { "-" } else { "" };
-    Some(Value::BigInt(format!("{sign}{trimmed}").into()))
 }

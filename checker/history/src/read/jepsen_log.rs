@@ -13,16 +13,18 @@
 
 use crate::error::Error;
 use crate::op::{Op, OpType, Process};
+use crate::read::budget::{Budget, Exceeded};
 use crate::read::edn;
 use crate::read::record::Interner;
 use crate::value::Value;
 use std::io::BufRead;
 use std::sync::Arc;
 
-/// Streams the ops of a Jepsen log into `sink`.
-pub fn read<R: BufRead>(
+/// Streams the ops of a Jepsen log into `sink`, within `budget`.
+pub(crate) fn read<R: BufRead>(
     input: &mut R,
     source: &str,
+    budget: &Budget,
     sink: &mut dyn FnMut(Op) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut names = Interner::default();
@@ -30,16 +32,21 @@ pub fn read<R: BufRead>(
     let mut line_no = 0u32;
     let mut pos = 0u64;
     loop {
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::new(); // don't keep a huge line's buffer
+        }
         buf.clear();
-        let n = input
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(source, e))?;
+        let n = read_line(input, &mut buf, budget)
+            .map_err(|e| e.into_error(budget, source, line_no + 1))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         let text = String::from_utf8_lossy(&buf);
-        if let Some(op) = parse_line(&text, source, line_no, pos, &mut names)? {
+        if let Some(op) = parse_line(&text, source, line_no, pos, &mut names, budget)? {
+            budget
+                .keep(&op)
+                .map_err(|e| budget.error(e, source, op.line, op.col))?;
             sink(op)?;
             pos += 1;
         }
@@ -53,6 +60,53 @@ pub fn read<R: BufRead>(
         ));
     }
     Ok(())
+}
+
+enum LineError {
+    Io(std::io::Error),
+    TooLong(Exceeded),
+}
+
+impl LineError {
+    fn into_error(self, budget: &Budget, source: &str, line: u32) -> Error {
+        match self {
+            LineError::Io(e) => Error::io(source, e),
+            LineError::TooLong(e) => budget.error(e, source, line, 1),
+        }
+    }
+}
+
+/// Reads one line (with its newline) into `buf`, checking its length against the budget as it
+/// grows; the number of bytes read, 0 at the end of the input.
+fn read_line<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    budget: &Budget,
+) -> Result<usize, LineError> {
+    let mut n = 0;
+    loop {
+        let avail = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LineError::Io(e)),
+        };
+        if avail.is_empty() {
+            return Ok(n);
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        buf.extend_from_slice(&avail[..take]);
+        input.consume(take);
+        n += take;
+        budget
+            .check_transient(buf.capacity() as u64)
+            .map_err(LineError::TooLong)?;
+        if done {
+            return Ok(n);
+        }
+    }
 }
 
 /// True when the line looks like a Jepsen op line (used to detect the format).
@@ -74,6 +128,7 @@ fn parse_line(
     line: u32,
     pos: u64,
     names: &mut Interner,
+    budget: &Budget,
 ) -> Result<Option<Op>, Error> {
     let text = text.trim_end_matches(['\n', '\r']);
     // Tokens separated by whitespace, with their byte offsets.
@@ -117,17 +172,21 @@ fn parse_line(
         };
         let rest_start = tokens.get(w + 2).map(|t| t.0).unwrap_or(text.len());
         let rest = &text[rest_start..];
-        let mut forms = edn::parse_all(rest, source, line).map_err(|e| match e {
-            Error::Syntax {
-                file, line, msg, ..
-            } => Error::Syntax {
-                file,
-                line,
-                col: rest_start as u32 + 1,
-                msg: format!("{msg} (in the value of a Jepsen log line)"),
-            },
-            other => other,
-        })?;
+        let mut forms = edn::parse_all_within(rest, source, line, rest_start as u32 + 1, budget)
+            .map_err(|e| match e {
+                Error::Syntax {
+                    file,
+                    line,
+                    col,
+                    msg,
+                } => Error::Syntax {
+                    file,
+                    line,
+                    col,
+                    msg: format!("{msg} (in the value of a Jepsen log line)"),
+                },
+                other => other,
+            })?;
         let mut value = if forms.is_empty() {
             Value::Nil
         } else {
@@ -150,6 +209,7 @@ fn parse_line(
             value,
             extra,
             line,
+            col: tokens[w - 1].0 as u32 + 1,
         }));
     }
     Ok(None)

@@ -5,67 +5,250 @@
 //! bracket depth, and cuts out one record at a time (a top-level object in JSON Lines, an
 //! element of the top-level array otherwise). Each record's bytes go to `serde_json`, which
 //! builds our [`Value`] directly (no `serde_json::Value` in between). Memory holds one record's
-//! text; errors get the record's line plus serde's offset inside it.
+//! text; errors get the record's line plus serde's offset inside it. What a record builds is
+//! charged to the reading budget as it is built (see `budget`), and its text is checked while it
+//! grows, so an enormous record stops reading instead of exhausting memory.
 //!
-//! Integers beyond 64 bits: up to u64 they are kept exactly; beyond that serde_json gives a
-//! float (JSON has no bigger integer type in practice; EDN histories keep them exactly).
+//! Numbers are read exactly, as EDN numbers are ([`crate::value::number_from_text`]): integers
+//! at any size, floats only when the text names one float. serde_json hands over every integer
+//! that fits in i64 or u64 as an integer and everything else as an `f64`; for those the reader
+//! goes back to the number's text in the record (numbers reach the visitor in text order, so
+//! the next number literal that serde would make a float is the one) and reads that instead.
+//! We do not turn on serde_json's `arbitrary_precision` feature for this: Cargo unifies
+//! features, so it would change `serde_json::Number` for every crate of the workspace (the
+//! harness's and the etcd client's JSON included), make every number a string inside serde,
+//! and break `#[serde(flatten)]`, which the check result uses; the text is already here.
 
 use crate::error::Error;
 use crate::op::Op;
+use crate::read::budget::{Budget, Exceeded};
 use crate::read::describe;
 use crate::read::record::{op_from_record_in, RecordBuilder, RecordContext};
-use crate::value::Value;
-use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use crate::value::{number_from_text, Value};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::BufRead;
 
-/// Streams the ops of a JSON or JSON Lines history into `sink`.
-pub fn read<R: BufRead>(
+/// Streams the ops of a JSON or JSON Lines history into `sink`, within `budget`.
+pub(crate) fn read<R: BufRead>(
     input: &mut R,
     source: &str,
+    budget: &Budget,
+    cx: &mut RecordContext,
     sink: &mut dyn FnMut(Op) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut cx = RecordContext::default();
     let mut pos = 0u64;
     let mut on_record = |bytes: &[u8], line: u32, col: u32| -> Result<(), Error> {
+        let rec = Record {
+            bytes,
+            budget,
+            num_cursor: Cell::new(0),
+            bad_number: RefCell::new(None),
+        };
         let op = if bytes.first() == Some(&b'{') {
             // The common case: build the op straight from the object's fields.
             let mut b = RecordBuilder::default();
             deserialize_with(
-                bytes,
+                &rec,
                 source,
                 line,
                 col,
                 RecordSeed {
-                    cx: &mut cx,
+                    rec: &rec,
+                    cx: &mut *cx,
                     builder: &mut b,
                 },
             )?;
-            b.finish(&mut cx, pos, line, source)?
+            b.finish(cx, pos, line, col).map_err(|e| {
+                e.at(source, line, col, |_, name| {
+                    key_offset(bytes, name).map(|off| place_in(bytes, off, line, col))
+                })
+            })?
         } else {
-            let v = parse_record(bytes, source, line, col)?;
-            op_from_record_in(&mut cx, v, pos, line, source)?
+            let v = deserialize_with(&rec, source, line, col, ValueSeed(&rec))?;
+            op_from_record_in(cx, v, pos, (line, col), &[], source)?
         };
+        budget
+            .keep(&op)
+            .map_err(|e| budget.error(e, source, line, col))?;
         sink(op)?;
         pos += 1;
         Ok(())
     };
-    scan(input, source, &mut on_record)
+    scan(input, source, budget, &mut on_record)
 }
 
-/// Runs a seed over `bytes` (which start at `line`:`col` of the file), mapping serde's errors
-/// to file positions.
+/// Parses one JSON value from `bytes`, which start at `line`:`col` of the file (`--initial`,
+/// tests): numbers exactly, no memory limit.
+pub fn parse_value(bytes: &[u8], source: &str, line: u32, col: u32) -> Result<Value, Error> {
+    let budget = Budget::unlimited();
+    let rec = Record {
+        bytes,
+        budget: &budget,
+        num_cursor: Cell::new(0),
+        bad_number: RefCell::new(None),
+    };
+    deserialize_with(&rec, source, line, col, ValueSeed(&rec))
+}
+
+/// One record being read: its text, the budget, and where the number scan is.
+struct Record<'b> {
+    bytes: &'b [u8],
+    budget: &'b Budget,
+    /// Offset in `bytes` after the last number literal handed over as a float.
+    num_cursor: Cell<usize>,
+    /// A number literal that cannot be read exactly: its offset in `bytes`, and why.
+    bad_number: RefCell<Option<(usize, String)>>,
+}
+
+impl Record<'_> {
+    /// Charges `n` bytes, as a serde error when the budget is spent.
+    fn charge<E: serde::de::Error>(&self, n: usize) -> Result<(), E> {
+        self.budget.charge(n as u64).map_err(over::<E>)
+    }
+
+    fn push<T, E: serde::de::Error>(&self, v: &mut Vec<T>, x: T) -> Result<(), E> {
+        self.budget.push(v, x).map_err(over::<E>)
+    }
+
+    fn string<E: serde::de::Error>(&self, s: &str) -> Result<Value, E> {
+        self.charge::<E>(s.len())?;
+        Ok(Value::Str(s.into()))
+    }
+
+    /// The value of the number serde just parsed as the float `f`, read from its text
+    /// instead.
+    fn wide_number<E: serde::de::Error>(&self, f: f64) -> Result<Value, E> {
+        let found = next_wide_number(self.bytes, self.num_cursor.get());
+        // Number literals are ASCII.
+        let text = found
+            .and_then(|(start, end)| std::str::from_utf8(&self.bytes[start..end]).ok())
+            .unwrap_or_default();
+        // The text must be the number serde read (to within its rounding): never read one
+        // number's text for another's.
+        let same = text
+            .parse::<f64>()
+            .is_ok_and(|t| t == f || (t - f).abs() <= f.abs().max(t.abs()) * 1e-15);
+        let Some((start, end)) = found.filter(|_| same) else {
+            return Err(E::custom(format!(
+                "could not find the text of the number {f} in the record; expected plain JSON numbers"
+            )));
+        };
+        self.num_cursor.set(end);
+        number_from_text(text).map_err(|msg| {
+            *self.bad_number.borrow_mut() = Some((start, msg.clone()));
+            E::custom(msg)
+        })
+    }
+}
+
+fn over<E: serde::de::Error>(_: Exceeded) -> E {
+    E::custom("over the memory limit")
+}
+
+/// The next number literal at or after `from` that serde_json hands over as a float: one with
+/// a fraction or an exponent, or an integer outside i64 (negative) or u64 (positive).
+fn next_wide_number(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let text = std::str::from_utf8(&bytes[start..i]).ok()?;
+                // serde_json also hands `-0` over as a float (-0.0).
+                let wide = text.contains(['.', 'e', 'E'])
+                    || if text.starts_with('-') {
+                        text.parse::<i64>().map_or(true, |i| i == 0)
+                    } else {
+                        text.parse::<u64>().is_err()
+                    };
+                if wide {
+                    return Some((start, i));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Where the key `name` of a record's top-level object is written: the offset of its opening
+/// quote in `bytes` (the record's text), or `None` when it is not there as written.
+fn key_offset(bytes: &[u8], name: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let text = bytes.get(start + 1..i)?;
+                if depth == 1 && text == name.as_bytes() {
+                    let rest = bytes.get(i + 1..)?;
+                    let after = rest.iter().find(|c| !c.is_ascii_whitespace());
+                    if after == Some(&b':') {
+                        return Some(start);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The file position of byte `off` of a record that starts at `line`:`col`.
+fn place_in(bytes: &[u8], off: usize, line: u32, col: u32) -> (u32, u32) {
+    let before = &bytes[..off.min(bytes.len())];
+    match memchr::memrchr(b'\n', before) {
+        None => (line, col + off as u32),
+        Some(nl) => (
+            line + memchr::memchr_iter(b'\n', before).count() as u32,
+            (off - nl) as u32,
+        ),
+    }
+}
+
+/// Runs a seed over the record's text (which starts at `line`:`col` of the file), mapping
+/// serde's errors to file positions; a bad number is reported where it is written, a passed
+/// memory limit at the record.
 fn deserialize_with<'de, S: DeserializeSeed<'de>>(
-    bytes: &'de [u8],
+    rec: &Record<'de>,
     source: &str,
     line: u32,
     col: u32,
     seed: S,
 ) -> Result<S::Value, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_slice(rec.bytes);
     seed.deserialize(&mut de)
         .and_then(|v| de.end().map(|_| v))
         .map_err(|e| {
+            if let Some(over) = rec.budget.exceeded() {
+                return rec.budget.error(over, source, line, col);
+            }
+            if let Some((off, msg)) = rec.bad_number.borrow_mut().take() {
+                let (l, c) = place_in(rec.bytes, off, line, col);
+                return Error::syntax(source, l, c, msg);
+            }
             let (l, c) = (e.line() as u32, e.column() as u32);
             let (line, col) = if l <= 1 {
                 (line, col + c.saturating_sub(1))
@@ -84,19 +267,20 @@ fn deserialize_with<'de, S: DeserializeSeed<'de>>(
 }
 
 /// Feeds the fields of one top-level JSON object to a [`RecordBuilder`].
-struct RecordSeed<'a> {
+struct RecordSeed<'a, 'b> {
+    rec: &'a Record<'b>,
     cx: &'a mut RecordContext,
     builder: &'a mut RecordBuilder,
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordSeed<'_> {
+impl<'de> Visitor<'de> for RecordSeed<'_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an op object")
@@ -104,29 +288,17 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
         while let Some(k) = a.next_key::<std::borrow::Cow<'de, str>>()? {
             if k == "type" || k == "f" {
-                match a.next_value::<NameOrValue<'de>>()? {
+                match a.next_value_seed(NameOrValueSeed(self.rec))? {
                     NameOrValue::Name(text) => self.builder.name_field(self.cx, &k, &text),
                     NameOrValue::Value(v) => self.builder.field(self.cx, &k, v),
                 }
             } else {
-                let JsonValue(v) = a.next_value()?;
+                let v = a.next_value_seed(ValueSeed(self.rec))?;
                 self.builder.field(self.cx, &k, v);
             }
         }
         Ok(())
     }
-}
-
-/// Parses one JSON value from `bytes`, which start at `line`:`col` of the file.
-pub fn parse_record(bytes: &[u8], source: &str, line: u32, col: u32) -> Result<Value, Error> {
-    deserialize_with(
-        bytes,
-        source,
-        line,
-        col,
-        std::marker::PhantomData::<JsonValue>,
-    )
-    .map(|v| v.0)
 }
 
 /// Called with each record's bytes and the line and column where it starts.
@@ -136,6 +308,7 @@ type OnRecord<'a> = dyn FnMut(&[u8], u32, u32) -> Result<(), Error> + 'a;
 fn scan<R: BufRead>(
     input: &mut R,
     source: &str,
+    budget: &Budget,
     on_record: &mut OnRecord<'_>,
 ) -> Result<(), Error> {
     #[derive(PartialEq)]
@@ -222,7 +395,7 @@ fn scan<R: BufRead>(
                         if closers.pop() != Some(c) {
                             // Mismatched: let serde point at the exact place.
                             rec.extend_from_slice(&buf[seg..=i]);
-                            parse_record(&rec, source, rec_line, rec_col)?;
+                            parse_value(&rec, source, rec_line, rec_col)?;
                             return Err(Error::syntax(
                                 source,
                                 line,
@@ -237,6 +410,9 @@ fn scan<R: BufRead>(
                                 rec.extend_from_slice(&buf[seg..=i]);
                                 on_record(&rec, rec_line, rec_col)?;
                                 rec.clear();
+                                if rec.capacity() > 1 << 20 {
+                                    rec = Vec::new(); // don't keep a huge record's buffer
+                                }
                             }
                             need_comma = top == Top::Array;
                         }
@@ -285,6 +461,17 @@ fn scan<R: BufRead>(
             i += 1;
         }
         if !closers.is_empty() {
+            // Check the room the text will take before taking it.
+            let need = rec.len() + (n - seg);
+            let cap = if need > rec.capacity() {
+                need.max(2 * rec.capacity())
+            } else {
+                rec.capacity()
+            };
+            budget
+                .check_transient(cap as u64)
+                .map_err(|e| budget.error(e, source, rec_line, rec_col))?;
+            rec.reserve_exact(cap - rec.len());
             rec.extend_from_slice(&buf[seg..n]);
         }
         abs += n;
@@ -322,58 +509,61 @@ enum NameOrValue<'de> {
     Value(Value),
 }
 
-impl<'de> Deserialize<'de> for NameOrValue<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = NameOrValue<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Name(std::borrow::Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Name(std::borrow::Cow::Owned(s.to_string())))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Value(Value::Nil))
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Value(Value::Bool(b)))
-            }
-            fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Value(Value::Int(i)))
-            }
-            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Self::Value, E> {
-                ValueVisitor.visit_u64(u).map(NameOrValue::Value)
-            }
-            fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
-                Ok(NameOrValue::Value(Value::Float(f)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
-                ValueVisitor.visit_seq(a).map(NameOrValue::Value)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
-                ValueVisitor.visit_map(a).map(NameOrValue::Value)
-            }
-        }
-        d.deserialize_any(V)
+struct NameOrValueSeed<'a, 'b>(&'a Record<'b>);
+
+impl<'de> DeserializeSeed<'de> for NameOrValueSeed<'_, 'de> {
+    type Value = NameOrValue<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-/// Deserializes straight into [`Value`].
-struct JsonValue(Value);
-
-impl<'de> Deserialize<'de> for JsonValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor).map(JsonValue)
+impl<'de> Visitor<'de> for NameOrValueSeed<'_, 'de> {
+    type Value = NameOrValue<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(NameOrValue::Name(std::borrow::Cow::Borrowed(s)))
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        self.0.charge::<E>(s.len())?;
+        Ok(NameOrValue::Name(std::borrow::Cow::Owned(s.to_string())))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NameOrValue::Value(Value::Nil))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(NameOrValue::Value(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+        Ok(NameOrValue::Value(Value::Int(i)))
+    }
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Self::Value, E> {
+        ValueSeed(self.0).visit_u64(u).map(NameOrValue::Value)
+    }
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Self::Value, E> {
+        ValueSeed(self.0).visit_f64(f).map(NameOrValue::Value)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+        ValueSeed(self.0).visit_seq(a).map(NameOrValue::Value)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+        ValueSeed(self.0).visit_map(a).map(NameOrValue::Value)
     }
 }
 
-struct ValueVisitor;
+/// Deserializes straight into [`Value`], charging what it builds to the record's budget.
+struct ValueSeed<'a, 'b>(&'a Record<'b>);
 
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, 'de> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_, 'de> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -391,34 +581,39 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
         Ok(Value::Int(i))
     }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(match i64::try_from(u) {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::BigInt(u.to_string().into()),
-        })
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        match i64::try_from(u) {
+            Ok(i) => Ok(Value::Int(i)),
+            Err(_) => {
+                let digits = u.to_string();
+                self.0.charge::<E>(digits.len())?;
+                Ok(Value::BigInt(digits.into()))
+            }
+        }
     }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Float(f))
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        let v = self.0.wide_number::<E>(f)?;
+        if let Value::BigInt(digits) = &v {
+            self.0.charge::<E>(digits.len())?;
+        }
+        Ok(v)
     }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.into()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s.into_boxed_str()))
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
+        self.0.string(s)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-        let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
-        while let Some(JsonValue(x)) = a.next_element()? {
-            v.push(x);
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element_seed(ValueSeed(self.0))? {
+            self.0.push::<_, A::Error>(&mut v, x)?;
         }
         Ok(Value::List(v))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
-        let mut m = Vec::with_capacity(a.size_hint().unwrap_or(0).min(16));
-        while let Some((k, JsonValue(v))) =
-            a.next_entry::<std::borrow::Cow<'de, str>, JsonValue>()?
-        {
-            m.push((Value::Str(k.as_ref().into()), v));
+        let mut m = Vec::new();
+        while let Some(k) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+            let k = self.0.string::<A::Error>(&k)?;
+            let v = a.next_value_seed(ValueSeed(self.0))?;
+            self.0.push::<_, A::Error>(&mut m, (k, v))?;
         }
         Ok(Value::Map(m))
     }

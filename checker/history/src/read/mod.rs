@@ -6,9 +6,12 @@
 //! - Jepsen log lines: `INFO  jepsen.util - 2\t:invoke\t:cas\t[3 0]`.
 //!
 //! Every reader streams: it holds one record's text at a time, so memory grows with the ops
-//! kept, not with the file. Every error names file, line, column, what was found and what was
-//! expected.
+//! kept, not with the file; and it counts what it builds against [`ReadLimits`] (see
+//! [`budget`]), so a history too large for the memory it may use stops reading with an error
+//! at the record where it passed the limit. Every error names file, line, column, what was
+//! found and what was expected.
 
+pub mod budget;
 pub mod edn;
 pub mod jepsen_log;
 pub mod json;
@@ -17,10 +20,13 @@ mod record;
 use crate::error::Error;
 use crate::history::History;
 use crate::op::Op;
+use budget::Budget;
+use record::MissingProcess;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+pub use budget::ReadLimits;
 pub use record::{op_from_record, RecordContext};
 
 /// A history file format.
@@ -44,8 +50,13 @@ impl Format {
     }
 }
 
-/// Reads and pairs a history file.
+/// Reads and pairs a history file, with no limit on memory.
 pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
+    read_file_within(path, format, ReadLimits::UNLIMITED)
+}
+
+/// Reads and pairs a history file within `limits`.
+pub fn read_file_within(path: &Path, format: Format, limits: ReadLimits) -> Result<History, Error> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     // Reserve room for the most ops the file could hold (records are rarely under 40 bytes).
@@ -56,8 +67,7 @@ pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
         .unwrap_or(0)
         .min(1 << 28) as usize;
     let mut input = BufReader::with_capacity(1 << 16, file);
-    let ops = read_ops_with_capacity(&mut input, &name, format, hint)?;
-    History::from_ops(ops, name)
+    read_history(&mut input, &name, format, limits, hint)
 }
 
 /// Reads and pairs a history held in memory (tests, examples).
@@ -65,23 +75,50 @@ pub fn read_str(text: &str, source: &str, format: Format) -> Result<History, Err
     read(text.as_bytes(), source, format)
 }
 
-/// Reads and pairs a history from any buffered reader.
-pub fn read<R: BufRead>(mut input: R, source: &str, format: Format) -> Result<History, Error> {
-    let ops = read_ops(&mut input, source, format)?;
-    History::from_ops(ops, source)
+/// Reads and pairs a history from any buffered reader, with no limit on memory.
+pub fn read<R: BufRead>(input: R, source: &str, format: Format) -> Result<History, Error> {
+    read_within(input, source, format, ReadLimits::UNLIMITED)
+}
+
+/// Reads and pairs a history from any buffered reader within `limits`.
+pub fn read_within<R: BufRead>(
+    mut input: R,
+    source: &str,
+    format: Format,
+    limits: ReadLimits,
+) -> Result<History, Error> {
+    read_history(&mut input, source, format, limits, 0)
 }
 
 /// Reads the records without pairing them.
 pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Result<Vec<Op>, Error> {
-    read_ops_with_capacity(input, source, format, 0)
+    let budget = Budget::unlimited();
+    read_ops_into(input, source, format, &budget, 0).map(|(ops, _)| ops)
 }
 
-fn read_ops_with_capacity<R: BufRead>(
+fn read_history<R: BufRead>(
     input: &mut R,
     source: &str,
     format: Format,
+    limits: ReadLimits,
     capacity: usize,
-) -> Result<Vec<Op>, Error> {
+) -> Result<History, Error> {
+    let budget = Budget::new(limits);
+    let (ops, processes_inferred) = read_ops_into(input, source, format, &budget, capacity)?;
+    let mut h = History::from_ops(ops, source)?;
+    h.processes_inferred = processes_inferred;
+    h.held_bytes = budget.used();
+    Ok(h)
+}
+
+/// The records, and whether their processes were inferred (no record named one).
+fn read_ops_into<R: BufRead>(
+    input: &mut R,
+    source: &str,
+    format: Format,
+    budget: &Budget,
+    capacity: usize,
+) -> Result<(Vec<Op>, bool), Error> {
     let format = match format {
         Format::Auto => detect(input, source)?,
         f => f,
@@ -91,13 +128,17 @@ fn read_ops_with_capacity<R: BufRead>(
         ops.push(op);
         Ok(())
     };
+    let mut cx = RecordContext::new(match format {
+        Format::Edn => MissingProcess::InferWhenNoneHaveOne,
+        _ => MissingProcess::Reject,
+    });
     match format {
-        Format::Json => json::read(input, source, &mut sink)?,
-        Format::Edn => edn::read_ops(input, source, &mut sink)?,
-        Format::JepsenLog => jepsen_log::read(input, source, &mut sink)?,
+        Format::Json => json::read(input, source, budget, &mut cx, &mut sink)?,
+        Format::Edn => edn::read_ops(input, source, budget, &mut cx, &mut sink)?,
+        Format::JepsenLog => jepsen_log::read(input, source, budget, &mut sink)?,
         Format::Auto => unreachable!("detected above"),
     }
-    Ok(ops)
+    Ok((ops, cx.processes_inferred()))
 }
 
 /// Names a byte in an error message: the character when printable, else its hex value.
