@@ -20,5 +20,7 @@ pub use client::{Client, Completion, OpCtx, OpFuture, OpSpec};
 pub use generator::{
     from_fn, limit, mix, once, phases, sequence, sleep, stagger, time_limit, Ctx, Generator, Pull,
 };
-pub use runtime::{NemesisDriver, RunConfig, RunStats, Runtime, RuntimeError};
+pub use runtime::{
+    LiveCounters, NemesisDriver, NemesisLog, RunConfig, RunStats, Runtime, RuntimeError,
+};
 pub use seed::{rng_for, Rng};

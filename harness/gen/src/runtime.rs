@@ -9,14 +9,17 @@
 //! - A [`NemesisDriver`] runs beside the clients, one fault op every `nemesis_interval`, each
 //!   recorded as a `nemesis` invoke and `info` completion.
 //! - Dropping a [`Runtime::run`] future aborts its workers (for Ctrl-C): ops left in flight stay
-//!   invoked without completion, which every checker reads as `info`.
+//!   invoked without completion, which every checker reads as `info`. Its nemesis loop records
+//!   the fault op in flight, if any, and starts no other.
+//! - [`LiveCounters`] count completions as they happen, for a progress display to read while
+//!   a run goes on; [`NemesisLog`] records nemesis calls (a heal after Ctrl-C) outside a run.
 
 use crate::client::{Client, OpCtx, OpSpec};
 use crate::generator::{Ctx, Generator, Pull};
 use crate::seed::{rng_for, Rng};
 use labrys_history::{Op, OpType, Process, Value};
 use labrys_store::{Recorder, StoreError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -74,6 +77,62 @@ impl RunStats {
     }
 }
 
+/// Completions so far, over every run of one [`Runtime`], updated as each op completes; a
+/// progress display reads them while the workers run.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    ok: AtomicU64,
+    fail: AtomicU64,
+    info: AtomicU64,
+    nemesis: AtomicU64,
+}
+
+impl LiveCounters {
+    /// The counts now.
+    pub fn snapshot(&self) -> RunStats {
+        RunStats {
+            ok: self.ok.load(Ordering::Relaxed),
+            fail: self.fail.load(Ordering::Relaxed),
+            info: self.info.load(Ordering::Relaxed),
+            nemesis: self.nemesis.load(Ordering::Relaxed),
+        }
+    }
+
+    fn completed(&self, kind: OpType) {
+        let c = match kind {
+            OpType::Ok => &self.ok,
+            OpType::Fail => &self.fail,
+            _ => &self.info,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records nemesis calls in a runtime's history, on the runtime's clock: what a cleanup path
+/// (the heal after Ctrl-C) uses once the run itself is gone. Cheap to clone.
+#[derive(Clone)]
+pub struct NemesisLog {
+    recorder: Arc<Recorder>,
+    start: Instant,
+}
+
+impl NemesisLog {
+    /// Runs `call` on this thread, recorded as a `nemesis` invoke before it and an `info`
+    /// completion after (with its value, or its error in `error`), as [`Runtime::nemesis_call`]
+    /// does. Returns the call's own result; `Err` only when recording failed.
+    pub fn call_blocking(
+        &self,
+        f: &str,
+        value: Value,
+        call: impl FnOnce() -> Result<Value, String>,
+    ) -> Result<Result<Value, String>, StoreError> {
+        let inv = nemesis_invoke(&self.recorder, self.start, f, value)?;
+        let result = call();
+        nemesis_complete(&self.recorder, self.start, inv, &result)?;
+        Ok(result)
+    }
+}
+
 /// Runs generators against a client, recording everything. Process ids and the random
 /// stream persist from one [`Runtime::run`] to the next (main phase, then final reads).
 pub struct Runtime {
@@ -83,6 +142,7 @@ pub struct Runtime {
     start: Instant,
     processes: Arc<Mutex<Vec<i64>>>,
     rng: Arc<Mutex<Rng>>,
+    counters: Arc<LiveCounters>,
 }
 
 struct GenState {
@@ -100,6 +160,7 @@ struct Shared {
     gen: Mutex<GenState>,
     completed: Notify,
     aborted: AtomicBool,
+    counters: Arc<LiveCounters>,
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,11 +183,25 @@ impl Runtime {
             client,
             recorder,
             start: Instant::now(),
+            counters: Arc::new(LiveCounters::default()),
         }
     }
 
     pub fn recorder(&self) -> &Arc<Recorder> {
         &self.recorder
+    }
+
+    /// Live completion counts of every run of this runtime.
+    pub fn counters(&self) -> Arc<LiveCounters> {
+        self.counters.clone()
+    }
+
+    /// Records nemesis calls on this runtime's clock, also after the runtime is gone.
+    pub fn nemesis_log(&self) -> NemesisLog {
+        NemesisLog {
+            recorder: self.recorder.clone(),
+            start: self.start,
+        }
     }
 
     /// Nanoseconds since the runtime was created.
@@ -151,17 +226,20 @@ impl Runtime {
             gen: Mutex::new(GenState { gen, in_flight: 0 }),
             completed: Notify::new(),
             aborted: AtomicBool::new(false),
+            counters: self.counters.clone(),
         });
         let mut workers = JoinSet::new();
         for w in 0..self.cfg.concurrency {
             workers.spawn(worker(shared.clone(), w));
         }
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Dropping this future (Ctrl-C) drops `stop_tx`, which ends the loop after the op in
+        // flight: no fault starts once the run was abandoned.
         let nemesis_task = nemesis.map(|n| {
             let interval = self.cfg.nemesis_interval;
-            let recorder = self.recorder.clone();
-            let start = self.start;
-            tokio::spawn(nemesis_loop(n, interval, recorder, start, stop_rx))
+            let log = self.nemesis_log();
+            let counters = self.counters.clone();
+            tokio::spawn(nemesis_loop(n, interval, log, counters, stop_rx))
         });
         let mut stats = RunStats::default();
         let mut first_err = None;
@@ -211,7 +289,7 @@ impl Runtime {
     where
         F: FnOnce() -> Result<Value, String> + Send + 'static,
     {
-        record_nemesis(&self.recorder, self.start, f, value, call).await
+        self.nemesis_log().call(f, value, call).await
     }
 }
 
@@ -219,42 +297,66 @@ fn nanos_since(start: Instant) -> i64 {
     start.elapsed().as_nanos().min(i64::MAX as u128) as i64
 }
 
-async fn record_nemesis<F>(
+/// Appends the invoke of nemesis op `f` and returns it.
+fn nemesis_invoke(
     recorder: &Recorder,
     start: Instant,
     f: &str,
     value: Value,
-    call: F,
-) -> Result<Result<Value, String>, RuntimeError>
-where
-    F: FnOnce() -> Result<Value, String> + Send + 'static,
-{
-    let mut inv = Op::new(0, OpType::Invoke, 0, f, value.clone());
+) -> Result<Op, StoreError> {
+    let mut inv = Op::new(0, OpType::Invoke, 0, f, value);
     inv.process = Process::Named("nemesis".into());
     inv.time = Some(nanos_since(start));
     recorder.append(inv.clone())?;
-    let result = match tokio::task::spawn_blocking(call).await {
-        Ok(r) => r,
-        Err(e) => Err(format!("nemesis call panicked: {e}")),
-    };
+    Ok(inv)
+}
+
+/// Appends the `info` completion of `inv`: the call's value, or its error in `error`.
+fn nemesis_complete(
+    recorder: &Recorder,
+    start: Instant,
+    inv: Op,
+    result: &Result<Value, String>,
+) -> Result<(), StoreError> {
     let mut done = inv;
     done.kind = OpType::Info;
     done.time = Some(nanos_since(start));
-    match &result {
+    match result {
         Ok(v) => done.value = v.clone(),
         Err(e) => done
             .extra
             .push(("error".into(), Value::Str(e.as_str().into()))),
     }
     recorder.append(done)?;
-    Ok(result)
+    Ok(())
+}
+
+impl NemesisLog {
+    /// [`NemesisLog::call_blocking`] with the call on the blocking thread pool.
+    async fn call<F>(
+        &self,
+        f: &str,
+        value: Value,
+        call: F,
+    ) -> Result<Result<Value, String>, RuntimeError>
+    where
+        F: FnOnce() -> Result<Value, String> + Send + 'static,
+    {
+        let inv = nemesis_invoke(&self.recorder, self.start, f, value)?;
+        let result = match tokio::task::spawn_blocking(call).await {
+            Ok(r) => r,
+            Err(e) => Err(format!("nemesis call panicked: {e}")),
+        };
+        nemesis_complete(&self.recorder, self.start, inv, &result)?;
+        Ok(result)
+    }
 }
 
 async fn nemesis_loop(
     nemesis: SharedNemesis,
     interval: Duration,
-    recorder: Arc<Recorder>,
-    start: Instant,
+    log: NemesisLog,
+    counters: Arc<LiveCounters>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<u64, RuntimeError> {
     let mut n = 0;
@@ -270,10 +372,10 @@ async fn nemesis_loop(
         let nem = nemesis.clone();
         let (f2, v2) = (f.clone(), value.clone());
         // A fault op that failed is recorded with its error; the schedule goes on.
-        let _ = record_nemesis(&recorder, start, &f, value, move || {
-            lock(&nem).invoke(&f2, &v2)
-        })
-        .await?;
+        let _ = log
+            .call(&f, value, move || lock(&nem).invoke(&f2, &v2))
+            .await?;
+        counters.nemesis.fetch_add(1, Ordering::Relaxed);
         n += 1;
     }
 }
@@ -311,7 +413,9 @@ async fn worker(shared: Arc<Shared>, w: usize) -> Result<RunStats, RuntimeError>
                 let r = perform(&shared, w, spec).await;
                 lock(&shared.gen).in_flight -= 1;
                 shared.completed.notify_waiters();
-                match r? {
+                let kind = r?;
+                shared.counters.completed(kind);
+                match kind {
                     OpType::Ok => stats.ok += 1,
                     OpType::Fail => stats.fail += 1,
                     _ => stats.info += 1,

@@ -308,3 +308,88 @@ proptest! {
         prop_assert_eq!(h.pairs.len() as u64, n);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn live_counters_match_the_run_and_a_dropped_run_starts_no_more_faults() {
+    let recorder = Arc::new(Recorder::in_memory());
+    let client = Arc::new(FakeRegister {
+        state: Mutex::new(HashMap::new()),
+    });
+    let rt = Runtime::new(config(5, 4), client, recorder.clone());
+    let counters = rt.counters();
+    assert_eq!(counters.snapshot(), Default::default());
+    let stats = rt
+        .run(
+            limit(200, stagger(Duration::from_millis(5), register_ops())),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(counters.snapshot(), stats);
+    assert!(stats.ok > 0 && stats.info > 0, "{stats:?}");
+
+    // A run abandoned mid-way (what Ctrl-C does) leaves no nemesis loop behind.
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let nemesis = Arc::new(Mutex::new(FakeNemesis {
+        next_start: true,
+        calls: calls.clone(),
+    }));
+    let endless = stagger(Duration::from_millis(10), register_ops());
+    let run = rt.run(endless, Some(nemesis));
+    assert!(tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .is_err());
+    let before = calls.lock().unwrap().len();
+    assert_eq!(before, 2, "one fault op every 2 s for 5 s");
+    assert_eq!(counters.snapshot().nemesis, 2);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        before,
+        "fault ops went on after the run was dropped"
+    );
+}
+
+#[test]
+fn a_nemesis_log_records_a_call_as_invoke_and_info() {
+    let recorder = Arc::new(Recorder::in_memory());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = rt.block_on(async {
+        let client = Arc::new(FakeRegister {
+            state: Mutex::new(HashMap::new()),
+        });
+        Runtime::new(config(1, 1), client, recorder.clone()).nemesis_log()
+    });
+    drop(rt);
+    let ok = log
+        .call_blocking("heal", Value::Nil, || Ok(Value::kw("healed")))
+        .unwrap();
+    assert_eq!(ok, Ok(Value::kw("healed")));
+    let failed = log
+        .call_blocking("heal", Value::Nil, || Err("ssh dropped".into()))
+        .unwrap();
+    assert_eq!(failed, Err("ssh dropped".to_string()));
+    let ops = recorder.ops().unwrap();
+    let kinds: Vec<(OpType, &str)> = ops.iter().map(|o| (o.kind, &*o.f)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (OpType::Invoke, "heal"),
+            (OpType::Info, "heal"),
+            (OpType::Invoke, "heal"),
+            (OpType::Info, "heal")
+        ]
+    );
+    assert!(ops
+        .iter()
+        .all(|o| o.process == Process::Named("nemesis".into())));
+    assert_eq!(ops[1].value, Value::kw("healed"));
+    assert!(ops[1].field("error").is_none());
+    assert_eq!(
+        ops[3].field("error"),
+        Some(&Value::Str("ssh dropped".into()))
+    );
+}
