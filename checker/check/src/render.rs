@@ -67,6 +67,17 @@ pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
             .filter(|p| !p.is_empty())
             .collect();
         let _ = writeln!(s, "{name}: {verdict} ({})", about.join("; "));
+        if let Some(q) = r.pointer("/stats/longest_without_ok") {
+            let f = |k: &str| q.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let _ = writeln!(
+                s,
+                "  longest stretch without an ok op: {:.1} s of the {:.1} s main phase ({:.1} s to {:.1} s)",
+                f("seconds"),
+                f("main_phase_s"),
+                f("from_s"),
+                f("to_s")
+            );
+        }
         for key in ["unknown_reason", "error"] {
             if let Some(why) = r.get(key).and_then(Value::as_str) {
                 let _ = writeln!(s, "  could not decide: {why}");
@@ -153,5 +164,26 @@ mod tests {
             t.starts_with("h: UNKNOWN (register; checked in 0.50s)\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn a_run_says_how_long_it_went_without_an_ok_op_and_warns_when_most_of_it_did() {
+        let r = serde_json::json!({
+            "workload": "kv", "valid": true, "anomalies": {}, "not": [],
+            "stats": {"longest_without_ok": {"seconds": 52.4, "from_s": 10.6, "to_s": 63.0, "main_phase_s": 62.9}},
+            "warnings": [{"kind": "no-progress", "line": 812, "message": "no client operation succeeded for 52.4 s"}]
+        });
+        let t = text("run", &r, false);
+        assert!(
+            t.starts_with("run: VALID (kv)\n  longest stretch without an ok op: 52.4 s of the 62.9 s main phase (10.6 s to 63.0 s)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("[no-progress] line 812: no client operation succeeded for 52.4 s"),
+            "{t}"
+        );
+        // `labrys check` results have no such entry and print no such line.
+        let r = serde_json::json!({"valid": true, "anomalies": {}, "stats": {}});
+        assert!(!text("h", &r, false).contains("longest stretch"));
     }
 }

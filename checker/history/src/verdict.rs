@@ -77,7 +77,8 @@ impl Anomaly {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Warning {
     /// A short stable name: `fail-then-read`, `duplicate-writes`, `op-after-info`,
-    /// `time-backwards`, `non-client-ops`, ...
+    /// `time-backwards`, `non-client-ops`, ...; `no-progress` on the verdicts of `labrys test`
+    /// and `labrys analyze` (most of the main phase without a successful op).
     pub kind: String,
     /// Line of the first record concerned (0 when not from a file).
     pub line: u32,
