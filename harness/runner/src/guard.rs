@@ -6,9 +6,15 @@
 //! once: explicitly at the end of a test or after Ctrl-C, and from `Drop` when a panic unwinds
 //! through the test. Each step runs even when an earlier one failed; failures are logged and
 //! returned, never raised, so the checker still runs afterwards.
+//!
+//! Its heal is recorded in the history like any nemesis op (a `heal` invoke, then an `info`
+//! completion with `healed` or the error) unless the test already recorded a successful heal:
+//! a history cut short by Ctrl-C still says when its faults ended.
 
 use labrys_control::Remote;
 use labrys_etcd::Etcd;
+use labrys_gen::NemesisLog;
+use labrys_history::Value;
 use labrys_nemesis::Nemesis;
 use labrys_store::{RunDir, RunLog};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,6 +23,10 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 struct Registered {
     nemesis: Option<Arc<Mutex<Nemesis>>>,
+    /// Where the heal is recorded, once the history's clock runs.
+    history: Option<NemesisLog>,
+    /// The test recorded a successful heal itself; the guard's is then not recorded.
+    heal_recorded: bool,
     db: Option<(Etcd, Vec<Arc<dyn Remote>>)>,
     cluster_down: Option<String>,
     /// This run's hold on its local cluster, released after everything else.
@@ -48,6 +58,17 @@ impl Guard {
 
     pub fn set_nemesis(&self, n: Arc<Mutex<Nemesis>>) {
         lock(&self.reg).nemesis = Some(n);
+    }
+
+    /// Records the guard's heal in the history through `log`.
+    pub fn set_nemesis_log(&self, log: NemesisLog) {
+        lock(&self.reg).history = Some(log);
+    }
+
+    /// The test recorded a successful heal of every fault: the guard heals again (it is
+    /// idempotent) without recording it.
+    pub fn heal_recorded(&self) {
+        lock(&self.reg).heal_recorded = true;
     }
 
     pub fn set_db(&self, db: Etcd, nodes: Vec<Arc<dyn Remote>>) {
@@ -84,6 +105,7 @@ impl Guard {
         }
         reg.done = true;
         let nemesis = reg.nemesis.take();
+        let history = reg.history.take().filter(|_| !reg.heal_recorded);
         let db = reg.db.take();
         let cluster = reg.cluster_down.take();
         let cluster_lock = reg.cluster_lock.take();
@@ -98,8 +120,13 @@ impl Guard {
         };
         if let Some(n) = &nemesis {
             self.log.line("teardown: healing every fault");
-            step("heal", &mut || {
-                lock(n).heal_all().map_err(|e| format!("{e:#}"))
+            let heal = || lock(n).heal_all().map_err(|e| format!("{e:#}"));
+            step("heal", &mut || match &history {
+                Some(h) => h
+                    .call_blocking("heal", Value::Nil, || heal().map(|()| Value::kw("healed")))
+                    .map_err(|e| format!("recording the heal: {e}"))?
+                    .map(|_| ()),
+                None => heal(),
             });
         }
         if let Some((db, nodes)) = &db {

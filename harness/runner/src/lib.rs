@@ -3,6 +3,7 @@
 //! - [`options`]: what a test run is asked to do, validated before anything is touched;
 //! - [`nodes`]: getting the nodes (a local namespace cluster, given hosts, or this machine);
 //! - [`workload`]: the client op schedules (the independent-key cas register, final reads);
+//! - [`progress`]: the live progress line on stderr while the clients run;
 //! - [`guard`]: the cleanup that heals every fault and tears down on every exit path;
 //! - [`verdict`]: checking a recorded history and writing `results.json`;
 //! - [`test_run`]: the whole test, step by step;
@@ -14,6 +15,7 @@ pub mod analyze;
 pub mod guard;
 pub mod nodes;
 pub mod options;
+pub mod progress;
 pub mod test_run;
 pub mod verdict;
 pub mod workload;

@@ -14,6 +14,7 @@
 use crate::guard::Guard;
 use crate::nodes::{self, Nodes};
 use crate::options::TestOptions;
+use crate::progress::{Progress, Reporting};
 use crate::verdict::{check_run, Outcome};
 use crate::workload::{self, UsedKeys};
 use labrys_control::Remote;
@@ -112,11 +113,11 @@ pub fn run_test(opts: &TestOptions) -> Outcome {
             failed = Some(format!("interrupted by {s}"));
         }
     }
-    // The recorder stays open until here; nothing more is appended after the body.
+    // After the body, only the guard appends (its heal, when the body did not record one).
+    let teardown_errors = guard.finish();
     if let Err(e) = recorder.sync() {
         log.line(&format!("fsync of the history failed: {e}"));
     }
-    let teardown_errors = guard.finish();
     drop(tokio_rt);
 
     // A test that failed before recording a single op (bad nodes, not root, no packages) has
@@ -365,6 +366,7 @@ async fn body(
         client,
         recorder,
     );
+    guard.set_nemesis_log(rt.nemesis_log());
     let used = UsedKeys::default();
     let main = time_limit(
         opts.time_limit,
@@ -393,12 +395,19 @@ async fn body(
     if let Err(e) = run.link_latest() {
         log.line(&format!("cannot point store/latest at this run: {e}"));
     }
-    let driver = nemesis
-        .as_ref()
-        .map(|n| Arc::new(Mutex::new(Driver(n.clone()))) as Arc<Mutex<dyn NemesisDriver>>);
+    // Stderr shows the main phase live: a bar on a terminal, plain lines otherwise.
+    let progress = Progress::stderr(opts.time_limit);
+    let driver = nemesis.as_ref().map(|n| {
+        Arc::new(Mutex::new(Reporting::new(
+            Driver(n.clone()),
+            progress.clone(),
+        ))) as Arc<Mutex<dyn NemesisDriver>>
+    });
+    let showing = progress.spawn_show(rt.counters());
     let stats = or_stop(&mut stop, rt.run(main, driver))
         .await?
         .map_err(|e| failed("running the workload")(e.to_string()))?;
+    drop(showing);
     log.line(&format!(
         "main phase done: {} ok, {} fail, {} info, {} nemesis ops",
         stats.ok, stats.fail, stats.info, stats.nemesis
@@ -418,6 +427,7 @@ async fn body(
             .await
             .map_err(|e| failed("recording the heal")(e.to_string()))?;
         healed.map_err(failed("healing"))?;
+        guard.heal_recorded();
         log.line("healed every fault; waiting for etcd to recover");
     }
     or_stop(&mut stop, db.start_all(&remotes, HEALTH_TIMEOUT))

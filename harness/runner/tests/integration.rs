@@ -5,7 +5,8 @@
 //! - a harness SIGKILLed mid-test: every line it had written stays in `history.jsonl`, the
 //!   history still pairs and can be analyzed, and `cluster down` removes every namespace,
 //!   link and etcd process;
-//! - a harness sent SIGINT heals, tears down, checks and exits by itself;
+//! - a harness sent SIGINT heals (recording the heal as the history's last nemesis op), tears
+//!   down, checks and exits by itself with 3 (an interrupted test is no verdict);
 //! - `--nodes` pointing at existing hosts over SSH runs the same test, and leaves the hosts'
 //!   cluster up (this run did not create it).
 //!
@@ -305,7 +306,7 @@ fn integration_runner_sigint_heals_tears_down_and_checks() {
         return;
     }
     let store = tempfile::tempdir().unwrap();
-    let cluster = "lbr-sigint";
+    let cluster = "lbr-int-heal";
     let _ = labrys_cluster::down(cluster);
     let mut child = spawn_child(cluster, store.path());
     let run = wait_for_progress(store.path(), 100, &mut child);
@@ -328,12 +329,31 @@ fn integration_runner_sigint_heals_tears_down_and_checks() {
         status.success(),
         "the child test itself should end normally: {out}"
     );
-    assert!(
-        out.contains("CHILD-EXIT 3") || out.contains("CHILD-EXIT 1"),
-        "an interrupted run is not a clean verdict: {out}"
-    );
     let log = std::fs::read_to_string(run.join("labrys.log")).unwrap();
+    assert!(
+        out.contains("CHILD-EXIT 3"),
+        "an interrupted run of a correct etcd exits 3, not a verdict: {out}\n{log}"
+    );
     assert!(log.contains("interrupted by SIGINT"), "{log}");
+    // The heal after Ctrl-C is in the history like any nemesis op, and nothing after it.
+    let nemesis: Vec<serde_json::Value> = history_lines(&run)
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|op| op["process"] == "nemesis")
+        .collect();
+    let n = nemesis.len();
+    assert!(n >= 3, "{nemesis:?}");
+    let (invoke, done) = (&nemesis[n - 2], &nemesis[n - 1]);
+    assert_eq!(
+        (&invoke["type"], &invoke["f"]),
+        (&"invoke".into(), &"heal".into())
+    );
+    assert_eq!(
+        (&done["type"], &done["f"]),
+        (&"info".into(), &"heal".into())
+    );
+    assert!(done.get("error").is_none(), "the heal failed: {done}");
+    assert!(done["value"].to_string().contains("healed"), "{done}");
     assert!(run.join("results.json").is_file());
     assert!(run.join("n1/etcd.log").is_file());
     assert_nothing_left(cluster);
