@@ -84,17 +84,9 @@ pub fn describe(v: &Value) -> String {
     v.to_string().replace('"', "")
 }
 
-/// The words of one status: `12/30 s  19.6 ops/s  ok 192  fail 3  info 1  faults: ...`.
-pub fn status_text(
-    elapsed: Duration,
-    limit: Duration,
-    rate: f64,
-    stats: RunStats,
-    active: &[(String, String)],
-) -> String {
-    let faults = if active.is_empty() {
-        "none".to_string()
-    } else {
+/// The faults in effect in a few words: `kill n2 n3, partition [n1] [n2 n3 n4 n5]`.
+fn faults_text(active: &[(String, String)]) -> Option<String> {
+    (!active.is_empty()).then(|| {
         active
             .iter()
             .map(|(fam, what)| match what.is_empty() {
@@ -103,7 +95,29 @@ pub fn status_text(
             })
             .collect::<Vec<_>>()
             .join(", ")
-    };
+    })
+}
+
+/// The bar's message, short enough for 80 columns: `19.6 ops/s ok 192 fail 3 info 1 | kill n2`.
+fn bar_text(rate: f64, stats: RunStats, active: &[(String, String)]) -> String {
+    format!(
+        "{rate:.1} ops/s ok {} fail {} info {} | {}",
+        stats.ok,
+        stats.fail,
+        stats.info,
+        faults_text(active).unwrap_or_else(|| "no fault".into())
+    )
+}
+
+/// The words of one status: `12/30 s  19.6 ops/s  ok 192  fail 3  info 1  faults: ...`.
+pub fn status_text(
+    elapsed: Duration,
+    limit: Duration,
+    rate: f64,
+    stats: RunStats,
+    active: &[(String, String)],
+) -> String {
+    let faults = faults_text(active).unwrap_or_else(|| "none".into());
     format!(
         "{}/{} s  {rate:.1} ops/s  ok {}  fail {}  info {}  faults: {faults}",
         elapsed.as_secs(),
@@ -123,7 +137,7 @@ impl Progress {
                 ProgressDrawTarget::stderr(),
             );
             let style =
-                ProgressStyle::with_template("{spinner} {pos:>3}/{len}s [{bar:20}] {wide_msg}")
+                ProgressStyle::with_template("{spinner} {pos:>3}/{len}s [{bar:16}] {wide_msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ");
             bar.set_style(style);
@@ -232,14 +246,14 @@ impl Progress {
             0.0
         };
         let elapsed = now - started;
-        let text = status_text(elapsed, self.limit, rate, stats, &st.active);
+        let text = match &st.out {
+            Out::Bar(_) => bar_text(rate, stats, &st.active),
+            Out::Plain(_) => status_text(elapsed, self.limit, rate, stats, &st.active),
+        };
         match &mut st.out {
             Out::Bar(bar) => {
                 bar.set_position(elapsed.as_secs().min(self.limit.as_secs()));
-                bar.set_message(
-                    text.split_once("  ")
-                        .map_or(text.clone(), |(_, m)| m.into()),
-                );
+                bar.set_message(text);
             }
             Out::Plain(w) => {
                 let _ = writeln!(w, "{} {text}", stamp());
@@ -371,6 +385,14 @@ mod tests {
         assert!(
             status_text(Duration::ZERO, Duration::from_secs(30), 0.0, stats, &[])
                 .ends_with("faults: none")
+        );
+        assert_eq!(
+            bar_text(19.64, stats, &active[..1]),
+            "19.6 ops/s ok 192 fail 3 info 1 | kill n2 n3 n4"
+        );
+        assert_eq!(
+            bar_text(0.0, stats, &[]),
+            "0.0 ops/s ok 192 fail 3 info 1 | no fault"
         );
     }
 }
