@@ -129,9 +129,11 @@ pub fn status_text(
 }
 
 impl Progress {
-    /// Progress on stderr: the bar on a terminal, plain lines every [`PLAIN_EVERY`] otherwise.
+    /// Progress on stderr: the bar on a terminal, plain lines every [`PLAIN_EVERY`] otherwise
+    /// (also on a terminal that cannot move its cursor, `TERM=dumb`).
     pub fn stderr(limit: Duration) -> Progress {
-        if std::io::stderr().is_terminal() {
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        if std::io::stderr().is_terminal() && !dumb {
             let bar = ProgressBar::with_draw_target(
                 Some(limit.as_secs().max(1)),
                 ProgressDrawTarget::stderr(),
