@@ -8,9 +8,10 @@
 //!   invokes again: its worker continues as a new process, `old + concurrency` (Jepsen's rule).
 //! - A [`NemesisDriver`] runs beside the clients, one fault op every `nemesis_interval`, each
 //!   recorded as a `nemesis` invoke and `info` completion.
-//! - Dropping a [`Runtime::run`] future aborts its workers (for Ctrl-C): ops left in flight stay
-//!   invoked without completion, which every checker reads as `info`. Its nemesis loop records
-//!   the fault op in flight, if any, and starts no other.
+//! - Dropping a [`Runtime::run`] future aborts its workers and its nemesis loop (for Ctrl-C):
+//!   ops left in flight stay invoked without completion, which every checker reads as `info`.
+//!   A fault op in flight runs to its end but is not recorded, so whatever the caller records
+//!   next (the heal) is the history's last nemesis op.
 //! - [`LiveCounters`] count completions as they happen, for a progress display to read while
 //!   a run goes on; [`NemesisLog`] records nemesis calls (a heal after Ctrl-C) outside a run.
 
@@ -233,13 +234,15 @@ impl Runtime {
             workers.spawn(worker(shared.clone(), w));
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        // Dropping this future (Ctrl-C) drops `stop_tx`, which ends the loop after the op in
-        // flight: no fault starts once the run was abandoned.
-        let nemesis_task = nemesis.map(|n| {
+        // In a JoinSet, so that dropping this future (Ctrl-C) aborts the loop too: nothing it
+        // does is recorded after the run was abandoned.
+        let mut nemesis_task = nemesis.map(|n| {
             let interval = self.cfg.nemesis_interval;
             let log = self.nemesis_log();
             let counters = self.counters.clone();
-            tokio::spawn(nemesis_loop(n, interval, log, counters, stop_rx))
+            let mut set = JoinSet::new();
+            set.spawn(nemesis_loop(n, interval, log, counters, stop_rx));
+            set
         });
         let mut stats = RunStats::default();
         let mut first_err = None;
@@ -261,15 +264,16 @@ impl Runtime {
             }
         }
         let _ = stop_tx.send(true);
-        if let Some(t) = nemesis_task {
-            match t.await {
-                Ok(Ok(n)) => stats.nemesis = n,
-                Ok(Err(e)) => {
+        if let Some(set) = nemesis_task.as_mut() {
+            match set.join_next().await {
+                Some(Ok(Ok(n))) => stats.nemesis = n,
+                Some(Ok(Err(e))) => {
                     first_err.get_or_insert(e);
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     first_err.get_or_insert(RuntimeError::Worker(e.to_string()));
                 }
+                None => {}
             }
         }
         match first_err {

@@ -393,3 +393,70 @@ fn a_nemesis_log_records_a_call_as_invoke_and_info() {
         Some(&Value::Str("ssh dropped".into()))
     );
 }
+
+/// A nemesis whose first op blocks until the test lets it go.
+struct BlockingNemesis {
+    started: std::sync::mpsc::Sender<()>,
+    release: Arc<Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl NemesisDriver for BlockingNemesis {
+    fn next_op(&mut self) -> (String, Value) {
+        ("start-kill".into(), Value::Nil)
+    }
+    fn invoke(&mut self, _f: &str, _value: &Value) -> Result<Value, String> {
+        let _ = self.started.send(());
+        let _ = self.release.lock().unwrap().recv();
+        Ok(Value::kw("killed"))
+    }
+}
+
+/// Ctrl-C drops the run while a fault op is in flight; the caller then records its heal. The
+/// op in flight must not complete in the history after that heal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_op_in_flight_when_the_run_is_dropped_is_not_recorded_after_it() {
+    let recorder = Arc::new(Recorder::in_memory());
+    let client = Arc::new(FakeRegister {
+        state: Mutex::new(HashMap::new()),
+    });
+    let cfg = RunConfig {
+        nemesis_interval: Duration::from_millis(50),
+        ..config(9, 2)
+    };
+    let rt = Runtime::new(cfg, client, recorder.clone());
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let nemesis = Arc::new(Mutex::new(BlockingNemesis {
+        started: started_tx,
+        release: Arc::new(Mutex::new(release_rx)),
+    }));
+    let endless = stagger(Duration::from_millis(10), register_ops());
+    let in_flight = tokio::task::spawn_blocking(move || started_rx.recv());
+    tokio::select! {
+        r = rt.run(endless, Some(nemesis)) => panic!("an endless run ended: {r:?}"),
+        s = in_flight => s.unwrap().unwrap(),
+    }
+    // The run is dropped. The caller heals (recorded), then the blocked op finishes.
+    let healed = rt
+        .nemesis_call("heal", Value::Nil, || Ok(Value::kw("healed")))
+        .await
+        .unwrap();
+    assert_eq!(healed, Ok(Value::kw("healed")));
+    release_tx.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let nem: Vec<(OpType, String)> = recorder
+        .ops()
+        .unwrap()
+        .iter()
+        .filter(|o| !o.is_client())
+        .map(|o| (o.kind, o.f.to_string()))
+        .collect();
+    assert_eq!(
+        nem,
+        [
+            (OpType::Invoke, "start-kill".to_string()),
+            (OpType::Invoke, "heal".to_string()),
+            (OpType::Info, "heal".to_string()),
+        ]
+    );
+}
