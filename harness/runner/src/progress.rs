@@ -26,6 +26,19 @@ const BAR_EVERY: Duration = Duration::from_millis(500);
 /// The ops/s figure is measured over about this much of the recent past.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
 
+/// Stderr through `eprint!`, like the run log's lines (so a test harness captures both).
+struct Eprint;
+
+impl Write for Eprint {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        eprint!("{}", String::from_utf8_lossy(b));
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 enum Out {
     Bar(ProgressBar),
     Plain(Box<dyn Write + Send>),
@@ -145,7 +158,7 @@ impl Progress {
             bar.set_style(style);
             Progress::with(Out::Bar(bar), limit, BAR_EVERY)
         } else {
-            Progress::plain(Box::new(std::io::stderr()), limit, PLAIN_EVERY)
+            Progress::plain(Box::new(Eprint), limit, PLAIN_EVERY)
         }
     }
 
@@ -173,7 +186,7 @@ impl Progress {
         match &mut lock(&self.state).out {
             Out::Bar(bar) => bar.println(line),
             Out::Plain(w) => {
-                let _ = writeln!(w, "{line}");
+                let _ = w.write_all(format!("{line}\n").as_bytes());
                 let _ = w.flush();
             }
         }
@@ -258,7 +271,7 @@ impl Progress {
                 bar.set_message(text);
             }
             Out::Plain(w) => {
-                let _ = writeln!(w, "{} {text}", stamp());
+                let _ = w.write_all(format!("{} {text}\n", stamp()).as_bytes());
                 let _ = w.flush();
             }
         }
