@@ -127,9 +127,9 @@ impl NemesisLog {
         value: Value,
         call: impl FnOnce() -> Result<Value, String>,
     ) -> Result<Result<Value, String>, StoreError> {
-        let inv = nemesis_invoke(&self.recorder, self.start, f, value)?;
+        let inv = self.invoke(f, value)?;
         let result = call();
-        nemesis_complete(&self.recorder, self.start, inv, &result)?;
+        self.complete(inv, &result)?;
         Ok(result)
     }
 }
@@ -301,41 +301,31 @@ fn nanos_since(start: Instant) -> i64 {
     start.elapsed().as_nanos().min(i64::MAX as u128) as i64
 }
 
-/// Appends the invoke of nemesis op `f` and returns it.
-fn nemesis_invoke(
-    recorder: &Recorder,
-    start: Instant,
-    f: &str,
-    value: Value,
-) -> Result<Op, StoreError> {
-    let mut inv = Op::new(0, OpType::Invoke, 0, f, value);
-    inv.process = Process::Named("nemesis".into());
-    inv.time = Some(nanos_since(start));
-    recorder.append(inv.clone())?;
-    Ok(inv)
-}
-
-/// Appends the `info` completion of `inv`: the call's value, or its error in `error`.
-fn nemesis_complete(
-    recorder: &Recorder,
-    start: Instant,
-    inv: Op,
-    result: &Result<Value, String>,
-) -> Result<(), StoreError> {
-    let mut done = inv;
-    done.kind = OpType::Info;
-    done.time = Some(nanos_since(start));
-    match result {
-        Ok(v) => done.value = v.clone(),
-        Err(e) => done
-            .extra
-            .push(("error".into(), Value::Str(e.as_str().into()))),
-    }
-    recorder.append(done)?;
-    Ok(())
-}
-
 impl NemesisLog {
+    /// Appends the invoke of nemesis op `f` and returns it.
+    fn invoke(&self, f: &str, value: Value) -> Result<Op, StoreError> {
+        let mut inv = Op::new(0, OpType::Invoke, 0, f, value);
+        inv.process = Process::Named("nemesis".into());
+        inv.time = Some(nanos_since(self.start));
+        self.recorder.append(inv.clone())?;
+        Ok(inv)
+    }
+
+    /// Appends the `info` completion of `inv`: the call's value, or its error in `error`.
+    fn complete(&self, inv: Op, result: &Result<Value, String>) -> Result<(), StoreError> {
+        let mut done = inv;
+        done.kind = OpType::Info;
+        done.time = Some(nanos_since(self.start));
+        match result {
+            Ok(v) => done.value = v.clone(),
+            Err(e) => done
+                .extra
+                .push(("error".into(), Value::Str(e.as_str().into()))),
+        }
+        self.recorder.append(done)?;
+        Ok(())
+    }
+
     /// [`NemesisLog::call_blocking`] with the call on the blocking thread pool.
     async fn call<F>(
         &self,
@@ -346,12 +336,12 @@ impl NemesisLog {
     where
         F: FnOnce() -> Result<Value, String> + Send + 'static,
     {
-        let inv = nemesis_invoke(&self.recorder, self.start, f, value)?;
+        let inv = self.invoke(f, value)?;
         let result = match tokio::task::spawn_blocking(call).await {
             Ok(r) => r,
             Err(e) => Err(format!("nemesis call panicked: {e}")),
         };
-        nemesis_complete(&self.recorder, self.start, inv, &result)?;
+        self.complete(inv, &result)?;
         Ok(result)
     }
 }
