@@ -458,8 +458,11 @@ proptest! {
     fn fifo_queues_with_many_clients_and_crashes(seed in any::<u64>(), procs in 5usize..30) {
         let sim = Sim { processes: procs, ops: 1500, crash: 1, ..Sim::new(Object::Fifo) };
         let mut ops = sim.run(seed);
+        // The deadline only keeps a regression (the search running instead of the fast check)
+        // from hanging the suite; "decided by the fast check" is what is asserted. It is
+        // generous because a loaded CI machine must not turn a correct answer into unknown.
         let opts = CheckOptions {
-            deadline: labrys_history::Deadline::after(std::time::Duration::from_millis(500)),
+            deadline: labrys_history::Deadline::after(std::time::Duration::from_secs(60)),
             ..CheckOptions::default()
         };
         let r = labrys_lin::check("fifo-queue", &history(ops.clone()), &opts).expect("checks");

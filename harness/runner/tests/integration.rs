@@ -1,5 +1,5 @@
-//! Real tests on a real local cluster (root, namespaces, sshd, etcd), gated by
-//! `LABRYS_INTEGRATION=1`:
+//! Real tests on a real local cluster (root, namespaces, sshd, etcd), marked `#[ignore]` and run
+//! as root by scripts/test with `--ignored`:
 //! - a short run with partitions must be valid, with nemesis ops, node logs and a verdict in its
 //!   run folder, and leave no cluster behind; so must a list-append run with kills;
 //! - a harness SIGKILLed mid-test: every line it had written stays in `history.jsonl`, the
@@ -8,9 +8,12 @@
 //! - a harness sent SIGINT heals (recording the heal as the history's last nemesis op), tears
 //!   down, checks and exits by itself with 3 (an interrupted test is no verdict);
 //! - `--nodes` pointing at existing hosts over SSH runs the same test, and leaves the hosts'
-//!   cluster up (this run did not create it).
+//!   cluster up (this run did not create it);
+//! - a harness SIGKILLed under a partition: no other run may use its cluster while it lives;
+//!   the next run (with no nemesis) adopts the cluster, resets every node, is valid, and brings
+//!   the cluster down.
 //!
-//! The killed harnesses are this test binary re-executed (`child_run_helper`) with the options
+//! The killed harnesses are this test binary re-executed (`helper_child_run`) with the options
 //! in the environment.
 
 use labrys_harness::{analyze, run_test, NodeSpec, TestOptions};
@@ -20,16 +23,6 @@ use std::time::{Duration, Instant};
 
 const CHILD_CLUSTER: &str = "LABRYS_RUNNER_CHILD_CLUSTER";
 const CHILD_STORE: &str = "LABRYS_RUNNER_CHILD_STORE";
-
-fn enabled() -> bool {
-    if std::env::var("LABRYS_INTEGRATION").as_deref() == Ok("1") {
-        return true;
-    }
-    eprintln!(
-        "SKIPPED: integration test (set LABRYS_INTEGRATION=1; needs root, namespaces, sshd, etcd)"
-    );
-    false
-}
 
 fn options(cluster: &str, store: &Path, secs: u64) -> TestOptions {
     TestOptions {
@@ -82,7 +75,8 @@ fn history_lines(run: &Path) -> Vec<String> {
 
 /// Runs only as a child of the tests below: a whole test run, killed or interrupted by them.
 #[test]
-fn child_run_helper() {
+#[ignore = "a helper other tests run as a child process"]
+fn helper_child_run() {
     let (Ok(cluster), Ok(store)) = (std::env::var(CHILD_CLUSTER), std::env::var(CHILD_STORE))
     else {
         return;
@@ -95,7 +89,8 @@ fn spawn_child(cluster: &str, store: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_run_helper",
+            "--include-ignored",
+            "helper_child_run",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -143,10 +138,8 @@ fn etcd_pids(cluster: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_short_partition_run_is_valid() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-valid";
     let _ = labrys_cluster::down(cluster);
@@ -193,10 +186,8 @@ fn integration_runner_short_partition_run_is_valid() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_list_append_with_kills_is_valid() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-append";
     let _ = labrys_cluster::down(cluster);
@@ -219,10 +210,8 @@ fn integration_runner_list_append_with_kills_is_valid() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_given_hosts_over_ssh() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-hosts";
     let _ = labrys_cluster::down(cluster);
@@ -252,10 +241,8 @@ fn integration_runner_given_hosts_over_ssh() {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_sigkilled_harness_loses_nothing_and_cluster_down_cleans() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-kill";
     let _ = labrys_cluster::down(cluster);
@@ -301,10 +288,8 @@ fn integration_runner_sigkilled_harness_loses_nothing_and_cluster_down_cleans() 
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_sigint_heals_tears_down_and_checks() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-int-heal";
     let _ = labrys_cluster::down(cluster);
@@ -368,10 +353,8 @@ fn partition_rules(cluster: &str, i: usize) -> String {
 }
 
 #[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_runner_a_killed_runs_cluster_is_reset_and_adopted_by_the_next_run() {
-    if !enabled() {
-        return;
-    }
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-reuse";
     let _ = labrys_cluster::down(cluster);
