@@ -5,6 +5,7 @@
 
 mod check;
 mod cluster_cmd;
+mod dbs;
 mod doctor_cmd;
 mod nemesis_cmd;
 mod test_cmd;

@@ -65,8 +65,11 @@ pub struct TestArgs {
     /// Seconds the checker may take before answering unknown.
     #[arg(long, default_value_t = 600.0, allow_negative_numbers = true)]
     pub check_timeout: f64,
-    /// Register reads without a quorum (etcd serializable reads, possibly stale): expect an
-    /// invalid verdict under partitions. For demonstrating the checker.
+    /// A database option, `key=value`, repeatable (etcd: `reads=serializable` for possibly
+    /// stale reads without a quorum; expect an invalid verdict under partitions).
+    #[arg(long = "db-opt", value_name = "KEY=VALUE")]
+    pub db_opt: Vec<String>,
+    /// Alias of `--db-opt reads=serializable`.
     #[arg(long)]
     pub serializable_reads: bool,
 }
@@ -102,6 +105,24 @@ fn secs(flag: &str, s: f64) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(s))
 }
 
+/// `--db-opt key=value` pairs (a later key wins), with `--serializable-reads` as
+/// `reads=serializable`.
+fn db_opts(a: &TestArgs) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut m = std::collections::BTreeMap::new();
+    if a.serializable_reads {
+        m.insert("reads".to_string(), "serializable".to_string());
+    }
+    for kv in &a.db_opt {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                m.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            _ => return Err(format!("--db-opt {kv:?}: expected key=value")),
+        }
+    }
+    Ok(m)
+}
+
 fn options(a: &TestArgs) -> Result<TestOptions, String> {
     let nodes = match &a.nodes {
         Some(s) => parse_nodes(s).map_err(|e| e.to_string())?,
@@ -131,7 +152,7 @@ fn options(a: &TestArgs) -> Result<TestOptions, String> {
         ops_per_key: a.ops_per_key,
         check_timeout: Some(secs("check-timeout", a.check_timeout)?),
         db_dir: None,
-        serializable_reads: a.serializable_reads,
+        db_opts: db_opts(a)?,
     })
 }
 
@@ -159,10 +180,11 @@ fn report(o: &Outcome) -> u8 {
 
 pub fn run_test(a: &TestArgs) -> u8 {
     // Every option is checked before anything is printed or touched.
-    match options(a).and_then(|o| o.validate().map(|()| o).map_err(|e| e.to_string())) {
+    let dbs = crate::dbs::all();
+    match options(a).and_then(|o| o.validate(&dbs).map(|()| o).map_err(|e| e.to_string())) {
         Ok(opts) => {
             eprintln!("labrys test: seed {}", opts.seed);
-            report(&labrys_harness::run_test(&opts))
+            report(&labrys_harness::run_test(&opts, &dbs))
         }
         Err(e) => {
             eprintln!("labrys test: {e}");

@@ -1,26 +1,44 @@
-//! [`DbProcess`]: the process-level handle a database gives the nemesis. Each database
-//! implements it (the etcd workload does), so process faults never know which DB they hit.
+//! [`NemesisDb`]: what the nemesis needs of a database, taken from its [`labrys_db::Db`]:
+//! the optional [`Process`] and [`Primaries`] capabilities and whether libfaketime works on
+//! it. Faults that need a capability the database lacks are refused when the nemesis is made.
 
-use labrys_control::Remote;
+use labrys_db::{Db, Primaries, Process};
 use std::sync::Arc;
 
-/// Starting and signalling a database's server process on a node.
-pub trait DbProcess: Send + Sync {
-    /// Starts the server (again) on `node`; used after a kill.
-    fn start(&self, node: &dyn Remote) -> anyhow::Result<()>;
-    /// SIGKILLs the server on `node`.
-    fn kill(&self, node: &dyn Remote) -> anyhow::Result<()>;
-    /// SIGSTOPs the server on `node`.
-    fn pause(&self, node: &dyn Remote) -> anyhow::Result<()>;
-    /// SIGCONTs the server on `node`.
-    fn resume(&self, node: &dyn Remote) -> anyhow::Result<()>;
-    /// Names of the nodes that currently lead (empty when unknown): targets of
-    /// `partition-primaries` and of process faults on the primary.
-    fn primaries(&self, _nodes: &[Arc<dyn Remote>]) -> Vec<String> {
-        Vec::new()
+/// The database as the nemesis sees it.
+#[derive(Clone)]
+pub struct NemesisDb {
+    /// The database's name, for messages.
+    pub name: String,
+    pub process: Option<Arc<dyn Process>>,
+    pub primaries: Option<Arc<dyn Primaries>>,
+    /// `Ok` when clock faults work on it, else why not.
+    pub faketime: Result<(), String>,
+}
+
+impl NemesisDb {
+    /// The capabilities `db` offers.
+    pub fn of(db: &dyn Db) -> NemesisDb {
+        let info = db.info();
+        NemesisDb {
+            name: info.name.to_string(),
+            process: db.process(),
+            primaries: db.primaries(),
+            faketime: if info.honours_faketime {
+                Ok(())
+            } else {
+                Err(info.faketime_note.to_string())
+            },
+        }
     }
-    /// Whether the server's clock can be shifted with libfaketime (C programs yes, Go no).
-    fn honours_faketime(&self) -> bool {
-        false
+
+    /// A database that can only be started and signalled (tests).
+    pub fn process_only(name: &str, p: Arc<dyn Process>) -> NemesisDb {
+        NemesisDb {
+            name: name.to_string(),
+            process: Some(p),
+            primaries: None,
+            faketime: Err("no clock faults".into()),
+        }
     }
 }

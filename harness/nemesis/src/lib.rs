@@ -1,6 +1,7 @@
 //! Fault injection with Jepsen's names and semantics, driven over [`labrys_control::Remote`].
 //!
-//! - [`db`]: [`DbProcess`], what a database must offer for process faults;
+//! - [`db`]: [`NemesisDb`], what the nemesis takes of a database (process faults, primaries,
+//!   libfaketime);
 //! - [`rng`]: the seeded generator behind every random choice (targets, partitions, timing);
 //! - [`fault`]: the fault families a test may ask for, parsed from `--nemesis`;
 //! - [`topology`]: pure partition shapes (halves, majorities ring, bridge, isolated node) as
@@ -23,7 +24,7 @@ pub mod schedule;
 pub mod target;
 pub mod topology;
 
-pub use db::DbProcess;
+pub use db::NemesisDb;
 pub use fault::Fault;
 pub use nemesis::{HealOnDrop, Nemesis, NemesisConfig, NemesisError};
 

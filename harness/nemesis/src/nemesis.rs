@@ -6,7 +6,7 @@
 //! can be replayed op by op. Per-node commands run in parallel, one thread per node.
 
 use crate::clock;
-use crate::db::DbProcess;
+use crate::db::NemesisDb;
 use crate::delay;
 use crate::fault::Fault;
 use crate::net;
@@ -22,8 +22,10 @@ use std::sync::Arc;
 pub enum NemesisError {
     #[error("unknown nemesis fault {name:?}; known: {known}")]
     UnknownFault { name: String, known: String },
-    #[error("clock faults need a database whose server honours libfaketime (C programs such as PostgreSQL or MariaDB); this one does not (Go programs such as etcd read the clock without libc)")]
-    ClockUnsupported,
+    #[error("clock faults need a database whose server honours libfaketime (C programs such as PostgreSQL or MariaDB); {0} does not: {1}")]
+    ClockUnsupported(String, String),
+    #[error("{0} cannot be killed or paused by labrys, so the {1} fault is not available for it")]
+    NoProcess(String, &'static str),
     #[error("the nemesis needs at least one node")]
     NoNodes,
     #[error("unknown nemesis op {0:?}")]
@@ -54,7 +56,7 @@ enum Proc {
 /// The fault injector of one test.
 pub struct Nemesis {
     nodes: Vec<Arc<dyn Remote>>,
-    db: Arc<dyn DbProcess>,
+    db: NemesisDb,
     schedule: Schedule,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
@@ -78,7 +80,7 @@ impl Nemesis {
     pub fn new(
         cfg: NemesisConfig,
         nodes: Vec<Arc<dyn Remote>>,
-        db: Arc<dyn DbProcess>,
+        db: NemesisDb,
     ) -> anyhow::Result<Nemesis> {
         if nodes.is_empty() {
             return Err(NemesisError::NoNodes.into());
@@ -90,8 +92,18 @@ impl Nemesis {
             .filter(|f| !f.trim().is_empty())
             .map(Fault::parse)
             .collect::<Result<Vec<_>, _>>()?;
-        if faults.contains(&Fault::Clock) && !db.honours_faketime() {
-            return Err(NemesisError::ClockUnsupported.into());
+        if faults.contains(&Fault::Clock) {
+            if let Err(why) = &db.faketime {
+                return Err(NemesisError::ClockUnsupported(db.name.clone(), why.clone()).into());
+            }
+        }
+        if db.process.is_none() {
+            if let Some(f) = faults
+                .iter()
+                .find(|f| matches!(f, Fault::Kill | Fault::Pause))
+            {
+                return Err(NemesisError::NoProcess(db.name.clone(), f.family()).into());
+            }
         }
         Ok(Nemesis {
             nodes,
@@ -169,7 +181,12 @@ impl Nemesis {
     pub fn next_op(&mut self) -> (String, Value) {
         let names = self.names();
         let (db, nodes) = (&self.db, &self.nodes);
-        self.schedule.next(&names, || db.primaries(nodes))
+        self.schedule.next(&names, || {
+            db.primaries
+                .as_ref()
+                .map(|p| p.primaries(nodes))
+                .unwrap_or_default()
+        })
     }
 
     fn node(&self, name: &str) -> Result<&Arc<dyn Remote>, NemesisError> {
@@ -267,11 +284,19 @@ impl Nemesis {
         for t in &targets {
             self.node(t)?;
         }
+        let Some(db) = self.db.process.clone() else {
+            let family = match p {
+                Proc::Kill => "kill",
+                Proc::Pause => "pause",
+            };
+            return Err(NemesisError::NoProcess(self.db.name.clone(), family).into());
+        };
         self.held(p).extend(targets.iter().cloned());
-        let db = self.db.clone();
-        self.on_nodes(&targets, |n| match p {
-            Proc::Kill => db.kill(n),
-            Proc::Pause => db.pause(n),
+        self.on_nodes(&targets, |n| {
+            Ok(match p {
+                Proc::Kill => db.kill(n),
+                Proc::Pause => db.pause(n),
+            }?)
         })
     }
 
@@ -279,10 +304,15 @@ impl Nemesis {
     /// them recovered, so a failed stop is retried by the next stop or `heal_all`.
     fn stop_procs(&mut self, p: Proc) -> anyhow::Result<Vec<String>> {
         let targets: Vec<String> = self.held(p).iter().cloned().collect();
-        let db = self.db.clone();
-        let done = self.on_nodes(&targets, |n| match p {
-            Proc::Kill => db.start(n),
-            Proc::Pause => db.resume(n),
+        let Some(db) = self.db.process.clone() else {
+            // Nothing can have been killed or paused without the capability.
+            return Ok(Vec::new());
+        };
+        let done = self.on_nodes(&targets, |n| {
+            Ok(match p {
+                Proc::Kill => db.start(n),
+                Proc::Pause => db.resume(n),
+            }?)
         })?;
         self.held(p).clear();
         Ok(done)
@@ -380,8 +410,10 @@ impl Nemesis {
                 Ok(Value::kw("delay-healed"))
             }
             "start-clock" => {
-                if !self.db.honours_faketime() {
-                    return Err(NemesisError::ClockUnsupported.into());
+                if let Err(why) = &self.db.faketime {
+                    return Err(
+                        NemesisError::ClockUnsupported(self.db.name.clone(), why.clone()).into(),
+                    );
                 }
                 let targets = Self::names_of(f, Self::field(f, value, "nodes")?)?;
                 let script = if let Some(b) = value.get("bump-s") {
@@ -482,47 +514,17 @@ impl Drop for HealOnDrop {
 mod tests {
     use super::*;
     use labrys_control::LocalRemote;
-    use std::sync::Mutex;
 
-    /// Records the process-fault calls it receives.
-    #[derive(Default)]
-    struct FakeDb {
-        calls: Mutex<Vec<String>>,
-        faketime: bool,
-    }
+    use labrys_db::fake::FakeDb;
 
-    impl DbProcess for FakeDb {
-        fn start(&self, n: &dyn Remote) -> anyhow::Result<()> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("start {}", n.node()));
-            Ok(())
+    /// The fake database as the nemesis sees it, with or without libfaketime.
+    fn fake(faketime: bool) -> (FakeDb, NemesisDb) {
+        let db = FakeDb::default();
+        let mut n = NemesisDb::of(&db);
+        if !faketime {
+            n.faketime = Err("it is a Go program".into());
         }
-        fn kill(&self, n: &dyn Remote) -> anyhow::Result<()> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("kill {}", n.node()));
-            Ok(())
-        }
-        fn pause(&self, n: &dyn Remote) -> anyhow::Result<()> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("pause {}", n.node()));
-            Ok(())
-        }
-        fn resume(&self, n: &dyn Remote) -> anyhow::Result<()> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("resume {}", n.node()));
-            Ok(())
-        }
-        fn honours_faketime(&self) -> bool {
-            self.faketime
-        }
+        (db, n)
     }
 
     fn nodes(n: usize) -> Vec<Arc<dyn Remote>> {
@@ -548,7 +550,7 @@ mod tests {
 
     #[test]
     fn config_errors_are_clear() {
-        let db = Arc::new(FakeDb::default());
+        let (_, db) = fake(false);
         let e = Nemesis::new(cfg(&["partition,frobnicate"]), nodes(3), db.clone())
             .err()
             .unwrap();
@@ -557,13 +559,21 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("libfaketime"), "{e}");
-        assert!(Nemesis::new(cfg(&["kill"]), vec![], db).is_err());
+        assert!(Nemesis::new(cfg(&["kill"]), vec![], db.clone()).is_err());
+        let no_process = NemesisDb {
+            process: None,
+            ..db
+        };
+        let e = Nemesis::new(cfg(&["partition,pause"]), nodes(3), no_process)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("cannot be killed or paused"), "{e}");
     }
 
     #[test]
     fn kill_then_stop_restarts_exactly_the_killed_nodes() {
-        let db = Arc::new(FakeDb::default());
-        let mut n = Nemesis::new(cfg(&["kill"]), nodes(5), db.clone()).unwrap();
+        let (db, nd) = fake(false);
+        let mut n = Nemesis::new(cfg(&["kill"]), nodes(5), nd).unwrap();
         let (f, v) = n.next_op();
         assert_eq!(f, "start-kill");
         let killed = Nemesis::names_of(&f, &v).unwrap();
@@ -575,7 +585,7 @@ mod tests {
         let (g, w) = n.next_op();
         assert_eq!(g, "stop-kill");
         n.invoke(&g, &w).unwrap();
-        let calls = db.calls.lock().unwrap().clone();
+        let calls = db.calls();
         let starts: Vec<String> = calls
             .iter()
             .filter_map(|c| c.strip_prefix("start "))
@@ -586,22 +596,22 @@ mod tests {
 
     #[test]
     fn heal_all_undoes_process_faults_once() {
-        let db = Arc::new(FakeDb::default());
-        let mut n = Nemesis::new(cfg(&["pause"]), nodes(3), db.clone()).unwrap();
+        let (db, nd) = fake(false);
+        let mut n = Nemesis::new(cfg(&["pause"]), nodes(3), nd).unwrap();
         let v = Value::List(vec![Value::str("n2")]);
         n.invoke("start-pause", &v).unwrap();
         n.invoke("start-kill", &Value::List(vec![Value::str("n3")]))
             .unwrap();
         n.heal_all().unwrap();
         n.heal_all().unwrap();
-        let calls = db.calls.lock().unwrap().clone();
+        let calls = db.calls();
         assert_eq!(calls, vec!["pause n2", "kill n3", "resume n2", "start n3"]);
     }
 
     #[test]
     fn guard_heals_on_panic() {
-        let db = Arc::new(FakeDb::default());
-        let n = Nemesis::new(cfg(&["pause"]), nodes(3), db.clone()).unwrap();
+        let (db, nd) = fake(false);
+        let n = Nemesis::new(cfg(&["pause"]), nodes(3), nd).unwrap();
         let shared = Arc::new(std::sync::Mutex::new(n));
         let inner = shared.clone();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -614,14 +624,14 @@ mod tests {
             panic!("test body fails");
         }));
         assert!(r.is_err());
-        assert_eq!(*db.calls.lock().unwrap(), vec!["pause n1", "resume n1"]);
+        assert_eq!(db.calls(), vec!["pause n1", "resume n1"]);
         drop(shared);
     }
 
     #[test]
     fn bad_values_and_unknown_nodes_are_errors() {
-        let db = Arc::new(FakeDb::default());
-        let mut n = Nemesis::new(cfg(&["kill"]), nodes(3), db).unwrap();
+        let (_, nd) = fake(false);
+        let mut n = Nemesis::new(cfg(&["kill"]), nodes(3), nd).unwrap();
         assert!(n.invoke("start-kill", &Value::Int(3)).is_err());
         let e = n
             .invoke("start-kill", &Value::List(vec![Value::str("n9")]))

@@ -5,10 +5,11 @@
 //! root with `--ignored`.
 
 use labrys_control::Remote;
+use labrys_db::{DbError, Process};
 use labrys_history::Value;
 use labrys_nemesis::rng::Rng;
 use labrys_nemesis::topology::{self, Grudge};
-use labrys_nemesis::{DbProcess, Nemesis, NemesisConfig};
+use labrys_nemesis::{Nemesis, NemesisConfig, NemesisDb};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,24 +21,28 @@ struct SleepDb;
 
 const PID: &str = "/tmp/sleepdb.pid";
 
-impl DbProcess for SleepDb {
-    fn start(&self, n: &dyn Remote) -> anyhow::Result<()> {
+impl Process for SleepDb {
+    fn start(&self, n: &dyn Remote) -> Result<(), DbError> {
         n.sh_ok(
             &format!("nohup sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > {PID}"),
             T,
-        )?;
+        )
+        .map_err(|e| DbError::node(n.node(), "start", e))?;
         Ok(())
     }
-    fn kill(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        n.sh_ok(&format!("kill -9 $(cat {PID})"), T)?;
+    fn kill(&self, n: &dyn Remote) -> Result<(), DbError> {
+        n.sh_ok(&format!("kill -9 $(cat {PID})"), T)
+            .map_err(|e| DbError::node(n.node(), "kill -9", e))?;
         Ok(())
     }
-    fn pause(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        n.sh_ok(&format!("kill -STOP $(cat {PID})"), T)?;
+    fn pause(&self, n: &dyn Remote) -> Result<(), DbError> {
+        n.sh_ok(&format!("kill -STOP $(cat {PID})"), T)
+            .map_err(|e| DbError::node(n.node(), "kill -STOP", e))?;
         Ok(())
     }
-    fn resume(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        n.sh_ok(&format!("kill -CONT $(cat {PID})"), T)?;
+    fn resume(&self, n: &dyn Remote) -> Result<(), DbError> {
+        n.sh_ok(&format!("kill -CONT $(cat {PID})"), T)
+            .map_err(|e| DbError::node(n.node(), "kill -CONT", e))?;
         Ok(())
     }
 }
@@ -147,10 +152,11 @@ fn run(cluster: &labrys_cluster::Cluster) {
     let all_ok = expected(&Grudge::new(), &names);
     assert_eq!(reachability(&nodes), all_ok);
 
-    let db: Arc<dyn DbProcess> = Arc::new(SleepDb);
+    let sleep = Arc::new(SleepDb);
     for n in &nodes {
-        db.start(n.as_ref()).unwrap();
+        sleep.start(n.as_ref()).unwrap();
     }
+    let db = NemesisDb::process_only("sleep", sleep);
     let cfg = NemesisConfig {
         faults: vec!["partition".into(), "kill".into(), "pause".into()],
         seed: 1,
@@ -254,24 +260,11 @@ fn run(cluster: &labrys_cluster::Cluster) {
     assert_eq!(after, before);
 }
 
-/// Like [`SleepDb`], but claims its server honours libfaketime (as C servers do).
-struct FaketimeDb;
-
-impl DbProcess for FaketimeDb {
-    fn start(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        SleepDb.start(n)
-    }
-    fn kill(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        SleepDb.kill(n)
-    }
-    fn pause(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        SleepDb.pause(n)
-    }
-    fn resume(&self, n: &dyn Remote) -> anyhow::Result<()> {
-        SleepDb.resume(n)
-    }
-    fn honours_faketime(&self) -> bool {
-        true
+/// [`SleepDb`] as a database whose server honours libfaketime (as C servers do).
+fn faketime_db() -> NemesisDb {
+    NemesisDb {
+        faketime: Ok(()),
+        ..NemesisDb::process_only("sleep", Arc::new(SleepDb))
     }
 }
 
@@ -299,7 +292,7 @@ fn integration_nemesis_clock_faults() {
             faults: vec!["clock".into()],
             seed: 2,
         };
-        let mut nem = Nemesis::new(cfg, nodes.clone(), Arc::new(FaketimeDb)).unwrap();
+        let mut nem = Nemesis::new(cfg, nodes.clone(), faketime_db()).unwrap();
         let near = |got: i64, want: i64| (got - want).abs() <= 2;
         let bump = Value::Map(vec![
             (Value::str("nodes"), Value::List(vec![Value::str("n1")])),
@@ -389,7 +382,12 @@ fn integration_nemesis_delay() {
             faults: vec!["delay".into()],
             seed: 4,
         };
-        let mut nem = Nemesis::new(cfg, nodes.clone(), Arc::new(SleepDb)).unwrap();
+        let mut nem = Nemesis::new(
+            cfg,
+            nodes.clone(),
+            NemesisDb::process_only("sleep", Arc::new(SleepDb)),
+        )
+        .unwrap();
         let exe = std::env::current_exe().unwrap().display().to_string();
         nem.set_delayer_command(vec![
             exe,

@@ -12,13 +12,16 @@
 //! a history cut short by Ctrl-C still says when its faults ended.
 
 use labrys_control::Remote;
-use labrys_etcd::Etcd;
+use labrys_db::Db;
 use labrys_gen::NemesisLog;
 use labrys_history::Value;
 use labrys_nemesis::Nemesis;
 use labrys_store::{RunDir, RunLog};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
+
+/// The database under test and the nodes it runs on.
+type DbOnNodes = (Arc<dyn Db>, Vec<Arc<dyn Remote>>);
 
 #[derive(Default)]
 struct Registered {
@@ -27,7 +30,7 @@ struct Registered {
     history: Option<NemesisLog>,
     /// The test recorded a successful heal itself; the guard's is then not recorded.
     heal_recorded: bool,
-    db: Option<(Etcd, Vec<Arc<dyn Remote>>)>,
+    db: Option<DbOnNodes>,
     cluster_down: Option<String>,
     /// This run's hold on its local cluster, released after everything else.
     cluster_lock: Option<labrys_cluster::lock::ClusterLock>,
@@ -71,7 +74,7 @@ impl Guard {
         lock(&self.reg).heal_recorded = true;
     }
 
-    pub fn set_db(&self, db: Etcd, nodes: Vec<Arc<dyn Remote>>) {
+    pub fn set_db(&self, db: Arc<dyn Db>, nodes: Vec<Arc<dyn Remote>>) {
         lock(&self.reg).db = Some((db, nodes));
     }
 
@@ -130,15 +133,19 @@ impl Guard {
             });
         }
         if let Some((db, nodes)) = &db {
-            self.log
-                .line("teardown: downloading node logs, stopping and wiping etcd");
+            let name = db.info().name;
+            self.log.line(&format!(
+                "teardown: downloading node logs, stopping and wiping {name}"
+            ));
+            let logs = db.log_files();
             for node in nodes {
-                step(&format!("{} log", node.node()), &mut || {
-                    let dir = self.run.node_dir(node.node()).map_err(|e| e.to_string())?;
-                    db.download_log(node.as_ref(), &dir.join("etcd.log"))
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                });
+                for f in &logs {
+                    step(&format!("{} {}", node.node(), f.local), &mut || {
+                        download_if_present(node.as_ref(), &f.remote, || {
+                            self.run.node_dir(node.node()).map(|d| d.join(&f.local))
+                        })
+                    });
+                }
                 step(&format!("{} wipe", node.node()), &mut || {
                     db.wipe(node.as_ref())
                         .map(|_| ())
@@ -177,4 +184,24 @@ impl Drop for Guard {
             eprintln!("labrys: teardown left problems: {}", errors.join("; "));
         }
     }
+}
+
+/// Copies `remote` from `node` to the path `local` gives, when the node has that file (a
+/// server that never started wrote no log).
+fn download_if_present<E: std::fmt::Display>(
+    node: &dyn Remote,
+    remote: &str,
+    local: impl FnOnce() -> Result<std::path::PathBuf, E>,
+) -> Result<(), String> {
+    let t = std::time::Duration::from_secs(30);
+    let exists = node
+        .exec(&["test", "-f", remote], t)
+        .map_err(|e| e.to_string())?
+        .status
+        == 0;
+    if exists {
+        let to = local().map_err(|e| e.to_string())?;
+        node.download(remote, &to).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The workloads `labrys test` runs (on etcd).
-pub const WORKLOADS: &[&str] = &["register", "list-append"];
+use labrys_db::{DbKind, DbOptions};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where the nodes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,9 +52,9 @@ pub struct TestOptions {
     pub check_timeout: Option<Duration>,
     /// Where etcd members keep data, log and pid file on each node.
     pub db_dir: Option<String>,
-    /// Register reads without a quorum (etcd `serializable`): possibly stale, so such a test
-    /// is expected to come out invalid under partitions. For demonstrating the checker.
-    pub serializable_reads: bool,
+    /// `--db-opt key=value`: options of the database under test (e.g. etcd's
+    /// `reads=serializable`, possibly stale reads, for demonstrating the checker).
+    pub db_opts: BTreeMap<String, String>,
 }
 
 impl Default for TestOptions {
@@ -78,17 +79,17 @@ impl Default for TestOptions {
             ops_per_key: 120,
             check_timeout: Some(Duration::from_secs(600)),
             db_dir: None,
-            serializable_reads: false,
+            db_opts: BTreeMap::new(),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OptionsError {
-    #[error("--db {0:?}: labrys can test etcd; expected --db etcd")]
-    Db(String),
-    #[error("--workload {0:?}: etcd offers the register and list-append workloads; expected one of them")]
-    Workload(String),
+    #[error("--db {0:?}: expected one of {1}")]
+    Db(String, String),
+    #[error("{0}")]
+    DbOption(String),
     #[error("--nemesis: {0}")]
     Nemesis(String),
     #[error("--{option}: {msg}")]
@@ -119,17 +120,37 @@ impl TestOptions {
     /// The Debian packages this machine needs for the run: the cluster's tools for a local
     /// cluster, the database's packages for a local cluster or member, libfaketime for clock
     /// faults. Nothing for given hosts (the database installs itself on each over SSH).
-    pub fn packages(&self) -> Vec<&'static str> {
+    pub fn packages(&self, db: &dyn DbKind) -> Vec<&'static str> {
         let mut p: Vec<&'static str> = match self.nodes {
             NodeSpec::Local { .. } => labrys_cluster::doctor::CLUSTER_PACKAGES.to_vec(),
             NodeSpec::ThisMachine => Vec::new(),
             NodeSpec::Hosts(_) => return Vec::new(),
         };
-        p.extend_from_slice(labrys_etcd::PACKAGES);
+        p.extend_from_slice(db.info().packages);
         if self.faults().iter().any(|f| f == "clock") {
             p.push("faketime");
         }
         p
+    }
+
+    /// What the database is told of this test.
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions {
+            workload: self.workload.clone(),
+            opts: self.db_opts.clone(),
+            dir: self.db_dir.clone(),
+        }
+    }
+
+    /// The database `--db` names, among `dbs`.
+    pub fn db_kind(&self, dbs: &[Arc<dyn DbKind>]) -> Result<Arc<dyn DbKind>, OptionsError> {
+        dbs.iter()
+            .find(|d| d.info().name == self.db)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = dbs.iter().map(|d| d.info().name).collect();
+                OptionsError::Db(self.db.clone(), names.join(", "))
+            })
     }
 
     /// The fault names, split on commas, `none` meaning no fault.
@@ -143,22 +164,28 @@ impl TestOptions {
             .collect()
     }
 
-    pub fn validate(&self) -> Result<(), OptionsError> {
-        if self.db != "etcd" {
-            return Err(OptionsError::Db(self.db.clone()));
+    /// Checks every option against `dbs` (the databases the binary knows) before anything
+    /// runs.
+    pub fn validate(&self, dbs: &[Arc<dyn DbKind>]) -> Result<(), OptionsError> {
+        let db = self.db_kind(dbs)?;
+        if crate::workload::workload(&self.workload).is_none() {
+            let names: Vec<&str> = crate::workload::WORKLOADS.iter().map(|w| w.name).collect();
+            return Err(OptionsError::Value {
+                option: "workload",
+                msg: format!("{:?}: expected one of {}", self.workload, names.join(", ")),
+            });
         }
-        if !WORKLOADS.contains(&self.workload.as_str()) {
-            return Err(OptionsError::Workload(self.workload.clone()));
-        }
+        db.info()
+            .validate(&self.db_options())
+            .map_err(|e| OptionsError::DbOption(e.to_string()))?;
         for f in self.faults() {
             let fault = labrys_nemesis::Fault::parse(&f)
                 .map_err(|e| OptionsError::Nemesis(e.to_string()))?;
-            if fault == labrys_nemesis::Fault::Clock && !labrys_etcd::HONOURS_FAKETIME {
-                return Err(OptionsError::Nemesis(
-                    "clock: etcd is a Go program and reads the clock without libc, so \
-                     libfaketime cannot shift it; choose other faults"
-                        .into(),
-                ));
+            if fault == labrys_nemesis::Fault::Clock && !db.info().honours_faketime {
+                return Err(OptionsError::Nemesis(format!(
+                    "clock: {}; choose other faults",
+                    db.info().faketime_note
+                )));
             }
         }
         let positive = |option: &'static str, d: Duration| {
@@ -184,12 +211,6 @@ impl TestOptions {
             return Err(OptionsError::Value {
                 option: "concurrency",
                 msg: "must be at least 1".into(),
-            });
-        }
-        if self.serializable_reads && self.workload != "register" {
-            return Err(OptionsError::Value {
-                option: "serializable-reads",
-                msg: "only applies to the register workload".into(),
             });
         }
         if self.ops_per_key == 0 {
@@ -258,7 +279,7 @@ impl TestOptions {
             "rate": self.rate,
             "op-timeout-s": self.op_timeout.as_secs_f64(),
             "ops-per-key": self.ops_per_key,
-            "serializable-reads": self.serializable_reads,
+            "db-opts": self.db_opts,
             "checker-workload": crate::verdict::checker_workload(&self.workload),
         })
     }
@@ -308,10 +329,41 @@ pub fn parse_nodes(s: &str) -> Result<NodeSpec, OptionsError> {
 mod tests {
     use super::*;
 
+    fn dbs() -> Vec<Arc<dyn DbKind>> {
+        /// A database like etcd as far as options go: register and list-append, no
+        /// libfaketime, one `reads` option.
+        struct Like;
+        static INFO: labrys_db::DbInfo = labrys_db::DbInfo {
+            name: "etcd",
+            packages: &["etcd-server"],
+            honours_faketime: false,
+            faketime_note: "a Go program, so libfaketime cannot shift it",
+            workloads: &["register", "list-append"],
+            options: &[labrys_db::DbOpt {
+                key: "reads",
+                values: &["linearizable", "serializable"],
+                help: "",
+            }],
+        };
+        impl DbKind for Like {
+            fn info(&self) -> &'static labrys_db::DbInfo {
+                &INFO
+            }
+            fn open(
+                &self,
+                _: &[Arc<dyn labrys_control::Remote>],
+                _: &DbOptions,
+            ) -> Result<Arc<dyn labrys_db::Db>, labrys_db::DbError> {
+                Err(labrys_db::DbError::Other("not in these tests".into()))
+            }
+        }
+        vec![Arc::new(Like)]
+    }
+
     #[test]
     fn defaults_are_valid() {
         let o = TestOptions::default();
-        o.validate().unwrap();
+        o.validate(&dbs()).unwrap();
         assert_eq!(o.concurrency(), 10);
         assert_eq!(o.test_name(), "etcd-register");
     }
@@ -321,10 +373,14 @@ mod tests {
         let bad = |f: fn(&mut TestOptions)| {
             let mut o = TestOptions::default();
             f(&mut o);
-            o.validate().unwrap_err().to_string()
+            o.validate(&dbs()).unwrap_err().to_string()
         };
         assert!(bad(|o| o.db = "mongo".into()).contains("--db"));
         assert!(bad(|o| o.workload = "bank".into()).contains("--workload"));
+        assert!(
+            bad(|o| o.db_opts = [("reads".into(), "fast".into())].into())
+                .contains("reads=fast: expected one of linearizable, serializable")
+        );
         assert!(bad(|o| o.nemesis = vec!["partition,explode".into()]).contains("explode"));
         assert!(bad(|o| o.rate = 0.0).contains("--rate"));
         assert!(bad(|o| o.time_limit = Duration::ZERO).contains("--time-limit"));
@@ -345,9 +401,9 @@ mod tests {
             ..TestOptions::default()
         };
         o.nemesis = vec!["none".into()];
-        o.validate().unwrap();
+        o.validate(&dbs()).unwrap();
         o.nemesis = vec!["kill".into()];
-        assert!(o.validate().is_err());
+        assert!(o.validate(&dbs()).is_err());
     }
 
     #[test]

@@ -18,10 +18,10 @@ use crate::progress::{Progress, Reporting};
 use crate::verdict::{check_run, Outcome};
 use crate::workload::{self, UsedKeys};
 use labrys_control::Remote;
-use labrys_etcd::{Etcd, EtcdAppendClient, EtcdClient, EtcdConfig};
+use labrys_db::{Db, DbKind};
 use labrys_gen::{stagger, time_limit, Client, NemesisDriver, RunConfig, Runtime};
 use labrys_history::Value;
-use labrys_nemesis::{DbProcess, Nemesis, NemesisConfig};
+use labrys_nemesis::{Nemesis, NemesisConfig, NemesisDb};
 use labrys_store::run_dir::TEST;
 use labrys_store::{RunDir, RunLog};
 use std::sync::{Arc, Mutex};
@@ -54,10 +54,15 @@ enum Stop {
 }
 
 /// Runs a test and returns its outcome (verdict, run folder). Never panics on bad input.
-pub fn run_test(opts: &TestOptions) -> Outcome {
-    if let Err(e) = opts.validate() {
+/// `dbs` are the databases `--db` may name (the binary's table).
+pub fn run_test(opts: &TestOptions, dbs: &[Arc<dyn DbKind>]) -> Outcome {
+    if let Err(e) = opts.validate(dbs) {
         return Outcome::error(e.to_string(), None);
     }
+    let kind = match opts.db_kind(dbs) {
+        Ok(k) => k,
+        Err(e) => return Outcome::error(e.to_string(), None),
+    };
     let run = match RunDir::create_unlinked(&opts.store_root, &opts.test_name(), SystemTime::now())
     {
         Ok(r) => r,
@@ -94,6 +99,7 @@ pub fn run_test(opts: &TestOptions) -> Outcome {
     });
     let body = tokio_rt.block_on(body(
         opts,
+        kind.as_ref(),
         &run,
         &log,
         &guard,
@@ -163,30 +169,39 @@ pub fn run_test(opts: &TestOptions) -> Outcome {
 }
 
 /// Heals every fault labrys can make on every node (partitions, loss, rate limits, delays,
-/// clock offsets), then stops any etcd member still running there, paused or not, and wipes
-/// its data. Logs what it found.
+/// clock offsets), then stops any server of the database still running there, paused or
+/// not, and wipes its data. Logs what it found. `faults_possible` is false for this machine
+/// alone (`--nodes localhost`), where no fault can run and so none is healed.
 fn reset_nodes(
-    db: &Etcd,
+    db: &Arc<dyn Db>,
     remotes: &[Arc<dyn Remote>],
     seed: u64,
+    faults_possible: bool,
     log: &RunLog,
 ) -> Result<(), String> {
-    log.line("resetting every node: healing faults, stopping etcd, wiping its data");
-    let mut healer = Nemesis::new(
-        NemesisConfig {
-            faults: Vec::new(),
-            seed,
-        },
-        remotes.to_vec(),
-        Arc::new(db.clone()) as Arc<dyn DbProcess>,
-    )
-    .map_err(|e| format!("{e:#}"))?;
-    healer.reset().map_err(|e| format!("{e:#}"))?;
+    let name = db.info().name;
+    if faults_possible {
+        log.line(&format!(
+            "resetting every node: healing faults, stopping {name}, wiping its data"
+        ));
+        let mut healer = Nemesis::new(
+            NemesisConfig {
+                faults: Vec::new(),
+                seed,
+            },
+            remotes.to_vec(),
+            NemesisDb::of(db.as_ref()),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        healer.reset().map_err(|e| format!("{e:#}"))?;
+    } else {
+        log.line(&format!("resetting: stopping {name}, wiping its data"));
+    }
     for n in remotes {
         let stale = db.wipe(n.as_ref()).map_err(|e| e.to_string())?;
         if stale > 0 {
             log.line(&format!(
-                "{}: stopped {stale} etcd process(es) an earlier run left running",
+                "{}: stopped {stale} {name} process(es) an earlier run left running",
                 n.node()
             ));
         }
@@ -251,8 +266,10 @@ async fn or_stop<F: std::future::Future>(stop: &mut StopRx, f: F) -> Result<F::O
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn body(
     opts: &TestOptions,
+    kind: &dyn DbKind,
     run: &RunDir,
     log: &Arc<RunLog>,
     guard: &Guard,
@@ -262,7 +279,7 @@ async fn body(
 ) -> Result<(), Stop> {
     // Nodes.
     let (spec, key, log2) = (opts.nodes.clone(), opts.ssh_key.clone(), log.clone());
-    let packages = opts.packages();
+    let packages = opts.packages(kind);
     let Nodes {
         remotes,
         created_cluster,
@@ -283,16 +300,16 @@ async fn body(
     log.line(&format!("nodes: {}", names.join(", ")));
 
     // Database.
-    let mut cfg = EtcdConfig::default();
-    if let Some(d) = &opts.db_dir {
-        cfg.dir = d.clone();
-    }
-    let db = Etcd::for_nodes(cfg, &remotes);
+    let name = kind.info().name;
+    let db: Arc<dyn Db> = kind
+        .open(&remotes, &opts.db_options())
+        .map_err(|e| failed("opening the database")(e.to_string()))?;
     guard.set_db(db.clone(), remotes.clone());
     // Reset: whatever an earlier run left on these nodes (it may have been killed mid-fault)
     // is undone before anything starts, whether or not this run has a nemesis.
+    let faults_possible = !matches!(opts.nodes, crate::NodeSpec::ThisMachine);
     let (db2, remotes2, log2, seed) = (db.clone(), remotes.clone(), log.clone(), opts.seed);
-    blocking(move || reset_nodes(&db2, &remotes2, seed, &log2))
+    blocking(move || reset_nodes(&db2, &remotes2, seed, faults_possible, &log2))
         .await
         .map_err(failed("resetting the nodes"))?;
     check_stop(&stop)?;
@@ -300,27 +317,27 @@ async fn body(
     let version = blocking(move || {
         let mut version = String::new();
         for n in &remotes2 {
-            log2.line(&format!("{}: installing etcd if missing", n.node()));
+            log2.line(&format!("{}: installing {name} if missing", n.node()));
             db2.install(n.as_ref()).map_err(|e| e.to_string())?;
             version = db2.version(n.as_ref()).map_err(|e| e.to_string())?;
         }
         Ok(version)
     })
     .await
-    .map_err(failed("setting up etcd"))?;
+    .map_err(failed(&format!("setting up {name}")))?;
     check_stop(&stop)?;
     test_json["node-hosts"] = remotes
         .iter()
         .map(|r| format!("{}={}", r.node(), r.host()))
         .collect::<Vec<_>>()
         .into();
-    test_json["versions"] = serde_json::json!({"etcd": version});
+    test_json["versions"] = serde_json::json!({ name: version });
     let _ = run.write_json(TEST, test_json);
     log.line(&format!("starting {version} on {} nodes", remotes.len()));
     or_stop(&mut stop, db.start_all(&remotes, HEALTH_TIMEOUT))
         .await?
-        .map_err(|e| failed("starting etcd")(e.to_string()))?;
-    log.line("etcd is healthy");
+        .map_err(|e| failed(&format!("starting {name}"))(e.to_string()))?;
+    log.line(&format!("{name} is healthy"));
 
     // Nemesis.
     let faults = opts.faults();
@@ -333,7 +350,7 @@ async fn body(
                 seed: opts.seed,
             },
             remotes.clone(),
-            Arc::new(db.clone()) as Arc<dyn DbProcess>,
+            NemesisDb::of(db.as_ref()),
         )
         .map_err(|e| failed("nemesis")(format!("{e:#}")))?;
         let n = Arc::new(Mutex::new(n));
@@ -342,19 +359,11 @@ async fn body(
     };
 
     // Clients.
-    let list_append = opts.workload == "list-append";
-    let client: Arc<dyn Client> = if list_append {
-        Arc::new(
-            EtcdAppendClient::new(db.client_urls(), "labrys-la/")
-                .map_err(|e| failed("etcd client")(e.to_string()))?,
-        )
-    } else {
-        Arc::new(
-            EtcdClient::new(db.client_urls(), "labrys/")
-                .map_err(|e| failed("etcd client")(e.to_string()))?
-                .with_serializable_reads(opts.serializable_reads),
-        )
-    };
+    let w = workload::workload(&opts.workload)
+        .ok_or_else(|| Stop::Failed(format!("no workload {:?}", opts.workload)))?;
+    let client: Arc<dyn Client> = db
+        .client(w.name)
+        .map_err(|e| failed(&format!("{name} client"))(e.to_string()))?;
     let rt = Runtime::new(
         RunConfig {
             concurrency: opts.concurrency(),
@@ -372,11 +381,7 @@ async fn body(
         opts.time_limit,
         stagger(
             Duration::from_secs_f64(1.0 / opts.rate),
-            if list_append {
-                workload::list_append(opts.ops_per_key, used.clone())
-            } else {
-                workload::register(opts.ops_per_key, used.clone())
-            },
+            (w.main)(opts.ops_per_key, used.clone()),
         ),
     );
     log.line(&format!(
@@ -428,16 +433,14 @@ async fn body(
             .map_err(|e| failed("recording the heal")(e.to_string()))?;
         healed.map_err(failed("healing"))?;
         guard.heal_recorded();
-        log.line("healed every fault; waiting for etcd to recover");
+        log.line(&format!(
+            "healed every fault; waiting for {name} to recover"
+        ));
     }
     or_stop(&mut stop, db.start_all(&remotes, HEALTH_TIMEOUT))
         .await?
-        .map_err(|e| failed("etcd did not recover after healing")(e.to_string()))?;
-    let reads = if list_append {
-        workload::final_txn_reads(&used)
-    } else {
-        workload::final_reads(&used)
-    };
+        .map_err(|e| failed(&format!("{name} did not recover after healing"))(e.to_string()))?;
+    let reads = (w.finals)(&used);
     let fin = or_stop(&mut stop, rt.run(reads, None))
         .await?
         .map_err(|e| failed("final reads")(e.to_string()))?;

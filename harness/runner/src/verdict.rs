@@ -40,11 +40,7 @@ impl Outcome {
 /// register workload records Jepsen's independent `[key value]` tuples, checked as `kv`;
 /// list-append transactions are checked Elle-style (strict serializability by default).
 pub fn checker_workload(workload: &str) -> Option<&'static str> {
-    match workload {
-        "register" => Some("kv"),
-        "list-append" => Some("list-append"),
-        _ => None,
-    }
+    crate::workload::workload(workload).map(|w| w.checker)
 }
 
 /// The longest stretch of a test's main phase in which no client op completed `ok`. Times are

@@ -18,6 +18,42 @@ use rand::Rng as _;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
+/// One workload, defined once for every database: its op schedule, its final reads, and
+/// the checker its history goes to. A database says which workload names it runs
+/// (`DbInfo::workloads`) and gives a client for each.
+pub struct Workload {
+    pub name: &'static str,
+    /// The checker registry's name for its histories.
+    pub checker: &'static str,
+    /// The endless main-phase schedule (`ops_per_key`, the keys used so far).
+    pub main: fn(u64, UsedKeys) -> Box<dyn Generator>,
+    /// The reads after the heal.
+    pub finals: fn(&UsedKeys) -> Box<dyn Generator>,
+}
+
+/// Every workload `labrys test` runs.
+pub const WORKLOADS: &[Workload] = &[
+    // Independent `[key value]` registers, checked per key as linearizable registers.
+    Workload {
+        name: "register",
+        checker: "kv",
+        main: register,
+        finals: final_reads,
+    },
+    // Elle's list-append transactions, checked for strict serializability by default.
+    Workload {
+        name: "list-append",
+        checker: "list-append",
+        main: list_append,
+        finals: final_txn_reads,
+    },
+];
+
+/// The workload named `name`.
+pub fn workload(name: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}
+
 /// Keys active at the same time.
 pub const ACTIVE_KEYS: u64 = 4;
 

@@ -4,17 +4,25 @@
 use labrys_harness::{analyze, run_test, NodeSpec, TestOptions};
 use std::time::{Duration, Instant};
 
+/// The databases these tests may name.
+fn dbs() -> Vec<std::sync::Arc<dyn labrys_db::DbKind>> {
+    vec![std::sync::Arc::new(labrys_etcd::EtcdKind)]
+}
+
 #[test]
 fn bad_cluster_name_is_an_error_before_anything_runs() {
     let store = tempfile::tempdir().unwrap();
-    let o = run_test(&TestOptions {
-        nodes: NodeSpec::Local {
-            cluster: "Not/A Name".into(),
-            count: 5,
+    let o = run_test(
+        &TestOptions {
+            nodes: NodeSpec::Local {
+                cluster: "Not/A Name".into(),
+                count: 5,
+            },
+            store_root: store.path().to_path_buf(),
+            ..TestOptions::default()
         },
-        store_root: store.path().to_path_buf(),
-        ..TestOptions::default()
-    });
+        &dbs(),
+    );
     assert_eq!(o.exit_code, 3);
     assert!(
         o.summary.contains("--cluster") && o.summary.contains("Not/A Name"),
@@ -32,11 +40,14 @@ fn bad_cluster_name_is_an_error_before_anything_runs() {
 #[test]
 fn unknown_fault_is_an_error_naming_it() {
     let store = tempfile::tempdir().unwrap();
-    let o = run_test(&TestOptions {
-        nemesis: vec!["partition,meteor".into()],
-        store_root: store.path().to_path_buf(),
-        ..TestOptions::default()
-    });
+    let o = run_test(
+        &TestOptions {
+            nemesis: vec!["partition,meteor".into()],
+            store_root: store.path().to_path_buf(),
+            ..TestOptions::default()
+        },
+        &dbs(),
+    );
     assert_eq!(o.exit_code, 3);
     assert!(o.summary.contains("meteor"), "{}", o.summary);
 }
@@ -45,12 +56,15 @@ fn unknown_fault_is_an_error_naming_it() {
 fn unreachable_host_is_an_error_naming_the_node_and_records_why() {
     let store = tempfile::tempdir().unwrap();
     let start = Instant::now();
-    let o = run_test(&TestOptions {
-        nodes: NodeSpec::Hosts(vec![("n7".into(), "no-such-host.invalid".into())]),
-        time_limit: Duration::from_secs(1),
-        store_root: store.path().to_path_buf(),
-        ..TestOptions::default()
-    });
+    let o = run_test(
+        &TestOptions {
+            nodes: NodeSpec::Hosts(vec![("n7".into(), "no-such-host.invalid".into())]),
+            time_limit: Duration::from_secs(1),
+            store_root: store.path().to_path_buf(),
+            ..TestOptions::default()
+        },
+        &dbs(),
+    );
     assert_eq!(o.exit_code, 3, "{o:?}");
     assert!(o.summary.contains("n7"), "{}", o.summary);
     assert!(start.elapsed() < Duration::from_secs(60));

@@ -21,6 +21,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The databases these tests may name.
+fn dbs() -> Vec<std::sync::Arc<dyn labrys_db::DbKind>> {
+    vec![std::sync::Arc::new(labrys_etcd::EtcdKind)]
+}
+
 const CHILD_CLUSTER: &str = "LABRYS_RUNNER_CHILD_CLUSTER";
 const CHILD_STORE: &str = "LABRYS_RUNNER_CHILD_STORE";
 
@@ -81,7 +86,7 @@ fn helper_child_run() {
     else {
         return;
     };
-    let o = run_test(&options(&cluster, Path::new(&store), 60));
+    let o = run_test(&options(&cluster, Path::new(&store), 60), &dbs());
     println!("CHILD-EXIT {}", o.exit_code);
 }
 
@@ -143,7 +148,7 @@ fn integration_runner_short_partition_run_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-valid";
     let _ = labrys_cluster::down(cluster);
-    let o = run_test(&options(cluster, store.path(), 20));
+    let o = run_test(&options(cluster, store.path(), 20), &dbs());
     let run = o.run_dir.clone().expect("a run folder");
     assert_eq!(
         o.exit_code,
@@ -191,11 +196,14 @@ fn integration_runner_list_append_with_kills_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let cluster = "lbr-append";
     let _ = labrys_cluster::down(cluster);
-    let o = run_test(&TestOptions {
-        workload: "list-append".into(),
-        nemesis: vec!["kill".into()],
-        ..options(cluster, store.path(), 15)
-    });
+    let o = run_test(
+        &TestOptions {
+            workload: "list-append".into(),
+            nemesis: vec!["kill".into()],
+            ..options(cluster, store.path(), 15)
+        },
+        &dbs(),
+    );
     let run = o.run_dir.clone().expect("a run folder");
     assert_eq!(
         o.exit_code,
@@ -221,11 +229,14 @@ fn integration_runner_given_hosts_over_ssh() {
         .iter()
         .map(|n| (n.name.clone(), n.ip.to_string()))
         .collect();
-    let o = run_test(&TestOptions {
-        nodes: NodeSpec::Hosts(hosts),
-        ssh_key: Some(c.ssh_key.clone()),
-        ..options(cluster, store.path(), 10)
-    });
+    let o = run_test(
+        &TestOptions {
+            nodes: NodeSpec::Hosts(hosts),
+            ssh_key: Some(c.ssh_key.clone()),
+            ..options(cluster, store.path(), 10)
+        },
+        &dbs(),
+    );
     let run = o.run_dir.clone().expect("a run folder");
     let log = std::fs::read_to_string(run.join("labrys.log")).unwrap();
     let still_up = labrys_cluster::load(cluster).unwrap().is_some();
@@ -379,10 +390,13 @@ fn integration_runner_a_killed_runs_cluster_is_reset_and_adopted_by_the_next_run
     }
     // While the harness lives, no other run may reset its nodes.
     let other = tempfile::tempdir().unwrap();
-    let o = run_test(&TestOptions {
-        nemesis: vec![],
-        ..options(cluster, other.path(), 5)
-    });
+    let o = run_test(
+        &TestOptions {
+            nemesis: vec![],
+            ..options(cluster, other.path(), 5)
+        },
+        &dbs(),
+    );
     assert_eq!(o.exit_code, 3, "{o:?}");
     assert!(o.summary.contains("in use by another labrys run"), "{o:?}");
     child.kill().unwrap(); // SIGKILL: no heal, no teardown
@@ -392,10 +406,13 @@ fn integration_runner_a_killed_runs_cluster_is_reset_and_adopted_by_the_next_run
 
     // The next run, with no nemesis at all, starts from clean nodes and is valid.
     let store2 = tempfile::tempdir().unwrap();
-    let o = run_test(&TestOptions {
-        nemesis: vec![],
-        ..options(cluster, store2.path(), 8)
-    });
+    let o = run_test(
+        &TestOptions {
+            nemesis: vec![],
+            ..options(cluster, store2.path(), 8)
+        },
+        &dbs(),
+    );
     let run2 = o.run_dir.clone().expect("a run folder");
     let log = std::fs::read_to_string(run2.join("labrys.log")).unwrap();
     assert_eq!(o.exit_code, 0, "{o:?}\n{log}");

@@ -9,7 +9,10 @@
 //! `--initial-cluster` flags only matter on the very first start.
 
 use crate::health;
+use crate::{EtcdAppendClient, EtcdClient};
 use labrys_control::{shell_quote, ControlError, Remote};
+use labrys_db::{Db, DbError, DbFuture, DbInfo, LogFile, Primaries, Process};
+use labrys_gen::Client;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,9 @@ pub struct EtcdConfig {
     pub cluster_token: String,
     /// The etcd executable (looked up on PATH unless absolute).
     pub binary: String,
+    /// Register reads served by any member without a quorum round (`--db-opt
+    /// reads=serializable`): possibly stale, so expect a linearizability violation.
+    pub serializable_reads: bool,
 }
 
 impl Default for EtcdConfig {
@@ -34,6 +40,7 @@ impl Default for EtcdConfig {
             peer_port: 2380,
             cluster_token: "labrys".into(),
             binary: "etcd".into(),
+            serializable_reads: false,
         }
     }
 }
@@ -291,32 +298,104 @@ impl Etcd {
     }
 }
 
-impl labrys_nemesis::DbProcess for Etcd {
-    fn start(&self, node: &dyn Remote) -> anyhow::Result<()> {
+impl From<EtcdError> for DbError {
+    fn from(e: EtcdError) -> DbError {
+        match e {
+            EtcdError::Command {
+                node,
+                what,
+                status,
+                detail,
+            } => DbError::Node {
+                node,
+                step: what,
+                msg: format!("exit {status}: {detail}"),
+            },
+            EtcdError::Unhealthy { secs, detail } => DbError::Unhealthy {
+                db: "etcd".into(),
+                secs,
+                detail,
+            },
+            other => DbError::Other(other.to_string()),
+        }
+    }
+}
+
+impl Db for Etcd {
+    fn info(&self) -> &'static DbInfo {
+        &crate::INFO
+    }
+    fn install(&self, node: &dyn Remote) -> Result<(), DbError> {
+        Ok(Etcd::install(self, node)?)
+    }
+    fn version(&self, node: &dyn Remote) -> Result<String, DbError> {
+        Ok(Etcd::version(self, node)?)
+    }
+    fn wipe(&self, node: &dyn Remote) -> Result<usize, DbError> {
+        Ok(Etcd::wipe(self, node)?)
+    }
+    fn start_all<'a>(
+        &'a self,
+        nodes: &'a [Arc<dyn Remote>],
+        timeout: Duration,
+    ) -> DbFuture<'a, Result<(), DbError>> {
+        Box::pin(async move { Ok(Etcd::start_all(self, nodes, timeout).await?) })
+    }
+    fn log_files(&self) -> Vec<LogFile> {
+        vec![LogFile {
+            remote: self.log_path(),
+            local: "etcd.log".into(),
+        }]
+    }
+    fn client(&self, workload: &str) -> Result<Arc<dyn Client>, DbError> {
+        let http = |e: reqwest::Error| DbError::Other(format!("etcd client: {e}"));
+        match workload {
+            "register" => Ok(Arc::new(
+                EtcdClient::new(self.client_urls(), "labrys/")
+                    .map_err(http)?
+                    .with_serializable_reads(self.cfg.serializable_reads),
+            )),
+            "list-append" => Ok(Arc::new(
+                EtcdAppendClient::new(self.client_urls(), "labrys-la/").map_err(http)?,
+            )),
+            other => Err(DbError::Option {
+                option: "--workload".into(),
+                msg: format!("etcd has no client for {other:?}"),
+            }),
+        }
+    }
+    fn process(&self) -> Option<Arc<dyn Process>> {
+        Some(Arc::new(self.clone()))
+    }
+    fn primaries(&self) -> Option<Arc<dyn Primaries>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+impl Process for Etcd {
+    fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
         let script = self.start_script(node.node())?;
         self.run(node, "starting etcd", &script, SHORT)?;
         Ok(())
     }
 
-    fn kill(&self, node: &dyn Remote) -> anyhow::Result<()> {
+    fn kill(&self, node: &dyn Remote) -> Result<(), DbError> {
         self.run(node, "killing etcd", &self.kill_script(), SHORT)?;
         Ok(())
     }
 
-    fn pause(&self, node: &dyn Remote) -> anyhow::Result<()> {
+    fn pause(&self, node: &dyn Remote) -> Result<(), DbError> {
         self.run(node, "pausing etcd", &self.signal_script("STOP"), SHORT)?;
         Ok(())
     }
 
-    fn resume(&self, node: &dyn Remote) -> anyhow::Result<()> {
+    fn resume(&self, node: &dyn Remote) -> Result<(), DbError> {
         self.run(node, "resuming etcd", &self.signal_script("CONT"), SHORT)?;
         Ok(())
     }
+}
 
-    fn honours_faketime(&self) -> bool {
-        crate::HONOURS_FAKETIME
-    }
-
+impl Primaries for Etcd {
     fn primaries(&self, nodes: &[Arc<dyn Remote>]) -> Vec<String> {
         nodes
             .iter()

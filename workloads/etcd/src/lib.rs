@@ -2,7 +2,8 @@
 //!
 //! - [`db`]: installing etcd (Debian's `etcd-server`), configuring an N-member cluster on the
 //!   node addresses, starting it detached, killing, pausing and resuming it by pid file, log
-//!   download and wiping at teardown; implements [`labrys_nemesis::DbProcess`];
+//!   download and wiping at teardown; implements `labrys_db`'s `Db`, `Process`, `Primaries`;
+//! - [`EtcdKind`] and [`INFO`]: etcd as a `--db` (packages, workloads, `--db-opt reads`);
 //! - [`gateway`]: the v3 JSON gateway's request and response shapes (base64 keys and values,
 //!   int64 as strings), as pure functions;
 //! - [`client`]: the per-key cas-register client over that gateway, classifying every error
@@ -20,9 +21,37 @@ pub use append::EtcdAppendClient;
 pub use client::EtcdClient;
 pub use db::{Etcd, EtcdConfig, EtcdError};
 
-/// Whether libfaketime can shift an etcd member's clock: no, etcd is a Go program and reads
-/// the clock without libc. Clock faults on etcd are refused before anything starts.
-pub const HONOURS_FAKETIME: bool = false;
+use labrys_control::Remote;
+use labrys_db::{Db, DbError, DbInfo, DbKind, DbOpt, DbOptions};
+use std::sync::Arc;
 
-/// The Debian packages a machine needs to run etcd members.
-pub const PACKAGES: &[&str] = &["etcd-server"];
+/// etcd's facts, as `labrys test` and `doctor` show them.
+pub static INFO: DbInfo = DbInfo {
+    name: "etcd",
+    packages: &["etcd-server"],
+    honours_faketime: false,
+    faketime_note: "etcd is a Go program and reads the clock without libc, so libfaketime cannot shift it",
+    workloads: &["register", "list-append"],
+    options: &[DbOpt {
+        key: "reads",
+        values: &["linearizable", "serializable"],
+        help: "register reads through a quorum (linearizable, the default) or served by any member without one (serializable: possibly stale)",
+    }],
+};
+
+/// etcd as a `--db`: one member per node.
+pub struct EtcdKind;
+
+impl DbKind for EtcdKind {
+    fn info(&self) -> &'static DbInfo {
+        &INFO
+    }
+    fn open(&self, nodes: &[Arc<dyn Remote>], o: &DbOptions) -> Result<Arc<dyn Db>, DbError> {
+        let mut cfg = EtcdConfig::default();
+        if let Some(d) = &o.dir {
+            cfg.dir = d.clone();
+        }
+        cfg.serializable_reads = o.opts.get("reads").map(String::as_str) == Some("serializable");
+        Ok(Arc::new(Etcd::for_nodes(cfg, nodes)))
+    }
+}

@@ -4,10 +4,10 @@
 //! `--ignored`.
 
 use labrys_control::{LocalRemote, Remote};
+use labrys_db::{Primaries, Process};
 use labrys_etcd::{Etcd, EtcdAppendClient, EtcdClient, EtcdConfig};
 use labrys_gen::{Client, Completion, OpCtx, OpSpec};
 use labrys_history::{OpType, Value};
-use labrys_nemesis::DbProcess;
 use std::sync::Arc;
 use std::time::Duration;
 
