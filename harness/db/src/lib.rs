@@ -143,6 +143,11 @@ pub type DbFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A database, before it has nodes (one entry of the binary's database table).
 pub trait DbKind: Send + Sync {
     fn info(&self) -> &'static DbInfo;
+    /// Checks a test's options against this database before anything runs: by default its
+    /// facts ([`DbInfo::validate`]); a database adds rules that tie options together.
+    fn validate(&self, opts: &DbOptions) -> Result<(), DbError> {
+        self.info().validate(opts)
+    }
     /// The database on `nodes` (no node is touched yet). Options were validated.
     fn open(&self, nodes: &[Arc<dyn Remote>], opts: &DbOptions) -> Result<Arc<dyn Db>, DbError>;
 }

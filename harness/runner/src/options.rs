@@ -175,8 +175,7 @@ impl TestOptions {
                 msg: format!("{:?}: expected one of {}", self.workload, names.join(", ")),
             });
         }
-        db.info()
-            .validate(&self.db_options())
+        db.validate(&self.db_options())
             .map_err(|e| OptionsError::DbOption(e.to_string()))?;
         for f in self.faults() {
             let fault = labrys_nemesis::Fault::parse(&f)

@@ -46,6 +46,16 @@ impl DbKind for EtcdKind {
     fn info(&self) -> &'static DbInfo {
         &INFO
     }
+    fn validate(&self, o: &DbOptions) -> Result<(), DbError> {
+        INFO.validate(o)?;
+        if o.workload != "register" && o.opts.get("reads").is_some_and(|r| r != "linearizable") {
+            return Err(DbError::Option {
+                option: "--db-opt".into(),
+                msg: "reads=serializable only applies to the register workload".into(),
+            });
+        }
+        Ok(())
+    }
     fn open(&self, nodes: &[Arc<dyn Remote>], o: &DbOptions) -> Result<Arc<dyn Db>, DbError> {
         let mut cfg = EtcdConfig::default();
         if let Some(d) = &o.dir {
@@ -53,5 +63,37 @@ impl DbKind for EtcdKind {
         }
         cfg.serializable_reads = o.opts.get("reads").map(String::as_str) == Some("serializable");
         Ok(Arc::new(Etcd::for_nodes(cfg, nodes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(workload: &str, reads: &str) -> DbOptions {
+        DbOptions {
+            workload: workload.into(),
+            opts: [("reads".to_string(), reads.to_string())].into(),
+            dir: None,
+        }
+    }
+
+    #[test]
+    fn serializable_reads_are_for_registers_only() {
+        EtcdKind
+            .validate(&opts("register", "serializable"))
+            .unwrap();
+        EtcdKind
+            .validate(&opts("list-append", "linearizable"))
+            .unwrap();
+        let e = EtcdKind
+            .validate(&opts("list-append", "serializable"))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("only applies to the register workload"),
+            "{e}"
+        );
+        assert!(EtcdKind.validate(&opts("bank", "linearizable")).is_err());
     }
 }
