@@ -10,6 +10,7 @@ use labrys_history::{
     lint, read_file_within, CheckOptions, CheckResult, Deadline, Error as HistoryError, Format,
     ReadLimits, Validity, Value,
 };
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ pub struct CheckArgs {
     #[arg(long, value_delimiter = ',')]
     pub consistency_models: Vec<String>,
     /// Give up after this many seconds per file with verdict `unknown` (exit 2).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub time_limit: Option<f64>,
     /// Memory reading and searching may use before giving up with `unknown`: bytes, or with
     /// K/M/G suffix (default for reading: half of physical memory).
@@ -144,7 +145,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     let initial = match args.initial.as_deref().map(parse_initial).transpose() {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("labrys check: {e}");
+            eout!("labrys check: {e}");
             return 3;
         }
     };
@@ -154,18 +155,32 @@ pub fn run(args: &CheckArgs) -> u8 {
         ..CheckOptions::default()
     };
     if let Err(e) = labrys_check::validate_options(&args.workload, &probe) {
-        eprintln!("labrys check: {e}");
+        eout!("labrys check: {e}");
         return 3;
     }
+    let deadline_after = match args
+        .time_limit
+        .map(|t| crate::test_cmd::secs("time-limit", t))
+    {
+        None => None,
+        Some(Ok(d)) if d.is_zero() => {
+            eout!("labrys check: --time-limit 0: must be more than 0 seconds");
+            return 3;
+        }
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            eout!("labrys check: {e}");
+            return 3;
+        }
+    };
     let read_limits = ReadLimits::within(args.memory_limit.unwrap_or_else(default_memory_limit));
     let mut worst = 0u8;
     for file in &args.files {
         let opts = CheckOptions {
             initial: initial.clone(),
             consistency_models: args.consistency_models.clone(),
-            deadline: args
-                .time_limit
-                .map(|s| Deadline::after(Duration::from_secs_f64(s.max(0.0))))
+            deadline: deadline_after
+                .map(Deadline::after)
                 .unwrap_or_else(Deadline::none),
             memory_limit: args.memory_limit,
             group_size: args.group_size,
@@ -250,7 +265,7 @@ fn print_outcome(
                 }
             }
             Outcome::Error(e) => {
-                eprintln!("labrys check: {e}");
+                eout!("labrys check: {e}");
                 if !args.json {
                     return;
                 }
@@ -260,8 +275,12 @@ fn print_outcome(
     }
     let obj = serde_json::Value::Object(obj);
     if args.json {
-        println!("{obj}");
+        let _ = writeln!(std::io::stdout(), "{obj}");
     } else {
-        print!("{}", labrys_check::render::text(&name, &obj, args.lint));
+        let _ = write!(
+            std::io::stdout(),
+            "{}",
+            labrys_check::render::text(&name, &obj, args.lint)
+        );
     }
 }

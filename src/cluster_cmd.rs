@@ -44,12 +44,12 @@ pub fn run(args: &ClusterArgs) -> u8 {
         .map_err(|e| e.to_string())
         .and_then(|_| labrys_cluster::up(name, *nodes).map_err(|e| e.to_string()))
         .map(|c| {
-            println!("cluster {} is up: {} node(s)", c.name, c.nodes.len());
+            sout!("cluster {} is up: {} node(s)", c.name, c.nodes.len());
             for n in &c.nodes {
-                println!("  {:<4} {}", n.name, n.ip);
+                sout!("  {:<4} {}", n.name, n.ip);
             }
             if let Some(n) = c.nodes.first() {
-                println!(
+                sout!(
                     "ssh: ssh -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@{}",
                     c.ssh_key.display(),
                     n.ip
@@ -58,13 +58,13 @@ pub fn run(args: &ClusterArgs) -> u8 {
         }),
         ClusterCmd::Down { name } => labrys_cluster::down(name)
             .map(|()| {
-                println!("cluster {name} is down");
+                sout!("cluster {name} is down");
             })
             .map_err(|e| e.to_string()),
         ClusterCmd::Status { name } => labrys_cluster::status(name)
             .map(|lines| {
                 for l in lines {
-                    println!("{l}");
+                    sout!("{l}");
                 }
             })
             .map_err(|e| e.to_string()),
@@ -72,7 +72,7 @@ pub fn run(args: &ClusterArgs) -> u8 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("labrys cluster: {e}");
+            eout!("labrys cluster: {e}");
             3
         }
     }

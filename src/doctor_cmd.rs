@@ -12,7 +12,10 @@ pub struct DoctorArgs {
 /// Prints the report; exit code 0 when nothing failed, 3 otherwise.
 pub fn run(args: &DoctorArgs) -> u8 {
     let report = labrys_cluster::doctor::run(args.install);
-    print!("{report}");
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{report}");
+    }
     if report.ok() {
         0
     } else {

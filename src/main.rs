@@ -3,6 +3,23 @@
 //! Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error (bad usage, unreadable or malformed
 //! input, internal failure). With several files the worst verdict wins (3 > 1 > 2 > 0).
 
+/// `eprintln!` that ignores a closed stderr (`labrys ... 2>&1 | head`): a message is never
+/// worth a panic, least of all in the middle of a test.
+macro_rules! eout {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout; the exit code still carries the verdict.
+macro_rules! sout {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod check;
 mod cluster_cmd;
 mod dbs;

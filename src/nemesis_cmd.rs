@@ -7,7 +7,7 @@ pub fn delay() -> u8 {
     match labrys_nemesis::delay::run_from_env() {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("labrys nemesis-delay: {e}");
+            eout!("labrys nemesis-delay: {e}");
             3
         }
     }

@@ -90,7 +90,7 @@ pub struct AnalyzeArgs {
 /// clock arithmetic of timers, and no test or check is meant to run that long.
 const MAX_SECS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
 
-fn secs(flag: &str, s: f64) -> Result<Duration, String> {
+pub(crate) fn secs(flag: &str, s: f64) -> Result<Duration, String> {
     if s.is_nan() {
         return Err(format!("--{flag}: expected a number of seconds"));
     }
@@ -156,6 +156,13 @@ fn options(a: &TestArgs) -> Result<TestOptions, String> {
     })
 }
 
+/// Writes to stdout, ignoring a closed one (`labrys test | head`): the exit code still says
+/// the verdict.
+fn out(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
 /// Prints the verdict the way `labrys check` does (from the run's `results.json`), then the
 /// run folder.
 fn report(o: &Outcome) -> u8 {
@@ -168,12 +175,12 @@ fn report(o: &Outcome) -> u8 {
     match (&results, &o.run_dir) {
         (Some(r), Some(d)) if o.exit_code != 3 => {
             let name = d.join("history.jsonl").display().to_string();
-            print!("{}", labrys_check::render::text(&name, r, false));
+            out(&labrys_check::render::text(&name, r, false));
         }
-        _ => println!("{}", o.summary),
+        _ => out(&format!("{}\n", o.summary)),
     }
     if let Some(d) = &o.run_dir {
-        println!("\nrun folder: {}", d.display());
+        out(&format!("\nrun folder: {}\n", d.display()));
     }
     o.exit_code
 }
@@ -183,11 +190,11 @@ pub fn run_test(a: &TestArgs) -> u8 {
     let dbs = crate::dbs::all();
     match options(a).and_then(|o| o.validate(&dbs).map(|()| o).map_err(|e| e.to_string())) {
         Ok(opts) => {
-            eprintln!("labrys test: seed {}", opts.seed);
+            eout!("labrys test: seed {}", opts.seed);
             report(&labrys_harness::run_test(&opts, &dbs))
         }
         Err(e) => {
-            eprintln!("labrys test: {e}");
+            eout!("labrys test: {e}");
             3
         }
     }
@@ -197,7 +204,7 @@ pub fn run_analyze(a: &AnalyzeArgs) -> u8 {
     let timeout = match secs("check-timeout", a.check_timeout) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("labrys analyze: {e}");
+            eout!("labrys analyze: {e}");
             return 3;
         }
     };

@@ -187,3 +187,88 @@ fn a_run_that_fails_before_its_workload_leaves_latest_alone_and_analyze_says_why
     assert_eq!(o.status.code(), Some(3));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_time_limits_are_validated_like_the_tests_ones() {
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/histories/cas-register-valid.jsonl")
+        .display()
+        .to_string();
+    for (t, want) in [
+        (
+            "1e30",
+            "--time-limit 1000000000000000000000000000000: too long",
+        ),
+        ("inf", "too long"),
+        ("-1", "must not be negative"),
+        ("nan", "expected a number of seconds"),
+        ("0", "must be more than 0"),
+    ] {
+        let o = labrys(
+            &[
+                "check",
+                &ex,
+                "--workload",
+                "cas-register",
+                "--time-limit",
+                t,
+            ],
+            &[],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{t}: {err}");
+        assert!(err.contains(want), "{t}: wanted {want:?} in {err:?}");
+        assert!(!err.contains("panicked"), "{t}: {err}");
+    }
+    let o = labrys(
+        &[
+            "check",
+            &ex,
+            "--workload",
+            "cas-register",
+            "--time-limit",
+            "30",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Runs labrys with stdout and stderr pipes whose reading ends are closed at once, as in
+/// `labrys ... 2>&1 | head -0`: every write fails with EPIPE.
+fn with_closed_output(args: &[&str]) -> std::process::ExitStatus {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labrys"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().unwrap()
+}
+
+#[test]
+fn a_closed_output_never_panics_a_command() {
+    let dir = scratch("epipe");
+    let store = dir.join("store");
+    // A test that fails at once still ends with its own exit code, not a panic's 101.
+    let st = with_closed_output(&[
+        "test",
+        "--store",
+        store.to_str().unwrap(),
+        "--nodes",
+        "nosuchhost.invalid",
+    ]);
+    assert_eq!(st.code(), Some(3), "{st:?}");
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/histories/cas-register-stale-read.jsonl")
+        .display()
+        .to_string();
+    let st = with_closed_output(&["check", &ex, "--workload", "cas-register"]);
+    assert_eq!(st.code(), Some(1), "{st:?}");
+    let st = with_closed_output(&["check", &ex, "--workload", "cas-register", "--json"]);
+    assert_eq!(st.code(), Some(1), "{st:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

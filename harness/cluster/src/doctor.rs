@@ -11,6 +11,7 @@
 use crate::packages::{self, install_command, Apt, InstallError, Packages};
 use crate::sys;
 use std::fmt;
+use std::io::Write as _;
 use std::path::Path;
 
 /// Outcome of one check.
@@ -117,7 +118,7 @@ pub fn missing_packages() -> Vec<String> {
 /// Returns the ones it installed.
 pub fn ensure_installed(pkgs: &[&str]) -> Result<Vec<String>, InstallError> {
     packages::ensure(&Apt::default(), pkgs, sys::is_root(), &|l| {
-        eprintln!("labrys: {l}")
+        let _ = writeln!(std::io::stderr(), "labrys: {l}");
     })
 }
 

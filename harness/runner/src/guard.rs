@@ -17,6 +17,7 @@ use labrys_gen::NemesisLog;
 use labrys_history::Value;
 use labrys_nemesis::Nemesis;
 use labrys_store::{RunDir, RunLog};
+use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
@@ -181,7 +182,11 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let errors = self.finish();
         if !errors.is_empty() {
-            eprintln!("labrys: teardown left problems: {}", errors.join("; "));
+            let _ = writeln!(
+                std::io::stderr(),
+                "labrys: teardown left problems: {}",
+                errors.join("; ")
+            );
         }
     }
 }

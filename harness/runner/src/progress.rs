@@ -26,12 +26,13 @@ const BAR_EVERY: Duration = Duration::from_millis(500);
 /// The ops/s figure is measured over about this much of the recent past.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
 
-/// Stderr through `eprint!`, like the run log's lines (so a test harness captures both).
+/// Stderr, ignoring a closed one (`labrys test 2>&1 | head`): progress is never worth a
+/// test's teardown.
 struct Eprint;
 
 impl Write for Eprint {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        eprint!("{}", String::from_utf8_lossy(b));
+        let _ = std::io::stderr().write_all(b);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -23,7 +23,11 @@ impl RunLog {
     pub fn open(path: &Path, echo: bool) -> RunLog {
         let file = OpenOptions::new().create(true).append(true).open(path);
         if let Err(e) = &file {
-            eprintln!("labrys: cannot write {}: {e}", path.display());
+            let _ = writeln!(
+                std::io::stderr(),
+                "labrys: cannot write {}: {e}",
+                path.display()
+            );
         }
         RunLog {
             file: Mutex::new(file.ok()),
@@ -42,7 +46,9 @@ impl RunLog {
     pub fn line(&self, msg: &str) {
         let stamp = timestamp::rfc3339(SystemTime::now());
         if self.echo {
-            eprintln!("[labrys {}] {msg}", &stamp[11..19]);
+            // Never `eprintln!`: a closed stderr (`labrys test | head`) must not panic a test
+            // in the middle of its faults; the line is still in the log file.
+            let _ = writeln!(std::io::stderr(), "[labrys {}] {msg}", &stamp[11..19]);
         }
         if let Some(f) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             let _ = writeln!(f, "{stamp} {msg}");
