@@ -56,7 +56,14 @@ pub fn run(args: &ClusterArgs) -> u8 {
                 );
             }
         }),
-        ClusterCmd::Down { name } => labrys_cluster::down(name)
+        // A test holds its cluster's lock: bringing the cluster down under it would leave it
+        // waiting on nodes that are gone. Stopping the test brings its cluster down anyway.
+        ClusterCmd::Down { name } => labrys_cluster::lock::lock(name)
+            .and_then(|held| {
+                let r = labrys_cluster::down(name);
+                drop(held);
+                r
+            })
             .map(|()| {
                 sout!("cluster {name} is down");
             })

@@ -272,3 +272,20 @@ fn a_closed_output_never_panics_a_command() {
     assert_eq!(st.code(), Some(1), "{st:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
+fn integration_cluster_down_refuses_a_cluster_a_run_holds() {
+    let name = "lbit-inuse";
+    labrys_cluster::up(name, 1).unwrap();
+    let held = labrys_cluster::lock::lock(name).unwrap();
+    let o = labrys(&["cluster", "down", "--name", name], &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("in use by another labrys run"), "{err}");
+    assert!(labrys_cluster::load(name).unwrap().is_some(), "still up");
+    drop(held);
+    let o = labrys(&["cluster", "down", "--name", name], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(labrys_cluster::load(name).unwrap().is_none());
+}

@@ -3,7 +3,7 @@
 //! The run folder's `test.json` says which workload the history belongs to; the verdict is
 //! written to the folder's `results.json` again, exactly as at the end of `labrys test`.
 
-use crate::verdict::{check_run, Outcome};
+use crate::verdict::{check_run, incomplete_reason, mark_incomplete, Outcome};
 use labrys_store::run_dir::{LOG, TEST};
 use labrys_store::{resolve_run, RunDir, RunLog};
 use std::path::Path;
@@ -41,12 +41,35 @@ pub fn analyze(arg: Option<&Path>, store_root: &Path, check_timeout: Option<Dura
             Some(path),
         );
     }
+    let incomplete = incomplete_reason(
+        run.read_json(TEST).ok().as_ref(),
+        run.read_json(labrys_store::run_dir::RESULTS).ok().as_ref(),
+    );
     let log = RunLog::open(&run.file(LOG), true);
     log.line(&format!("analyze: re-checking {}", path.display()));
     let (code, summary) = check_run(&run, &workload, check_timeout, &log);
-    Outcome {
-        exit_code: code,
-        run_dir: Some(path),
-        summary,
+    // The same rule as `labrys test`: a run that did not finish has no clean verdict, but an
+    // invalid history is invalid however much of it there is.
+    match incomplete {
+        None => Outcome {
+            exit_code: code,
+            run_dir: Some(path),
+            summary,
+        },
+        Some(why) => {
+            mark_incomplete(&run, &why);
+            if code == 1 {
+                Outcome {
+                    exit_code: 1,
+                    run_dir: Some(path),
+                    summary: format!("{summary} (incomplete run: {why})"),
+                }
+            } else {
+                Outcome::error(
+                    format!("incomplete run: {why}; history so far: {summary}"),
+                    Some(path),
+                )
+            }
+        }
     }
 }

@@ -36,6 +36,37 @@ impl Outcome {
     }
 }
 
+/// Records in `results.json` that the run did not finish (`why`): its verdict covers only the
+/// history recorded so far.
+pub fn mark_incomplete(run: &RunDir, why: &str) {
+    if let Ok(mut r) = run.read_json(RESULTS) {
+        r["incomplete"] = why.into();
+        let _ = run.write_json(RESULTS, &r);
+    }
+}
+
+/// Why a stored run did not finish, if it did not: the reason its test recorded, or, when its
+/// `test.json` has no end (the harness was killed), that.
+pub fn incomplete_reason(
+    test: Option<&serde_json::Value>,
+    results: Option<&serde_json::Value>,
+) -> Option<String> {
+    if let Some(why) = results
+        .and_then(|r| r.get("incomplete"))
+        .and_then(|v| v.as_str())
+    {
+        return Some(why.to_string());
+    }
+    match test {
+        Some(t) if t.get("end").is_none() => Some(
+            "the run never finished (its harness was killed or lost its machine): no heal, no \
+             final reads"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 /// The workload name the checker registry knows a `labrys test` workload's history by: the
 /// register workload records Jepsen's independent `[key value]` tuples, checked as `kv`;
 /// list-append transactions are checked Elle-style (strict serializability by default).

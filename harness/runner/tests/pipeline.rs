@@ -66,8 +66,11 @@ impl Client for Register {
 
 async fn record_run(store: &std::path::Path, stale_read_at: Option<usize>) {
     let run = RunDir::create(store, "etcd-register").unwrap();
-    run.write_json("test.json", &serde_json::json!({"workload": "register"}))
-        .unwrap();
+    run.write_json(
+        "test.json",
+        &serde_json::json!({"workload": "register", "end": "2026-12-04T00:00:00Z"}),
+    )
+    .unwrap();
     let recorder = Arc::new(run.recorder().unwrap());
     let client = Register {
         state: Mutex::new(HashMap::new()),
@@ -98,6 +101,36 @@ async fn a_correct_register_is_valid() {
     let o = analyze(None, store.path(), Some(Duration::from_secs(60)));
     assert_eq!(o.exit_code, 0, "{o:?}");
     assert_eq!(o.summary, "valid");
+
+    // The same history from a run whose harness never recorded its end (killed): no clean
+    // verdict, exit 3, saying why; and the reason stays in results.json for the next analyze.
+    let run = o.run_dir.unwrap();
+    std::fs::write(run.join("test.json"), r#"{"workload": "register"}"#).unwrap();
+    let o = analyze(None, store.path(), Some(Duration::from_secs(60)));
+    assert_eq!(o.exit_code, 3, "{o:?}");
+    assert!(
+        o.summary.contains("incomplete run: the run never finished"),
+        "{o:?}"
+    );
+    assert!(o.summary.contains("history so far: valid"), "{o:?}");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    assert!(results["incomplete"]
+        .as_str()
+        .unwrap()
+        .contains("never finished"));
+    // An interrupted test records its reason itself.
+    std::fs::write(
+        run.join("test.json"),
+        r#"{"workload": "register", "end": "2026-12-04T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let mut r = results.clone();
+    r["incomplete"] = "interrupted by SIGINT (Ctrl-C)".into();
+    std::fs::write(run.join("results.json"), r.to_string()).unwrap();
+    let o = analyze(None, store.path(), Some(Duration::from_secs(60)));
+    assert_eq!(o.exit_code, 3, "{o:?}");
+    assert!(o.summary.contains("interrupted by SIGINT"), "{o:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -152,8 +185,11 @@ impl Client for Lists {
 
 async fn record_append_run(store: &std::path::Path, stale_every: Option<usize>) {
     let run = RunDir::create(store, "etcd-list-append").unwrap();
-    run.write_json("test.json", &serde_json::json!({"workload": "list-append"}))
-        .unwrap();
+    run.write_json(
+        "test.json",
+        &serde_json::json!({"workload": "list-append", "end": "2026-12-04T00:00:00Z"}),
+    )
+    .unwrap();
     let recorder = Arc::new(run.recorder().unwrap());
     let client = Lists {
         state: Mutex::new(HashMap::new()),
