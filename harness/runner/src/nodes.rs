@@ -80,12 +80,13 @@ pub fn acquire(
                     existed = None;
                 }
             }
+            let recorded = existed.as_ref().map(|c| c.nodes.len());
             let existed = existed.is_some();
             let adopt = existed && labrys_cluster::lock::is_ephemeral(cluster);
             log.line(&if adopt {
                 format!("reusing local cluster {cluster}, left by a test that did not finish; it comes down at the end")
-            } else if existed {
-                format!("reusing local cluster {cluster} ({count} nodes)")
+            } else if let Some(n) = recorded {
+                format!("reusing local cluster {cluster} ({n} nodes)")
             } else {
                 format!("bringing up local cluster {cluster} ({count} nodes)")
             });

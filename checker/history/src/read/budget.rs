@@ -159,15 +159,18 @@ impl Budget {
     pub(crate) fn error(&self, e: Exceeded, source: &str, line: u32, col: u32) -> Error {
         let msg = match e {
             Exceeded::Record { held } => format!(
-                "this record needs more than {} in memory (at least {}) and one record may use a \
-                 quarter of the memory limit of {}; not read. Raise --memory-limit to read it",
-                size(self.limits.record),
+                "this record had taken {} of memory when reading stopped, more than the {} one \
+                 record may use (a quarter of the memory limit of {}); not read. Raise \
+                 --memory-limit to read it (without it, the limit is half of this machine's \
+                 memory)",
                 size(held),
+                size(self.limits.record),
                 size(self.limits.total)
             ),
             Exceeded::Total { held } => format!(
                 "the history needs more than the memory limit of {}: the {} records before this \
-                 one and this one hold {}; reading stopped here. Raise --memory-limit to read it",
+                 one and this one hold {}; reading stopped here. Raise --memory-limit to read it \
+                 (without it, the limit is half of this machine's memory)",
                 size(self.limits.total),
                 self.records.get(),
                 size(held)
