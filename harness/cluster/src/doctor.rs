@@ -2,11 +2,13 @@
 //! for each prerequisite that is missing, the exact command that fixes it.
 //!
 //! Checks, in order: root; Debian packages (openssh-server, iptables, iproute2, util-linux,
-//! etcd-server, faketime), installed on request; `ip netns`; iptables and its backend (nft vs
+//! faketime, and the packages of every database the caller names in [`Databases`]), installed
+//! on request; `ip netns`; iptables and its backend (nft vs
 //! legacy must not be mixed); host listeners on database ports; sshd and ssh-keygen; `tc tbf`
 //! and iptables NFQUEUE (rate and delay faults) in a scratch namespace; libfaketime; and last a
 //! smoke test that brings a one-node cluster up, runs a command on it over SSH and tears it
-//! down. It also tells which databases honour libfaketime.
+//! down. It also prints, from the caller's [`Databases`], which databases honour libfaketime:
+//! those facts belong to each database, and this crate names none.
 
 use crate::packages::{self, install_command, Apt, InstallError, Packages};
 use crate::sys;
@@ -37,6 +39,8 @@ pub struct Check {
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub checks: Vec<Check>,
+    /// Per database: whether clock faults work on it (libfaketime), in words.
+    pub clocks: Vec<(String, String)>,
 }
 
 impl Report {
@@ -68,39 +72,27 @@ impl fmt::Display for Report {
                 writeln!(f, "       fix: {fix}")?;
             }
         }
-        writeln!(f)?;
-        writeln!(f, "Clock faults (libfaketime) by database:")?;
-        for (db, how) in FAKETIME_SUPPORT {
-            writeln!(f, "  {db:<12} {how}")?;
+        if !self.clocks.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Clock faults (libfaketime) by database:")?;
+            for (db, how) in &self.clocks {
+                writeln!(f, "  {db:<12} {how}")?;
+            }
         }
         Ok(())
     }
 }
 
-/// Which databases' servers libfaketime can shift, as found on this kind of machine.
-pub const FAKETIME_SUPPORT: &[(&str, &str)] = &[
-    (
-        "etcd",
-        "no: a Go program, reads the clock without libc (clock faults are refused)",
-    ),
-    ("postgresql", "yes: a C program"),
-    ("mariadb", "yes: a C program (also Galera)"),
-    ("redis", "no: redis-server hangs under libfaketime"),
-    ("zookeeper", "untested (JVM)"),
-];
+/// What the doctor is told of the databases the binary can test (it names none itself).
+#[derive(Clone, Debug, Default)]
+pub struct Databases {
+    /// Every Debian package their servers need.
+    pub packages: Vec<&'static str>,
+    /// Per database: whether clock faults work on it, in words.
+    pub clocks: Vec<(String, String)>,
+}
 
-/// Debian packages the harness and the etcd workload need.
-pub const PACKAGES: &[&str] = &[
-    "openssh-server",
-    "openssh-client",
-    "iptables",
-    "iproute2",
-    "util-linux",
-    "etcd-server",
-    "faketime",
-];
-
-/// The subset of [`PACKAGES`] a cluster itself needs (no database, no faketime).
+/// The Debian packages a local cluster itself needs (no database, no faketime).
 pub const CLUSTER_PACKAGES: &[&str] = &[
     "openssh-server",
     "openssh-client",
@@ -109,9 +101,16 @@ pub const CLUSTER_PACKAGES: &[&str] = &[
     "util-linux",
 ];
 
-/// Packages of `PACKAGES` that are not installed.
-pub fn missing_packages() -> Vec<String> {
-    Apt::default().missing(PACKAGES)
+/// Everything a test machine needs: the cluster's tools, libfaketime, the databases' packages.
+fn all_packages(dbs: &Databases) -> Vec<&'static str> {
+    let mut p = CLUSTER_PACKAGES.to_vec();
+    p.push("faketime");
+    for d in &dbs.packages {
+        if !p.contains(d) {
+            p.push(d);
+        }
+    }
+    p
 }
 
 /// Installs whichever of `pkgs` are missing (root; apt-get), saying so on stderr first.
@@ -127,8 +126,13 @@ fn have(prog: &str) -> bool {
 }
 
 /// Runs every check; with `install`, missing packages are installed first (needs root).
-pub fn run(install_missing: bool) -> Report {
-    let mut r = Report::default();
+pub fn run(install_missing: bool, dbs: &Databases) -> Report {
+    let mut r = Report {
+        clocks: dbs.clocks.clone(),
+        ..Report::default()
+    };
+    let packages = all_packages(dbs);
+    let missing_packages = || Apt::default().missing(&packages);
     let root = sys::is_root();
     if root {
         r.push("root", Status::Ok, "running as root", None);
@@ -162,7 +166,7 @@ pub fn run(install_missing: bool) -> Report {
         missing = missing_packages();
     }
     if missing.is_empty() {
-        r.push("packages", Status::Ok, PACKAGES.join(" "), None);
+        r.push("packages", Status::Ok, packages.join(" "), None);
     } else {
         r.push(
             "packages",
@@ -463,7 +467,13 @@ mod tests {
 
     #[test]
     fn report_prints_fixes_and_faketime_table() {
-        let mut r = Report::default();
+        let mut r = Report {
+            clocks: vec![(
+                "etcd".into(),
+                "no: a Go program, reads the clock without libc".into(),
+            )],
+            ..Report::default()
+        };
         r.push("root", Status::Ok, "running as root", None);
         assert!(r.ok());
         r.push(
