@@ -8,8 +8,11 @@
 //! - [`quote`]: [`shell_quote`], so that node names and paths never reach a shell unquoted;
 //! - [`local`]: [`LocalRemote`], commands run on this machine (tests, `--nodes localhost`);
 //! - [`ssh`]: [`SshRemote`], one ssh2 session per node with a channel per command;
+//! - [`daemon`]: [`Daemon`], a server on a node by pid file (start detached, kill, pause,
+//!   resume, wipe with its orphans): the one copy every database uses;
 //! - `poll`: the deadline-bounded waiting both transports share.
 
+pub mod daemon;
 pub mod error;
 pub mod local;
 mod poll;
@@ -17,6 +20,7 @@ pub mod quote;
 pub mod remote;
 pub mod ssh;
 
+pub use daemon::Daemon;
 pub use error::ControlError;
 pub use local::LocalRemote;
 pub use quote::{shell_join, shell_quote};

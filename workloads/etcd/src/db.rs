@@ -1,16 +1,14 @@
 //! Running an etcd cluster on labrys nodes, over [`Remote`] only.
 //!
 //! Each member runs from its own directory (`/opt/labrys-etcd` by default; nodes have private
-//! `/opt`) holding `data/`, `etcd.log` and `etcd.pid`. The daemon is started detached
-//! (`setsid`, stdin from /dev/null, stdout and stderr to the log) or an SSH exec would never
-//! return. Kill, pause and resume act on the recorded pid only, after checking that it still
-//! names an etcd process: nodes may share one pid namespace, so a `pkill etcd` would hit every
-//! member on the machine. A restarted member finds its data dir and rejoins; the
-//! `--initial-cluster` flags only matter on the very first start.
+//! `/opt`) holding `data/`, `etcd.log` and `etcd.pid`, as a pid-file daemon
+//! ([`labrys_control::daemon`]: started detached, killed, paused and resumed by its recorded
+//! pid only, orphans found by their data directory when wiping). A restarted member finds its
+//! data dir and rejoins; the `--initial-cluster` flags only matter on the very first start.
 
 use crate::health;
 use crate::{EtcdAppendClient, EtcdClient};
-use labrys_control::{shell_quote, ControlError, Remote};
+use labrys_control::{shell_quote, ControlError, Daemon, Remote};
 use labrys_db::{Db, DbError, DbFuture, DbInfo, LogFile, Primaries, Process};
 use labrys_gen::Client;
 use std::path::Path;
@@ -72,20 +70,6 @@ pub struct Etcd {
     members: Vec<(String, String)>,
 }
 
-/// Shell lines (after the prelude) SIGKILLing every etcd in this network namespace whose
-/// command line names `$D/data`, printing `stale <pid>` for each, and waiting up to 5 s for
-/// them to die.
-const STALE_SCRIPT: &str = "me=$(readlink /proc/self/ns/net)\n\
-stale() { for d in /proc/[0-9]*; do \
-[ \"$(cat \"$d/comm\" 2>/dev/null)\" = etcd ] || continue; \
-[ \"$(readlink \"$d/ns/net\" 2>/dev/null)\" = \"$me\" ] || continue; \
-grep -q '^State:[[:space:]]*Z' \"$d/status\" 2>/dev/null && continue; \
-tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"--data-dir $D/data \" || continue; \
-echo \"${d#/proc/}\"; done; }\n\
-for p in $(stale); do kill -KILL \"$p\" 2>/dev/null && echo \"stale $p\"; done\n\
-i=0; while [ -n \"$(stale)\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
-if [ -n \"$(stale)\" ]; then echo \"etcd survived SIGKILL: $(stale)\" >&2; exit 1; fi\n";
-
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 const SHORT: Duration = Duration::from_secs(30);
 
@@ -131,7 +115,13 @@ impl Etcd {
     }
 
     pub fn log_path(&self) -> String {
-        format!("{}/etcd.log", self.cfg.dir)
+        self.daemon().log_path()
+    }
+
+    /// The member as a pid-file daemon in its directory (see `labrys_control::daemon`).
+    fn daemon(&self) -> Daemon {
+        let exe = self.cfg.binary.rsplit('/').next().unwrap_or("etcd");
+        Daemon::new(&self.cfg.dir, "etcd", exe)
     }
 
     fn host_of(&self, node: &str) -> Result<&str, EtcdError> {
@@ -140,18 +130,6 @@ impl Etcd {
             .find(|(n, _)| n == node)
             .map(|(_, h)| h.as_str())
             .ok_or_else(|| EtcdError::NotMember(node.to_string()))
-    }
-
-    /// Shell lines defining `D` (the member dir), `P` (pid file) and `alive` (true while the
-    /// pid file names a live, non-zombie etcd).
-    fn prelude(&self) -> String {
-        format!(
-            "D={dir}\nP=\"$D/etcd.pid\"\n\
-             alive() {{ [ -f \"$P\" ] || return 1; pid=$(cat \"$P\"); \
-             [ \"$(cat /proc/$pid/comm 2>/dev/null)\" = etcd ] || return 1; \
-             ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; }}\n",
-            dir = shell_quote(&self.cfg.dir)
-        )
     }
 
     /// The script that starts `node`'s member detached, unless it runs already.
@@ -177,40 +155,10 @@ impl Etcd {
             "--initial-cluster-token",
             &self.cfg.cluster_token,
         ];
-        let args: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-        Ok(format!(
-            "set -e\n{prelude}mkdir -p \"$D\"\n\
-             if alive; then echo running; exit 0; fi\n\
-             cd \"$D\"\n\
-             setsid {bin} --data-dir \"$D/data\" {args} >>\"$D/etcd.log\" 2>&1 </dev/null &\n\
-             echo $! >\"$P\"\necho started\n",
-            prelude = self.prelude(),
-            bin = shell_quote(&self.cfg.binary),
-            args = args.join(" ")
-        ))
-    }
-
-    /// Sends `signal` (STOP or CONT) to the member's recorded pid if it is a live etcd, and
-    /// waits up to 2 s for it to take (a signal lands when the process is next scheduled),
-    /// so that a pause is in effect when the nemesis op that asked for it completes.
-    fn signal_script(&self, signal: &str) -> String {
-        let until = if signal == "STOP" { "= T" } else { "!= T" };
-        format!(
-            "{}if alive; then kill -{signal} \"$pid\"; \
-             i=0; while alive && ! [ \"$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)\" {until} ] \
-             && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi\n",
-            self.prelude()
-        )
-    }
-
-    fn kill_script(&self) -> String {
-        format!(
-            "{}if alive; then kill -KILL \"$pid\"; \
-             i=0; while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi\n\
-             if alive; then echo \"etcd pid $pid survived SIGKILL\" >&2; exit 1; fi\n\
-             rm -f \"$P\"\n",
-            self.prelude()
-        )
+        let daemon = self.daemon();
+        let mut argv = vec![self.cfg.binary.as_str(), "--data-dir", &daemon.data_dir];
+        argv.extend_from_slice(&args);
+        Ok(daemon.start_script(&argv))
     }
 
     fn run(
@@ -262,8 +210,7 @@ impl Etcd {
     /// share one pid namespace, and each runs its member from the same path), so no other
     /// node's member, and no etcd labrys did not start, is touched.
     pub fn wipe(&self, node: &dyn Remote) -> Result<usize, EtcdError> {
-        let script = format!("{}{}rm -rf \"$D\"\n", self.kill_script(), STALE_SCRIPT);
-        let out = self.run(node, "wiping etcd", &script, SHORT)?;
+        let out = self.run(node, "wiping etcd", &self.daemon().wipe_script(), SHORT)?;
         Ok(out.lines().filter(|l| l.starts_with("stale ")).count())
     }
 
@@ -279,7 +226,7 @@ impl Etcd {
 
     /// Whether the member's recorded process is alive.
     pub fn is_running(&self, node: &dyn Remote) -> Result<bool, EtcdError> {
-        let out = node.sh(&format!("{}alive\n", self.prelude()), SHORT)?;
+        let out = node.sh(&self.daemon().alive_script(), SHORT)?;
         Ok(out.status == 0)
     }
 
@@ -380,17 +327,27 @@ impl Process for Etcd {
     }
 
     fn kill(&self, node: &dyn Remote) -> Result<(), DbError> {
-        self.run(node, "killing etcd", &self.kill_script(), SHORT)?;
+        self.run(node, "killing etcd", &self.daemon().kill_script(), SHORT)?;
         Ok(())
     }
 
     fn pause(&self, node: &dyn Remote) -> Result<(), DbError> {
-        self.run(node, "pausing etcd", &self.signal_script("STOP"), SHORT)?;
+        self.run(
+            node,
+            "pausing etcd",
+            &self.daemon().signal_script("STOP"),
+            SHORT,
+        )?;
         Ok(())
     }
 
     fn resume(&self, node: &dyn Remote) -> Result<(), DbError> {
-        self.run(node, "resuming etcd", &self.signal_script("CONT"), SHORT)?;
+        self.run(
+            node,
+            "resuming etcd",
+            &self.daemon().signal_script("CONT"),
+            SHORT,
+        )?;
         Ok(())
     }
 }
@@ -453,10 +410,10 @@ mod tests {
         );
         for s in [
             e.start_script("n1").unwrap(),
-            e.kill_script(),
-            e.signal_script("STOP"),
-            e.signal_script("CONT"),
-            format!("{}{}", e.kill_script(), STALE_SCRIPT),
+            e.daemon().kill_script(),
+            e.daemon().signal_script("STOP"),
+            e.daemon().signal_script("CONT"),
+            e.daemon().wipe_script(),
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])
