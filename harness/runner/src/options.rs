@@ -300,6 +300,15 @@ pub fn parse_nodes(s: &str) -> Result<NodeSpec, OptionsError> {
     if items == ["localhost"] {
         return Ok(NodeSpec::ThisMachine);
     }
+    // `--nodes 5` is almost always meant as a node count; a host named by a bare number is
+    // not a real host name, and trying it costs a long SSH timeout.
+    if let [n] = items.as_slice() {
+        if n.parse::<u64>().is_ok() {
+            return Err(OptionsError::Nodes(format!(
+                "{n:?} is not a host; for a local cluster of {n} nodes use --node-count {n}"
+            )));
+        }
+    }
     let mut hosts = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let (name, host) = match item.split_once('=') {
@@ -425,5 +434,7 @@ mod tests {
         assert!(parse_nodes("").is_err());
         assert!(parse_nodes("n1=a,n1=b").is_err());
         assert!(parse_nodes("x=").is_err());
+        let e = parse_nodes("3").unwrap_err().to_string();
+        assert!(e.contains("use --node-count 3"), "{e}");
     }
 }
