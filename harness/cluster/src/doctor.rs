@@ -116,7 +116,7 @@ fn all_packages(dbs: &Databases) -> Vec<&'static str> {
 /// Installs whichever of `pkgs` are missing (root; apt-get), saying so on stderr first.
 /// Returns the ones it installed.
 pub fn ensure_installed(pkgs: &[&str]) -> Result<Vec<String>, InstallError> {
-    packages::ensure(&Apt::default(), pkgs, sys::is_root(), &|l| {
+    packages::ensure_here(pkgs, &|l| {
         let _ = writeln!(std::io::stderr(), "labrys: {l}");
     })
 }

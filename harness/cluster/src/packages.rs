@@ -82,6 +82,12 @@ pub fn ensure(
     Ok(missing)
 }
 
+/// [`ensure`] on this machine: Debian's tools (or the ones the environment names), as root
+/// only when this process is root.
+pub fn ensure_here(pkgs: &[&str], say: &dyn Fn(&str)) -> Result<Vec<String>, InstallError> {
+    ensure(&Apt::default(), pkgs, crate::sys::is_root(), say)
+}
+
 /// Debian's dpkg and apt-get (or the programs the environment names instead).
 #[derive(Clone, Debug)]
 pub struct Apt {

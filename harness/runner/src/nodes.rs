@@ -12,7 +12,7 @@
 
 use crate::options::NodeSpec;
 use labrys_cluster::lock::ClusterLock;
-use labrys_cluster::packages::{self, Apt, InstallError};
+use labrys_cluster::packages::{self, InstallError};
 use labrys_control::{LocalRemote, Remote, SshConfig, SshRemote};
 use labrys_store::RunLog;
 use std::path::Path;
@@ -43,12 +43,7 @@ pub enum NodesError {
 
 /// Installs whichever of `pkgs` this machine lacks (see the module doc).
 pub fn ensure_packages(pkgs: &[&str], log: &RunLog) -> Result<(), NodesError> {
-    packages::ensure(
-        &Apt::default(),
-        pkgs,
-        labrys_cluster::sys::is_root(),
-        &|l| log.line(l),
-    )?;
+    packages::ensure_here(pkgs, &|l| log.line(l))?;
     Ok(())
 }
 
@@ -130,12 +125,8 @@ pub fn acquire(
             })
         }
         NodeSpec::ThisMachine => {
-            let db_packages: Vec<&str> = packages
-                .iter()
-                .copied()
-                .filter(|p| !labrys_cluster::doctor::CLUSTER_PACKAGES.contains(p))
-                .collect();
-            ensure_packages(&db_packages, log)?;
+            // `packages` holds only the database's here (`TestOptions::packages`).
+            ensure_packages(packages, log)?;
             Ok(Nodes {
                 remotes: vec![Arc::new(LocalRemote::new("n1", "127.0.0.1")?)],
                 created_cluster: None,

@@ -142,14 +142,17 @@ pub fn run_test(opts: &TestOptions, dbs: &[Arc<dyn DbKind>]) -> Outcome {
         }
         return Outcome::error(e.clone(), run_path);
     }
-    let (code, verdict) = check_run(&run, &opts.workload, opts.check_timeout, &log);
     // The run's end, and why it was cut short if it was, stay with the stored run, so that
     // `labrys analyze` later gives the same answer as this test does now.
+    let (code, verdict) = check_run(
+        &run,
+        &opts.workload,
+        opts.check_timeout,
+        failed.as_deref(),
+        &log,
+    );
     test_json["end"] = labrys_store::timestamp::rfc3339(SystemTime::now()).into();
     let _ = run.write_json(TEST, &test_json);
-    if let Some(e) = &failed {
-        crate::verdict::mark_incomplete(&run, e);
-    }
     log.line(&format!(
         "verdict: {verdict}{}",
         if failed.is_some() {

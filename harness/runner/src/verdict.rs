@@ -36,15 +36,6 @@ impl Outcome {
     }
 }
 
-/// Records in `results.json` that the run did not finish (`why`): its verdict covers only the
-/// history recorded so far.
-pub fn mark_incomplete(run: &RunDir, why: &str) {
-    if let Ok(mut r) = run.read_json(RESULTS) {
-        r["incomplete"] = why.into();
-        let _ = run.write_json(RESULTS, &r);
-    }
-}
-
 /// Why a stored run did not finish, if it did not: the reason its test recorded, or, when its
 /// `test.json` has no end (the harness was killed), that.
 pub fn incomplete_reason(
@@ -196,10 +187,15 @@ pub fn check_run(
     run: &RunDir,
     workload: &str,
     timeout: Option<Duration>,
+    incomplete: Option<&str>,
     log: &RunLog,
 ) -> (u8, String) {
     let write = |v: &serde_json::Value| {
-        if let Err(e) = run.write_json(RESULTS, v) {
+        let mut v = v.clone();
+        if let Some(why) = incomplete {
+            v["incomplete"] = why.into();
+        }
+        if let Err(e) = run.write_json(RESULTS, &v) {
             log.line(&format!("cannot write results: {e}"));
         }
     };
@@ -339,7 +335,7 @@ mod tests {
 
     fn check(run: &RunDir) -> (u8, String, serde_json::Value, String) {
         let log = RunLog::open(&run.file("labrys.log"), false);
-        let (code, summary) = check_run(run, "register", None, &log);
+        let (code, summary) = check_run(run, "register", None, None, &log);
         let results = run.read_json(RESULTS).unwrap();
         let text = labrys_check::render::text("history.jsonl", &results, false);
         (code, summary, results, text)

@@ -11,7 +11,6 @@ use crate::{EtcdAppendClient, EtcdClient};
 use labrys_control::{shell_quote, ControlError, Daemon, Remote};
 use labrys_db::{Db, DbError, DbFuture, DbInfo, LogFile, Primaries, Process};
 use labrys_gen::Client;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -212,16 +211,6 @@ impl Etcd {
     pub fn wipe(&self, node: &dyn Remote) -> Result<usize, EtcdError> {
         let out = self.run(node, "wiping etcd", &self.daemon().wipe_script(), SHORT)?;
         Ok(out.lines().filter(|l| l.starts_with("stale ")).count())
-    }
-
-    /// Copies the member's log to `local` (nothing when there is no log yet).
-    pub fn download_log(&self, node: &dyn Remote, local: &Path) -> Result<bool, EtcdError> {
-        let log = self.log_path();
-        let exists = node.exec(&["test", "-f", &log], SHORT)?.status == 0;
-        if exists {
-            node.download(&log, local)?;
-        }
-        Ok(exists)
     }
 
     /// Whether the member's recorded process is alive.
