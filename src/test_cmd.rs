@@ -14,7 +14,9 @@ pub struct TestArgs {
     /// Database to test.
     #[arg(long, default_value = "etcd")]
     pub db: String,
-    /// Workload: register (linearizable per key) or list-append (strict-serializable txns).
+    /// Workload: register (linearizable per key), list-append or rw-register (transactions,
+    /// checked at the --isolation level's promise), bank (totals conserved), set (no
+    /// acknowledged add lost). Each database runs some of them: see `labrys doctor`.
     #[arg(long, default_value = "register")]
     pub workload: String,
     /// Faults, comma-separated: partition (any shape), partition-random-halves,
@@ -72,6 +74,11 @@ pub struct TestArgs {
     /// Alias of `--db-opt reads=serializable`.
     #[arg(long)]
     pub serializable_reads: bool,
+    /// Transaction isolation level, for databases that have levels: read-committed,
+    /// repeatable-read or serializable (default: the database's strongest it promises; the
+    /// run is checked against what the database documents for the level).
+    #[arg(long)]
+    pub isolation: Option<String>,
 }
 
 #[derive(Args)]
@@ -153,6 +160,7 @@ fn options(a: &TestArgs) -> Result<TestOptions, String> {
         check_timeout: Some(secs("check-timeout", a.check_timeout)?),
         db_dir: None,
         db_opts: db_opts(a)?,
+        isolation: a.isolation.clone(),
     })
 }
 

@@ -152,7 +152,41 @@ impl Packages for Apt {
         self.apt(&["update", "-qq"])?;
         let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
         args.extend(pkgs.iter().map(String::as_str));
+        // Database packages start their service on install (PostgreSQL its `main` cluster,
+        // Redis and MariaDB their servers): labrys runs its own servers on the nodes, so none
+        // may start on the host. Debian's policy-rc.d says so for the length of the install.
+        let _no_services = NoServiceStarts::new(self.apt_get == "apt-get");
         self.apt(&args)
+    }
+}
+
+/// While alive, `/usr/sbin/policy-rc.d` answers 101 ("action forbidden"), so that package
+/// scripts start no service; the file is removed again when dropped. A policy the machine
+/// has already is left alone (and obeyed).
+struct NoServiceStarts(Option<&'static str>);
+
+impl NoServiceStarts {
+    const PATH: &'static str = "/usr/sbin/policy-rc.d";
+
+    fn new(real_apt: bool) -> NoServiceStarts {
+        if !real_apt || std::path::Path::new(Self::PATH).exists() {
+            return NoServiceStarts(None);
+        }
+        let body =
+            "#!/bin/sh\n# written by labrys for the length of one apt-get install\nexit 101\n";
+        let written = std::fs::write(Self::PATH, body).and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(0o755))
+        });
+        NoServiceStarts(written.ok().map(|()| Self::PATH))
+    }
+}
+
+impl Drop for NoServiceStarts {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

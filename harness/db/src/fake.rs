@@ -8,7 +8,9 @@
 //! [`Process`] (a killed or paused node's ops `fail` until it is started or resumed) and
 //! [`Primaries`] (the first node that is up).
 
-use crate::{Db, DbError, DbFuture, DbInfo, DbKind, DbOptions, LogFile, Primaries, Process};
+use crate::{
+    Db, DbError, DbFuture, DbInfo, DbKind, DbOptions, Isolation, LogFile, Primaries, Process,
+};
 use labrys_control::Remote;
 use labrys_gen::{Client, Completion, OpCtx, OpFuture, OpSpec};
 use labrys_history::Value;
@@ -22,8 +24,13 @@ pub static INFO: DbInfo = DbInfo {
     packages: &[],
     honours_faketime: true,
     faketime_note: "",
-    workloads: &["register", "list-append"],
+    workloads: &["register", "list-append", "rw-register", "bank", "set"],
     options: &[],
+    isolations: &[Isolation {
+        name: "serializable",
+        models: &["strict-serializable"],
+        promise: "one lock around everything: every op happens at one instant",
+    }],
 };
 
 /// [`DbKind`] of the fake; every database it opens shares one call log.
@@ -46,6 +53,9 @@ impl DbKind for FakeKind {
 struct State {
     registers: HashMap<Value, Value>,
     lists: HashMap<Value, Vec<Value>>,
+    /// The bank's balances, created on the first bank op.
+    accounts: Option<Vec<i64>>,
+    set: Vec<Value>,
     /// Nodes whose server is down (killed or paused).
     down: BTreeSet<String>,
 }
@@ -84,7 +94,7 @@ impl Inner {
         lock(&self.calls).push(c);
     }
 
-    fn apply(&self, ctx: OpCtx, op: &OpSpec) -> Completion {
+    fn apply(&self, ctx: OpCtx, op: &OpSpec, workload: &str) -> Completion {
         let node = lock(&self.nodes).get(ctx.node).cloned();
         let mut st = lock(&self.state);
         if node.is_some_and(|n| st.down.contains(&n)) {
@@ -95,6 +105,18 @@ impl Inner {
             _ => None,
         };
         match &*op.f {
+            "read" if workload == "bank" => {
+                let acc = st
+                    .accounts
+                    .get_or_insert_with(|| crate::bank::initial().map(|(_, b)| b).collect());
+                Completion::ok(Value::Map(
+                    acc.iter()
+                        .enumerate()
+                        .map(|(a, b)| (Value::Int(a as i64), Value::Int(*b)))
+                        .collect(),
+                ))
+            }
+            "read" if workload == "set" => Completion::ok(Value::List(st.set.clone())),
             "read" | "write" | "cas" => {
                 let Some((k, v)) = pair(&op.value) else {
                     return Completion::fail("expected [key value]");
@@ -131,6 +153,14 @@ impl Inner {
                             st.lists.entry(k).or_default().push(m[2].clone());
                             out.push(Value::List(m.clone()));
                         }
+                        "w" => {
+                            st.registers.insert(k, m[2].clone());
+                            out.push(Value::List(m.clone()));
+                        }
+                        "r" if st.registers.contains_key(&k) => {
+                            let v = st.registers[&k].clone();
+                            out.push(Value::List(vec![m[0].clone(), k, v]));
+                        }
                         _ => {
                             let l = st.lists.get(&k).cloned().unwrap_or_default();
                             out.push(Value::List(vec![m[0].clone(), k, Value::List(l)]));
@@ -138,6 +168,36 @@ impl Inner {
                     }
                 }
                 Completion::ok(Value::List(out))
+            }
+            "transfer" => {
+                let field = |name: &str| {
+                    op.value
+                        .as_map()
+                        .and_then(|m| m.iter().find(|(k, _)| k.as_name() == Some(name)))
+                        .and_then(|(_, v)| v.as_i64())
+                };
+                let (Some(from), Some(to), Some(amount)) =
+                    (field("from"), field("to"), field("amount"))
+                else {
+                    return Completion::fail("expected {from, to, amount}");
+                };
+                let acc = st
+                    .accounts
+                    .get_or_insert_with(|| crate::bank::initial().map(|(_, b)| b).collect());
+                let (f, t) = (from as usize, to as usize);
+                if f >= acc.len() || t >= acc.len() {
+                    return Completion::fail("no such account");
+                }
+                if acc[f] < amount {
+                    return Completion::fail("insufficient funds");
+                }
+                acc[f] -= amount;
+                acc[t] += amount;
+                Completion::ok(op.value.clone())
+            }
+            "add" => {
+                st.set.push(op.value.clone());
+                Completion::ok(op.value.clone())
             }
             other => Completion::fail(format!("unknown op {other}")),
         }
@@ -162,6 +222,8 @@ impl Db for FakeDb {
         if lock(&self.inner.nodes).first().map(String::as_str) == Some(node.node()) {
             st.registers.clear();
             st.lists.clear();
+            st.accounts = None;
+            st.set.clear();
         }
         Ok(0)
     }
@@ -181,7 +243,10 @@ impl Db for FakeDb {
     }
     fn client(&self, workload: &str) -> Result<Arc<dyn Client>, DbError> {
         self.call(format!("client {workload}"));
-        Ok(Arc::new(FakeClient(self.inner.clone())))
+        Ok(Arc::new(FakeClient(
+            self.inner.clone(),
+            workload.to_string(),
+        )))
     }
     fn process(&self) -> Option<Arc<dyn Process>> {
         Some(Arc::new(self.clone()))
@@ -191,11 +256,11 @@ impl Db for FakeDb {
     }
 }
 
-struct FakeClient(Arc<Inner>);
+struct FakeClient(Arc<Inner>, String);
 
 impl Client for FakeClient {
     fn invoke<'a>(&'a self, ctx: OpCtx, op: &'a OpSpec) -> OpFuture<'a> {
-        Box::pin(async move { self.0.apply(ctx, op) })
+        Box::pin(async move { self.0.apply(ctx, op, &self.1) })
     }
 }
 

@@ -19,6 +19,22 @@
 
 pub mod fake;
 
+/// What a bank client must know to set the bank up: the runner's bank workload transfers
+/// between these accounts and the checker holds every read to this total.
+pub mod bank {
+    /// Accounts are `0..ACCOUNTS`.
+    pub const ACCOUNTS: i64 = 8;
+    /// The money in the bank; it all starts in account 0, the others at 0.
+    pub const TOTAL: i64 = 100;
+    /// A transfer moves 1 to this much.
+    pub const MAX_TRANSFER: i64 = 5;
+
+    /// Each account's balance before the first op: `(account, balance)`.
+    pub fn initial() -> impl Iterator<Item = (i64, i64)> {
+        (0..ACCOUNTS).map(|a| (a, if a == 0 { TOTAL } else { 0 }))
+    }
+}
+
 use labrys_control::Remote;
 use labrys_gen::Client;
 use std::collections::BTreeMap;
@@ -84,7 +100,26 @@ pub struct DbInfo {
     pub workloads: &'static [&'static str],
     /// Its `--db-opt` keys.
     pub options: &'static [DbOpt],
+    /// The `--isolation` levels it runs transactions at; the first is the default. Empty for
+    /// a database without transactions of that kind (`--isolation` is refused).
+    pub isolations: &'static [Isolation],
 }
+
+/// One `--isolation` level of a database, and what its documentation promises at it.
+#[derive(Clone, Copy, Debug)]
+pub struct Isolation {
+    /// `--isolation` name: `read-committed`, `repeatable-read` or `serializable`.
+    pub name: &'static str,
+    /// The consistency models the database documents for this level, as the transactional
+    /// checker names them: the run is checked against these (an anomaly they forbid makes it
+    /// invalid; weaker anomalies are reported but do not).
+    pub models: &'static [&'static str],
+    /// Where the promise comes from, in a sentence (shown in `test.json` and the findings).
+    pub promise: &'static str,
+}
+
+/// The names `--isolation` takes, for every database.
+pub const ISOLATION_NAMES: &[&str] = &["read-committed", "repeatable-read", "serializable"];
 
 /// The options of one test that concern the database.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,11 +129,47 @@ pub struct DbOptions {
     pub opts: BTreeMap<String, String>,
     /// Where servers keep data and logs on each node (default: the database's own).
     pub dir: Option<String>,
+    /// `--isolation`: the level transactions run at (default: the database's first).
+    pub isolation: Option<String>,
 }
 
 impl DbInfo {
-    /// Checks the workload and every `--db-opt` against this database's facts.
+    /// The level a test runs at: the one `--isolation` names, else the database's default.
+    /// `None` for a database without levels, or a name it does not know.
+    pub fn isolation(&self, o: &DbOptions) -> Option<&'static Isolation> {
+        match &o.isolation {
+            Some(name) => self.isolations.iter().find(|i| i.name == name),
+            None => self.isolations.first(),
+        }
+    }
+
+    /// Checks the workload, the isolation level and every `--db-opt` against this
+    /// database's facts.
     pub fn validate(&self, o: &DbOptions) -> Result<(), DbError> {
+        if let Some(level) = &o.isolation {
+            if !ISOLATION_NAMES.contains(&level.as_str()) {
+                return Err(DbError::Option {
+                    option: "--isolation".into(),
+                    msg: format!("{level:?}: expected one of {}", ISOLATION_NAMES.join(", ")),
+                });
+            }
+            if self.isolations.is_empty() {
+                return Err(DbError::Option {
+                    option: "--isolation".into(),
+                    msg: format!(
+                        "{}: has no transaction isolation levels to choose",
+                        self.name
+                    ),
+                });
+            }
+            if self.isolation(o).is_none() {
+                let names: Vec<&str> = self.isolations.iter().map(|i| i.name).collect();
+                return Err(DbError::Option {
+                    option: "--isolation".into(),
+                    msg: format!("{level:?}: {} runs at {}", self.name, names.join(", ")),
+                });
+            }
+        }
         if !self.workloads.contains(&o.workload.as_str()) {
             return Err(DbError::Option {
                 option: "--workload".into(),
@@ -228,7 +299,55 @@ mod tests {
             values: &["plain", "sync"],
             help: "",
         }],
+        isolations: &[],
     };
+
+    const SQL: DbInfo = DbInfo {
+        name: "sql",
+        packages: &[],
+        honours_faketime: true,
+        faketime_note: "",
+        workloads: &["bank"],
+        options: &[],
+        isolations: &[
+            Isolation {
+                name: "serializable",
+                models: &["serializable"],
+                promise: "",
+            },
+            Isolation {
+                name: "read-committed",
+                models: &["read-committed"],
+                promise: "",
+            },
+        ],
+    };
+
+    #[test]
+    fn isolation_levels_are_the_databases_own() {
+        let mut o = opts("bank", &[]);
+        assert_eq!(SQL.isolation(&o).unwrap().name, "serializable");
+        o.isolation = Some("read-committed".into());
+        SQL.validate(&o).unwrap();
+        assert_eq!(SQL.isolation(&o).unwrap().models, ["read-committed"]);
+        o.isolation = Some("repeatable-read".into());
+        let e = SQL.validate(&o).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--isolation: \"repeatable-read\": sql runs at serializable, read-committed"
+        );
+        o.isolation = Some("snapshot".into());
+        let e = SQL.validate(&o).unwrap_err().to_string();
+        assert!(e.contains("expected one of read-committed, repeatable-read, serializable"));
+        let mut r = opts("set", &[]);
+        assert!(INFO.isolation(&r).is_none());
+        r.isolation = Some("serializable".into());
+        let e = INFO.validate(&r).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--isolation: toy: has no transaction isolation levels to choose"
+        );
+    }
 
     fn opts(workload: &str, kv: &[(&str, &str)]) -> DbOptions {
         DbOptions {
@@ -238,6 +357,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             dir: None,
+            isolation: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub struct TestOptions {
     /// `--db-opt key=value`: options of the database under test (e.g. etcd's
     /// `reads=serializable`, possibly stale reads, for demonstrating the checker).
     pub db_opts: BTreeMap<String, String>,
+    /// `--isolation`: the transaction isolation level (default: the database's first).
+    pub isolation: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -80,6 +82,7 @@ impl Default for TestOptions {
             check_timeout: Some(Duration::from_secs(600)),
             db_dir: None,
             db_opts: BTreeMap::new(),
+            isolation: None,
         }
     }
 }
@@ -99,9 +102,13 @@ pub enum OptionsError {
 }
 
 impl TestOptions {
-    /// The test's name in the store: `<db>-<workload>`.
+    /// The test's name in the store: `<db>-<workload>`, then `-<isolation>` when one was
+    /// asked for.
     pub fn test_name(&self) -> String {
-        format!("{}-{}", self.db, self.workload)
+        match &self.isolation {
+            Some(i) => format!("{}-{}-{i}", self.db, self.workload),
+            None => format!("{}-{}", self.db, self.workload),
+        }
     }
 
     /// Node count (for concurrency defaults and node-per-worker assignment).
@@ -139,6 +146,7 @@ impl TestOptions {
             workload: self.workload.clone(),
             opts: self.db_opts.clone(),
             dir: self.db_dir.clone(),
+            isolation: self.isolation.clone(),
         }
     }
 
@@ -352,6 +360,7 @@ mod tests {
                 values: &["linearizable", "serializable"],
                 help: "",
             }],
+            isolations: &[],
         };
         impl DbKind for Like {
             fn info(&self) -> &'static labrys_db::DbInfo {

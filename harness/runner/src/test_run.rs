@@ -74,6 +74,16 @@ pub fn run_test(opts: &TestOptions, dbs: &[Arc<dyn DbKind>]) -> Outcome {
     let mut test_json = opts.to_json();
     test_json["start"] = labrys_store::timestamp::rfc3339(SystemTime::now()).into();
     test_json["labrys-version"] = env!("CARGO_PKG_VERSION").into();
+    // The level transactions run at, and what the database promises there: the checker
+    // holds the run to that promise (`check_run` reads it back from test.json).
+    if let Some(level) = kind.info().isolation(&opts.db_options()) {
+        test_json["isolation"] = level.name.into();
+        test_json["isolation-promise"] = level.promise.into();
+        test_json["consistency-models"] = level.models.into();
+    }
+    if let Some(total) = workload::workload(&opts.workload).and_then(|w| w.total_amount) {
+        test_json["total-amount"] = total.into();
+    }
     if let Err(e) = run.write_json(TEST, &test_json) {
         return Outcome::error(e.to_string(), run_path);
     }

@@ -183,6 +183,29 @@ pub fn longest_without_ok(h: &History, time_limit: Option<Duration>) -> Option<N
 
 /// Checks the run's `history.jsonl` as `workload`, writes `results.json`, and returns the exit
 /// code and a one-line summary.
+/// The checker's options a run's `test.json` implies: the consistency models its isolation
+/// level promises (transactional checkers only; without a level, the checker's default,
+/// strict serializability) and the bank's total.
+pub fn check_options(checker: &str, test: Option<&serde_json::Value>) -> CheckOptions {
+    let mut o = CheckOptions::default();
+    let Some(test) = test else { return o };
+    if matches!(checker, "list-append" | "rw-register") {
+        if let Some(models) = test
+            .get("consistency-models")
+            .and_then(serde_json::Value::as_array)
+        {
+            o.consistency_models = models
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect();
+        }
+    }
+    if checker == "bank" {
+        o.total_amount = test.get("total-amount").and_then(serde_json::Value::as_i64);
+    }
+    o
+}
+
 pub fn check_run(
     run: &RunDir,
     workload: &str,
@@ -212,23 +235,23 @@ pub fn check_run(
             "history.jsonl ended in a partial line (the harness died while writing it); ignored it",
         );
     }
-    let opts = CheckOptions {
-        deadline: timeout.map(Deadline::after).unwrap_or_else(Deadline::none),
-        ..CheckOptions::default()
-    };
     let Some(name) = checker_workload(workload) else {
         return fail(format!(
             "no checker is known for the test workload {workload:?}"
         ));
+    };
+    let test = run.read_json(TEST).ok();
+    let opts = CheckOptions {
+        deadline: timeout.map(Deadline::after).unwrap_or_else(Deadline::none),
+        ..check_options(name, test.as_ref())
     };
     log.line(&format!(
         "checking {} ops ({} client operations) as {name}",
         history.ops.len(),
         history.pairs.len()
     ));
-    let time_limit = run
-        .read_json(TEST)
-        .ok()
+    let time_limit = test
+        .as_ref()
         .and_then(|t| t.get("time-limit-s").and_then(serde_json::Value::as_f64))
         .and_then(|s| Duration::try_from_secs_f64(s).ok());
     let stretch = longest_without_ok(&history, time_limit);

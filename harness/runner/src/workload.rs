@@ -11,6 +11,17 @@
 //! to four micro-ops over the active keys, every appended value unique, so that each read
 //! list reveals the order of the appends it contains. Final reads are one `[r k nil]` txn per
 //! key.
+//!
+//! The rw-register workload is Elle's other one: transactions of `[w k v]` and `[r k nil]`
+//! micro-ops, every written value unique per key, checked for the isolation level the
+//! database promises.
+//!
+//! The bank workload is Jepsen's: `transfer {from, to, amount}` between the accounts of
+//! [`labrys_db::bank`] (all the money starts in the first), and `read` of every balance in one
+//! snapshot; the checker wants every read to show the same total.
+//!
+//! The set workload adds distinct integers (`add v`) to one set; one final `read` shows
+//! which adds survived.
 
 use labrys_gen::{from_fn, sequence, Generator, OpSpec};
 use labrys_history::Value;
@@ -29,6 +40,8 @@ pub struct Workload {
     pub main: fn(u64, UsedKeys) -> Box<dyn Generator>,
     /// The reads after the heal.
     pub finals: fn(&UsedKeys) -> Box<dyn Generator>,
+    /// The money in the bank, for checkers that hold every read to it.
+    pub total_amount: Option<i64>,
 }
 
 /// Every workload `labrys test` runs.
@@ -39,6 +52,7 @@ pub const WORKLOADS: &[Workload] = &[
         checker: "kv",
         main: register,
         finals: final_reads,
+        total_amount: None,
     },
     // Elle's list-append transactions, checked for strict serializability by default.
     Workload {
@@ -46,6 +60,31 @@ pub const WORKLOADS: &[Workload] = &[
         checker: "list-append",
         main: list_append,
         finals: final_txn_reads,
+        total_amount: None,
+    },
+    // Elle's read-write register transactions, checked at the database's isolation level.
+    Workload {
+        name: "rw-register",
+        checker: "rw-register",
+        main: rw_register,
+        finals: final_txn_reads,
+        total_amount: None,
+    },
+    // Jepsen's bank: transfers conserve the total every snapshot read shows.
+    Workload {
+        name: "bank",
+        checker: "bank",
+        main: bank,
+        finals: bank_reads,
+        total_amount: Some(labrys_db::bank::TOTAL),
+    },
+    // Distinct adds to one set, and a final read: nothing acknowledged may be lost.
+    Workload {
+        name: "set",
+        checker: "set",
+        main: set,
+        finals: set_read,
+        total_amount: None,
     },
 ];
 
@@ -146,6 +185,73 @@ pub fn final_txn_reads(used: &UsedKeys) -> Box<dyn Generator> {
     )
 }
 
+/// The endless rw-register schedule: transactions of 1 to 4 micro-ops over the active keys,
+/// half writes (of values unique across the test, so unique per key), half reads.
+pub fn rw_register(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
+    let window = ops_per_key.max(1) * ACTIVE_KEYS;
+    let mut n: u64 = 0;
+    let mut next_value: i64 = 0;
+    from_fn(move |rng| {
+        let base = (n / window) * ACTIVE_KEYS;
+        n += 1;
+        let len = rng.random_range(1..=4);
+        let mut mops = Vec::with_capacity(len);
+        for _ in 0..len {
+            let k = (base + rng.random_range(0..ACTIVE_KEYS)) as i64;
+            used.0.lock().unwrap_or_else(|p| p.into_inner()).insert(k);
+            if rng.random_bool(0.5) {
+                next_value += 1;
+                mops.push(mop("w", k, Value::Int(next_value)));
+            } else {
+                mops.push(mop("r", k, Value::Nil));
+            }
+        }
+        Some(OpSpec::new("txn", Value::List(mops)))
+    })
+}
+
+fn transfer(from: i64, to: i64, amount: i64) -> Value {
+    Value::Map(vec![
+        (Value::kw("from"), Value::Int(from)),
+        (Value::kw("to"), Value::Int(to)),
+        (Value::kw("amount"), Value::Int(amount)),
+    ])
+}
+
+/// The endless bank schedule: half transfers of 1 to [`labrys_db::bank::MAX_TRANSFER`]
+/// between two different accounts, half reads of every balance. Keys are not used.
+pub fn bank(_ops_per_key: u64, _used: UsedKeys) -> Box<dyn Generator> {
+    use labrys_db::bank::{ACCOUNTS, MAX_TRANSFER};
+    from_fn(move |rng| {
+        if rng.random_bool(0.5) {
+            return Some(OpSpec::new("read", Value::Nil));
+        }
+        let from = rng.random_range(0..ACCOUNTS);
+        let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+        let amount = rng.random_range(1..=MAX_TRANSFER);
+        Some(OpSpec::new("transfer", transfer(from, to, amount)))
+    })
+}
+
+/// After the heal, a few reads of every balance.
+pub fn bank_reads(_used: &UsedKeys) -> Box<dyn Generator> {
+    sequence((0..3).map(|_| OpSpec::new("read", Value::Nil)))
+}
+
+/// The endless set schedule: adds of 0, 1, 2, ... (each element once).
+pub fn set(_ops_per_key: u64, _used: UsedKeys) -> Box<dyn Generator> {
+    let mut next: i64 = 0;
+    from_fn(move |_rng| {
+        next += 1;
+        Some(OpSpec::new("add", Value::Int(next - 1)))
+    })
+}
+
+/// One read of the whole set.
+pub fn set_read(_used: &UsedKeys) -> Box<dyn Generator> {
+    sequence([OpSpec::new("read", Value::Nil)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +327,84 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, used.snapshot().len());
+    }
+
+    fn pull_n(g: &mut Box<dyn Generator>, n: usize) -> Vec<OpSpec> {
+        let mut rng = rng_for(3, "client");
+        let ctx = Ctx {
+            now: tokio::time::Instant::now(),
+            in_flight: 0,
+        };
+        (0..n)
+            .map(|_| match g.pull(&ctx, &mut rng) {
+                Pull::Op(op) => op,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rw_register_writes_are_unique_per_key() {
+        let used = UsedKeys::default();
+        let ops = pull_n(&mut rw_register(5, used.clone()), 300);
+        let mut written = std::collections::HashSet::new();
+        let (mut w, mut r) = (0, 0);
+        for op in &ops {
+            for m in op.value.as_seq().unwrap() {
+                let m = m.as_seq().unwrap();
+                match m[0].as_name().unwrap() {
+                    "w" => {
+                        w += 1;
+                        assert!(written.insert((m[1].clone(), m[2].clone())), "{m:?}");
+                    }
+                    "r" => {
+                        r += 1;
+                        assert!(m[2].is_nil());
+                    }
+                    other => panic!("{other}"),
+                }
+            }
+        }
+        assert!(w > 100 && r > 100, "{w} writes, {r} reads");
+    }
+
+    #[test]
+    fn bank_transfers_move_money_between_two_accounts() {
+        use labrys_db::bank::{ACCOUNTS, MAX_TRANSFER};
+        let ops = pull_n(&mut bank(1, UsedKeys::default()), 400);
+        let transfers: Vec<&OpSpec> = ops.iter().filter(|o| &*o.f == "transfer").collect();
+        assert!(transfers.len() > 100 && transfers.len() < 300);
+        for t in transfers {
+            let m = t.value.as_map().unwrap();
+            let get = |k: &str| {
+                m.iter()
+                    .find(|(key, _)| key.as_name() == Some(k))
+                    .and_then(|(_, v)| v.as_i64())
+                    .unwrap()
+            };
+            assert_ne!(get("from"), get("to"));
+            assert!((0..ACCOUNTS).contains(&get("from")) && (0..ACCOUNTS).contains(&get("to")));
+            assert!((1..=MAX_TRANSFER).contains(&get("amount")));
+        }
+    }
+
+    #[test]
+    fn set_adds_each_element_once() {
+        let ops = pull_n(&mut set(1, UsedKeys::default()), 50);
+        let vals: Vec<i64> = ops.iter().map(|o| o.value.as_i64().unwrap()).collect();
+        assert_eq!(vals, (0..50).collect::<Vec<_>>());
+        assert!(ops.iter().all(|o| &*o.f == "add"));
+    }
+
+    #[test]
+    fn every_workload_has_a_checker() {
+        for w in WORKLOADS {
+            assert!(
+                labrys_check::WORKLOADS.contains(&w.checker),
+                "{} has no checker {}",
+                w.name,
+                w.checker
+            );
+        }
     }
 }

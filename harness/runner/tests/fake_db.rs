@@ -30,7 +30,7 @@ fn run(workload: &str) -> (labrys_harness::Outcome, Vec<String>, tempfile::TempD
 
 #[test]
 fn a_test_sets_up_runs_heals_reads_tears_down_and_checks_in_that_order() {
-    for workload in ["register", "list-append"] {
+    for workload in ["register", "list-append", "rw-register", "bank", "set"] {
         let (o, calls, _store) = run(workload);
         let run_dir = o.run_dir.clone().expect("a run folder");
         let log = std::fs::read_to_string(run_dir.join("labrys.log")).unwrap();
@@ -62,6 +62,26 @@ fn a_test_sets_up_runs_heals_reads_tears_down_and_checks_in_that_order() {
         let test: serde_json::Value =
             serde_json::from_slice(&std::fs::read(run_dir.join("test.json")).unwrap()).unwrap();
         assert_eq!(test["versions"]["fake"], "fake 1.0", "{test}");
+        // The level and its promise are recorded, and the checker held the run to it.
+        assert_eq!(test["isolation"], "serializable", "{test}");
+        assert_eq!(test["consistency-models"][0], "strict-serializable");
+        if workload == "bank" {
+            assert_eq!(test["total-amount"], 100);
+            assert_eq!(results["stats"]["total"], 100, "{results}");
+            assert!(results["stats"]["read_count"].as_u64().unwrap() > 20);
+        }
+        if matches!(workload, "list-append" | "rw-register") {
+            assert_eq!(
+                results["stats"]["consistency_models"][0], "strict-serializable",
+                "{results}"
+            );
+        }
+        if workload == "set" {
+            let ok = results["stats"]["ok_count"].as_u64().unwrap();
+            assert!(ok > 50, "{results}");
+            assert_eq!(results["stats"]["acknowledged_count"].as_u64(), Some(ok));
+            assert_eq!(results["stats"]["lost_count"], 0);
+        }
     }
 }
 

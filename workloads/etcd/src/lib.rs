@@ -37,6 +37,7 @@ pub static INFO: DbInfo = DbInfo {
         values: &["linearizable", "serializable"],
         help: "register reads through a quorum (linearizable, the default) or served by any member without one (serializable: possibly stale)",
     }],
+    isolations: &[],
 };
 
 /// etcd as a `--db`: one member per node.
@@ -75,6 +76,7 @@ mod tests {
             workload: workload.into(),
             opts: [("reads".to_string(), reads.to_string())].into(),
             dir: None,
+            isolation: None,
         }
     }
 
