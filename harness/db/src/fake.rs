@@ -260,7 +260,13 @@ struct FakeClient(Arc<Inner>, String);
 
 impl Client for FakeClient {
     fn invoke<'a>(&'a self, ctx: OpCtx, op: &'a OpSpec) -> OpFuture<'a> {
-        Box::pin(async move { self.0.apply(ctx, op, &self.1) })
+        Box::pin(async move {
+            let c = self.0.apply(ctx, op, &self.1);
+            match lock(&self.0.nodes).get(ctx.node) {
+                Some(n) => c.on_node(n.clone()),
+                None => c,
+            }
+        })
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Completion {
     pub value: Option<Value>,
     /// Why it failed or is unknown, recorded as the completion's `error` field.
     pub error: Option<String>,
+    /// The node that answered, when the client found it out (a primary it resolved, say):
+    /// recorded as the completion's `node` field.
+    pub node: Option<String>,
 }
 
 impl Completion {
@@ -51,6 +54,7 @@ impl Completion {
             kind: OpType::Ok,
             value: Some(value),
             error: None,
+            node: None,
         }
     }
 
@@ -60,6 +64,7 @@ impl Completion {
             kind: OpType::Fail,
             value: None,
             error: Some(error.into()),
+            node: None,
         }
     }
 
@@ -69,7 +74,16 @@ impl Completion {
             kind: OpType::Info,
             value: None,
             error: Some(error.into()),
+            node: None,
         }
+    }
+}
+
+impl Completion {
+    /// The same completion, recording that `node` answered.
+    pub fn on_node(mut self, node: impl Into<String>) -> Completion {
+        self.node = Some(node.into());
+        self
     }
 }
 

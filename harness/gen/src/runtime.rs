@@ -454,6 +454,9 @@ async fn perform(shared: &Shared, w: usize, spec: OpSpec) -> Result<OpType, Runt
     if let Some(e) = completion.error {
         done.extra.push(("error".into(), Value::Str(e.into())));
     }
+    if let Some(n) = completion.node {
+        done.extra.push(("node".into(), Value::Str(n.into())));
+    }
     if kind == OpType::Info {
         lock(&shared.processes)[w] += shared.cfg.concurrency as i64;
     }

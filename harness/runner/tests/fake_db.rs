@@ -59,6 +59,14 @@ fn a_test_sets_up_runs_heals_reads_tears_down_and_checks_in_that_order() {
             .filter(|l| l.contains("\"type\":\"ok\""))
             .count();
         assert!(oks > 50, "{workload}: only {oks} ok ops");
+        // The fake says which node answered; the runtime records it on the completion.
+        assert!(
+            history
+                .lines()
+                .filter(|l| l.contains("\"type\":\"ok\""))
+                .all(|l| l.contains("\"node\":\"n1\"")),
+            "{workload}"
+        );
         let test: serde_json::Value =
             serde_json::from_slice(&std::fs::read(run_dir.join("test.json")).unwrap()).unwrap();
         assert_eq!(test["versions"]["fake"], "fake 1.0", "{test}");
