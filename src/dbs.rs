@@ -6,6 +6,20 @@
 use labrys_db::DbKind;
 use std::sync::Arc;
 
+/// `--db`'s help: each database with the workloads and levels it runs.
+pub fn help() -> String {
+    let mut s = String::from("Database to test:");
+    for d in all() {
+        let i = d.info();
+        s.push_str(&format!("\n  {}: {}", i.name, i.workloads.join(", ")));
+        if !i.isolations.is_empty() {
+            let levels: Vec<&str> = i.isolations.iter().map(|l| l.name).collect();
+            s.push_str(&format!(" (--isolation {})", levels.join(", ")));
+        }
+    }
+    s
+}
+
 /// Every database this binary can test.
 pub fn all() -> Vec<Arc<dyn DbKind>> {
     vec![Arc::new(labrys_etcd::EtcdKind)]

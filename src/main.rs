@@ -25,6 +25,7 @@ mod cluster_cmd;
 mod dbs;
 mod doctor_cmd;
 mod nemesis_cmd;
+mod test_all_cmd;
 mod test_cmd;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,8 @@ enum Command {
     NemesisDelay,
     /// Run a test: cluster up, database, workload + nemesis, heal, teardown, check (root).
     Test(test_cmd::TestArgs),
+    /// Run a matrix of tests (databases x workloads x levels x faults) and summarise them.
+    TestAll(test_all_cmd::TestAllArgs),
     /// Re-check a stored run (default: the latest) without touching a cluster.
     Analyze(test_cmd::AnalyzeArgs),
 }
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor_cmd::run(&args),
         Command::NemesisDelay => nemesis_cmd::delay(),
         Command::Test(args) => test_cmd::run_test(&args),
+        Command::TestAll(args) => test_all_cmd::run(&args),
         Command::Analyze(args) => test_cmd::run_analyze(&args),
     };
     ExitCode::from(code)

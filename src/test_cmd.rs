@@ -11,12 +11,11 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Database to test.
-    #[arg(long, default_value = "etcd")]
+    #[arg(long, default_value = "etcd", help = crate::dbs::help())]
     pub db: String,
     /// Workload: register (linearizable per key), list-append or rw-register (transactions,
     /// checked at the --isolation level's promise), bank (totals conserved), set (no
-    /// acknowledged add lost). Each database runs some of them: see `labrys doctor`.
+    /// acknowledged add lost). Each database runs some of them: see --db.
     #[arg(long, default_value = "register")]
     pub workload: String,
     /// Faults, comma-separated: partition (any shape), partition-random-halves,
@@ -130,7 +129,7 @@ fn db_opts(a: &TestArgs) -> Result<std::collections::BTreeMap<String, String>, S
     Ok(m)
 }
 
-fn options(a: &TestArgs) -> Result<TestOptions, String> {
+pub(crate) fn options(a: &TestArgs) -> Result<TestOptions, String> {
     let nodes = match &a.nodes {
         Some(s) => parse_nodes(s).map_err(|e| e.to_string())?,
         None => NodeSpec::Local {

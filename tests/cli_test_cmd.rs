@@ -289,3 +289,55 @@ fn integration_cluster_down_refuses_a_cluster_a_run_holds() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(labrys_cluster::load(name).unwrap().is_none());
 }
+
+#[test]
+fn test_all_refuses_bad_plans_and_names_before_any_run() {
+    let store = scratch("test-all");
+    let s = store.to_str().unwrap();
+    let plan = store.join("plan.toml");
+    std::fs::write(
+        &plan,
+        "time-limit = 5\n[[run]]\ndb = [\"etcd\"]\nworkloads = [\"set\"]\n",
+    )
+    .unwrap();
+    let p = plan.to_str().unwrap();
+    let cases: &[(&[&str], String)] = &[
+        (
+            &["--plan", p],
+            format!("{p}:4:1: unknown field `workloads`"),
+        ),
+        (
+            &["--db", "etcd,mongo"],
+            "--db mongo: expected one of".into(),
+        ),
+        (
+            &["--workload", "register,queue"],
+            "--workload queue: expected one of".into(),
+        ),
+        (
+            &["--db", "etcd", "--nemesis", "none,explode"],
+            "explode".into(),
+        ),
+        (
+            &["--plan", "/nonexistent/plan.toml"],
+            "--plan /nonexistent/plan.toml:".into(),
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["test-all", "--store", s];
+        all.extend_from_slice(args);
+        let o = labrys(&all, &[]);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want.as_str()),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&store).unwrap().count(),
+        1,
+        "only the plan"
+    );
+}

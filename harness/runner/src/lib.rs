@@ -7,12 +7,14 @@
 //! - [`guard`]: the cleanup that heals every fault and tears down on every exit path;
 //! - [`verdict`]: checking a recorded history and writing `results.json`;
 //! - [`test_run`]: the whole test, step by step;
-//! - [`analyze`]: re-checking a stored run without a cluster.
+//! - [`analyze`]: re-checking a stored run without a cluster;
+//! - [`matrix`]: `labrys test-all`, many tests and one summary.
 //!
 //! Exit codes follow `labrys check`: 0 valid, 1 invalid, 2 unknown, 3 error.
 
 pub mod analyze;
 pub mod guard;
+pub mod matrix;
 pub mod nodes;
 pub mod options;
 pub mod progress;

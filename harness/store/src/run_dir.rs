@@ -87,6 +87,18 @@ impl RunDir {
         replace_symlink(&store_root.join(LATEST), &Path::new(test_name).join(name))
     }
 
+    /// Points only `store/<test-name>/latest` at this folder (for folders that are not test
+    /// runs, such as a matrix's summary, which must not become the store's `latest` run).
+    pub fn link_test_latest(&self) -> Result<(), StoreError> {
+        match (self.path.parent(), self.path.file_name()) {
+            (Some(dir), Some(name)) => replace_symlink(&dir.join(LATEST), Path::new(name)),
+            _ => Err(StoreError::Invalid {
+                path: self.path.clone(),
+                msg: "not inside <store>/<test-name>/".into(),
+            }),
+        }
+    }
+
     /// Opens an existing run folder (one holding `history.jsonl`).
     pub fn open(path: &Path) -> Result<RunDir, StoreError> {
         let history = path.join(HISTORY);

@@ -26,7 +26,7 @@ pub struct EtcdClient {
 }
 
 /// Why a gateway call produced no answer.
-enum CallError {
+pub(crate) enum CallError {
     /// The request was certainly not delivered.
     NotSent(String),
     /// Sent (or maybe sent), no usable answer.
@@ -56,7 +56,7 @@ impl EtcdClient {
         self
     }
 
-    async fn call(&self, node: usize, path: &str, body: &J) -> Result<J, CallError> {
+    pub(crate) async fn call(&self, node: usize, path: &str, body: &J) -> Result<J, CallError> {
         let url = format!("{}{path}", self.urls[node % self.urls.len()]);
         let resp = self.http.post(&url).json(body).send().await.map_err(|e| {
             if e.is_connect() {

@@ -294,6 +294,9 @@ impl Db for Etcd {
             "list-append" => Ok(Arc::new(
                 EtcdAppendClient::new(self.client_urls(), "labrys-la/").map_err(http)?,
             )),
+            "set" => Ok(Arc::new(
+                crate::set::EtcdSetClient::new(self.client_urls(), "labrys-set/").map_err(http)?,
+            )),
             other => Err(DbError::Option {
                 option: "--workload".into(),
                 msg: format!("etcd has no client for {other:?}"),

@@ -112,6 +112,45 @@ pub fn parse_put(resp: &J) -> Result<(), String> {
     Ok(())
 }
 
+/// The end of the key range that holds exactly the keys starting with `prefix` (etcd's
+/// `range_end`: the prefix with its last byte incremented; a non-empty ASCII prefix here).
+pub fn prefix_end(prefix: &str) -> String {
+    let mut b = prefix.as_bytes().to_vec();
+    while let Some(last) = b.pop() {
+        if last < 0xff {
+            b.push(last + 1);
+            return String::from_utf8_lossy(&b).into_owned();
+        }
+    }
+    "\0".to_string()
+}
+
+/// A linearizable read of every key under `prefix`.
+pub fn prefix_range_request(prefix: &str) -> J {
+    json!({ "key": b64(prefix), "range_end": b64(&prefix_end(prefix)) })
+}
+
+/// Every value a range response holds, in key order; an error when the response says more
+/// keys exist than it returned (`more`), which would make a read look like a loss.
+pub fn parse_range_values(resp: &J) -> Result<Vec<String>, String> {
+    if let Some(e) = parse_error(resp) {
+        return Err(e);
+    }
+    if resp.get("header").is_none() {
+        return Err(format!("range response without a header: {resp}"));
+    }
+    if resp.get("more").and_then(J::as_bool) == Some(true) {
+        return Err("range response is truncated (more = true)".into());
+    }
+    let kvs = resp.get("kvs").and_then(J::as_array).map_or(&[][..], |a| a);
+    kvs.iter()
+        .map(|kv| match kv.get("value").and_then(J::as_str) {
+            None => Ok(String::new()),
+            Some(v) => unb64(v),
+        })
+        .collect()
+}
+
 /// The gateway's error message, when the body is an error.
 pub fn parse_error(resp: &J) -> Option<String> {
     let msg = resp
@@ -211,6 +250,24 @@ pub fn txn_commit_request(seen: &[(String, i64)], puts: &[(String, String)]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_ranges_cover_exactly_the_prefix() {
+        assert_eq!(prefix_end("set/"), "set0");
+        assert_eq!(
+            prefix_range_request("a/"),
+            json!({"key": "YS8=", "range_end": "YTA="})
+        );
+        let resp = json!({"header": {}, "kvs": [{"key": "eA==", "value": "Mw=="}, {"key": "eQ==", "value": "MTI="}], "count": "2"});
+        assert_eq!(parse_range_values(&resp).unwrap(), vec!["3", "12"]);
+        assert_eq!(
+            parse_range_values(&json!({"header": {}})).unwrap(),
+            Vec::<String>::new()
+        );
+        let more = json!({"header": {}, "kvs": [], "more": true});
+        assert!(parse_range_values(&more).unwrap_err().contains("truncated"));
+        assert!(parse_range_values(&json!({"error": "x", "code": 14})).is_err());
+    }
 
     #[test]
     fn requests_are_base64() {

@@ -9,6 +9,7 @@
 //! - [`client`]: the per-key cas-register client over that gateway, classifying every error
 //!   as `fail` (certainly did not happen) or `info` (may have happened);
 //! - [`append`]: the list-append client (Elle's transactional workload) over etcd txns;
+//! - [`set`]: the set client (one key per element, one range read);
 //! - [`health`]: waiting for every member to report healthy, and finding the leader.
 
 pub mod append;
@@ -16,6 +17,7 @@ pub mod client;
 pub mod db;
 pub mod gateway;
 pub mod health;
+pub mod set;
 
 pub use append::EtcdAppendClient;
 pub use client::EtcdClient;
@@ -31,7 +33,7 @@ pub static INFO: DbInfo = DbInfo {
     packages: &["etcd-server"],
     honours_faketime: false,
     faketime_note: "etcd is a Go program and reads the clock without libc, so libfaketime cannot shift it",
-    workloads: &["register", "list-append"],
+    workloads: &["register", "list-append", "set"],
     options: &[DbOpt {
         key: "reads",
         values: &["linearizable", "serializable"],
