@@ -65,6 +65,18 @@ fn bad_options_name_the_option_and_nothing_runs() {
             "libfaketime cannot shift it",
         ),
         (&["--db", "mongo"], "--db \"mongo\""),
+        (
+            &["--isolation", "serializable"],
+            "--isolation: etcd: has no transaction isolation levels to choose",
+        ),
+        (
+            &["--isolation", "snapshot"],
+            "--isolation: \"snapshot\": expected one of read-committed, repeatable-read, serializable",
+        ),
+        (
+            &["--workload", "bank"],
+            "--workload: \"bank\": etcd runs register, list-append, set",
+        ),
     ];
     for (args, want) in cases {
         let mut all = vec!["test", "--store", s];

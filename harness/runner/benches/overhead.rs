@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let secs = 5.0;
-    println!("| workload | ops (main phase) | seconds | µs per op | ops/s | whole run incl. check (s) |");
+    println!(
+        "| workload | ops (main phase) | seconds | µs per op | ops/s | whole run incl. check (s) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for workload in ["register", "list-append", "bank", "set"] {
         let store = tempfile::tempdir().unwrap();
