@@ -22,5 +22,8 @@ pub fn help() -> String {
 
 /// Every database this binary can test.
 pub fn all() -> Vec<Arc<dyn DbKind>> {
-    vec![Arc::new(labrys_etcd::EtcdKind)]
+    vec![
+        Arc::new(labrys_etcd::EtcdKind),
+        Arc::new(labrys_postgres::PostgresKind),
+    ]
 }

@@ -86,23 +86,27 @@ impl Daemon {
         )
     }
 
-    /// Sends `signal` (`STOP` or `CONT`) to the recorded server if it is alive, and waits up
-    /// to 2 s for it to be stopped (or running again).
+    /// Sends `signal` (`STOP` or `CONT`) to the recorded server and its process group (a
+    /// server with worker processes, such as PostgreSQL's postmaster and its backends, is
+    /// paused as a whole) if it is alive, and waits up to 2 s for it to be stopped (or
+    /// running again).
     pub fn signal_script(&self, signal: &str) -> String {
         let until = if signal == "STOP" { "= T" } else { "!= T" };
         format!(
-            "{}if alive; then kill -{signal} \"$pid\"; \
+            "{}if alive; then kill -{signal} -- \"-$pid\" 2>/dev/null || kill -{signal} \"$pid\"; \
              i=0; while alive && ! [ \"$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)\" {until} ] \
              && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi\n",
             self.prelude()
         )
     }
 
-    /// SIGKILLs the recorded server if it is alive, waits up to 10 s for it to die (failing
-    /// if it does not), and removes the pid file.
+    /// SIGKILLs the recorded server and its process group (`start_script` makes it a group
+    /// leader, so its worker processes die with it and a restart finds no leftover holding
+    /// its files or shared memory) if it is alive, waits up to 10 s for it to die (failing if
+    /// it does not), and removes the pid file.
     pub fn kill_script(&self) -> String {
         format!(
-            "{}if alive; then kill -KILL \"$pid\"; \
+            "{}if alive; then kill -KILL -- \"-$pid\" 2>/dev/null || kill -KILL \"$pid\"; \
              i=0; while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi\n\
              if alive; then echo \"$C pid $pid survived SIGKILL\" >&2; exit 1; fi\n\
              rm -f \"$P\"\n",
@@ -121,7 +125,7 @@ impl Daemon {
              grep -q '^State:[[:space:]]*Z' \"$d/status\" 2>/dev/null && continue; \
              tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"$M\" || continue; \
              echo \"${{d#/proc/}}\"; done; }}\n\
-             for p in $(stale); do kill -KILL \"$p\" 2>/dev/null && echo \"stale $p\"; done\n\
+             for p in $(stale); do {{ kill -KILL -- \"-$p\" 2>/dev/null || kill -KILL \"$p\" 2>/dev/null; }} && echo \"stale $p\"; done\n\
              i=0; while [ -n \"$(stale)\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
              if [ -n \"$(stale)\" ]; then echo \"$C survived SIGKILL: $(stale)\" >&2; exit 1; fi\n\
              rm -rf \"$D\"\n",

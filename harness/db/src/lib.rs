@@ -76,6 +76,49 @@ impl DbError {
     }
 }
 
+/// Runs `script` on `node` as the step `step`: its stdout, or an error naming the node, the
+/// step, the exit status and what the script printed.
+pub fn sh_step(
+    node: &dyn Remote,
+    step: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<String, DbError> {
+    let out = node
+        .sh(script, timeout)
+        .map_err(|e| DbError::node(node.node(), step, e))?;
+    if out.status != 0 {
+        let detail = format!("{} {}", out.stderr.trim(), out.stdout.trim());
+        return Err(DbError::node(
+            node.node(),
+            step,
+            format!("exit {}: {}", out.status, detail.trim()),
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// A script installing Debian `packages` on a node unless `present` (a shell test, such as
+/// `[ -x /usr/sbin/redis-server ]`) holds already; it fails when `present` still does not
+/// hold afterwards. Package scripts start no service while it runs (policy-rc.d), since
+/// labrys runs its own servers.
+pub fn install_script(present: &str, packages: &[&str]) -> String {
+    let pkgs = packages.join(" ");
+    format!(
+        "{present} && exit 0\n\
+         export DEBIAN_FRONTEND=noninteractive\n\
+         made=\n\
+         if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d; \
+         chmod 755 /usr/sbin/policy-rc.d; made=1; fi\n\
+         apt-get install -y -qq --no-install-recommends {pkgs} >/dev/null 2>&1 || \
+         {{ apt-get update -qq && apt-get install -y -qq --no-install-recommends {pkgs}; }}\n\
+         rc=$?\n\
+         [ -n \"$made\" ] && rm -f /usr/sbin/policy-rc.d\n\
+         [ $rc = 0 ] || exit $rc\n\
+         {present}\n"
+    )
+}
+
 /// A `--db-opt` key a database accepts.
 #[derive(Clone, Copy, Debug)]
 pub struct DbOpt {
@@ -322,6 +365,17 @@ mod tests {
             },
         ],
     };
+
+    #[test]
+    fn install_scripts_are_valid_sh() {
+        let s = install_script("[ -x /usr/sbin/x ]", &["a", "b"]);
+        let ok = std::process::Command::new("sh")
+            .args(["-n", "-c", &s])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{s}");
+        assert!(s.contains("install -y -qq --no-install-recommends a b"));
+    }
 
     #[test]
     fn isolation_levels_are_the_databases_own() {
