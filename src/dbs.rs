@@ -25,5 +25,6 @@ pub fn all() -> Vec<Arc<dyn DbKind>> {
     vec![
         Arc::new(labrys_etcd::EtcdKind),
         Arc::new(labrys_postgres::PostgresKind),
+        Arc::new(labrys_redis::RedisKind),
     ]
 }
