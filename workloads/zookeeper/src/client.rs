@@ -32,6 +32,8 @@ use zookeeper_client as zk;
 
 /// How long establishing a session may take before the op fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an op waits for a disconnected session to come back before it fails unsent.
+const RECONNECT_WAIT: Duration = Duration::from_secs(1);
 /// The session timeout asked of the server.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 
@@ -136,7 +138,24 @@ impl ZkRegisterClient {
     async fn session(&self, i: usize) -> Result<zk::Client, String> {
         let mut slot = self.sessions[i].lock().await;
         if let Some(c) = slot.as_ref() {
-            match c.state() {
+            let mut w = c.state_watcher();
+            let mut state = w.peek_state();
+            if state == zk::SessionState::Disconnected {
+                // The library reconnects the session by itself; wait a little for it rather
+                // than queue a request that could go out after we gave up on it.
+                let wait = async {
+                    loop {
+                        let s = w.changed().await;
+                        if s != zk::SessionState::Disconnected {
+                            return s;
+                        }
+                    }
+                };
+                state = tokio::time::timeout(RECONNECT_WAIT, wait)
+                    .await
+                    .unwrap_or(zk::SessionState::Disconnected);
+            }
+            match state {
                 zk::SessionState::SyncConnected => return Ok(c.clone()),
                 s if !s.is_terminated() => {
                     return Err(format!("{}: session is {s}, not sent", self.addrs[i]))
