@@ -18,7 +18,9 @@
 //! is connected to and may be stale ("ZooKeeper does not guarantee that at every instance in
 //! time, two different clients will have identical views"; a client that needs the latest
 //! value calls `sync` first). So `reads=sync` is expected to be linearizable, and
-//! `reads=plain` may show stale reads under partitions.
+//! `reads=plain` may show stale reads under partitions. (Strictly, `sync` is not quorum-acked:
+//! a server that still believes in a deposed leader may answer `sync` + read stale, see
+//! ZOOKEEPER-1675 and ZOOKEEPER-2136; labrys has not caught that window here.)
 
 pub mod client;
 pub mod db;
