@@ -26,5 +26,6 @@ pub fn all() -> Vec<Arc<dyn DbKind>> {
         Arc::new(labrys_etcd::EtcdKind),
         Arc::new(labrys_postgres::PostgresKind),
         Arc::new(labrys_redis::RedisKind),
+        Arc::new(labrys_zookeeper::ZookeeperKind),
     ]
 }
