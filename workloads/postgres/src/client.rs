@@ -1,414 +1,595 @@
-//! The PostgreSQL client: one connection per worker, one transaction per op.
+//! The transactional clients: every op is one transaction on the primary.
 //!
-//! Every op is `BEGIN ISOLATION LEVEL <level>`, its statements, `COMMIT`:
-//! - list-append: a list is a row `lists(k, v)` holding its elements comma-separated; an
-//!   append is `INSERT ... ON CONFLICT (k) DO UPDATE SET v = lists.v || ',' || x` (one
-//!   atomic statement at every level), a read selects the row;
-//! - rw-register: a row `regs(k, v)`; a write is an upsert, a read a select;
-//! - bank: `accounts(id, balance)`, created with all the money in account 0. A transfer
-//!   debits with `UPDATE ... WHERE id = from AND balance >= amount` (no row updated: not
-//!   enough money, rolled back, `fail`) and credits the other account; a read is ONE
-//!   `SELECT` of every account, so even read committed reads one snapshot.
+//! Each worker has its own connection (a transaction needs one to itself), opened on first
+//! use and dropped after any error or when the runtime abandons an op at its timeout (the
+//! connection leaves with the op's future, and the server rolls back whatever it had open),
+//! so a connection is only ever reused idle and clean.
 //!
-//! Outcomes: any error before `COMMIT` was sent rolled the transaction back (PostgreSQL
-//! aborts a transaction on its first error, and one that never sent COMMIT cannot commit),
-//! so it is `fail`; an error the server answers to `COMMIT` (a serialization failure,
-//! SQLSTATE 40001, or deadlock, 40P01) is `fail` too; but a connection lost while `COMMIT`
-//! was in flight leaves the outcome unknown: `info`. A connection is used by one op at a
-//! time and dropped after any error (or when the runtime's timeout drops the op), so a
-//! half-finished transaction never leaks into the next op.
+//! An op is `BEGIN ISOLATION LEVEL <level>`, its statements, `COMMIT`:
+//! - list-append: `[append k v]` is `INSERT INTO lists VALUES (k, ARRAY[v]) ON CONFLICT (k)
+//!   DO UPDATE SET vals = lists.vals || EXCLUDED.vals`; `[r k nil]` is `SELECT vals FROM lists
+//!   WHERE k = $1` (nil when there is no row);
+//! - rw-register: `[w k v]` is an upsert into `registers`, `[r k nil]` a `SELECT v` (nil when
+//!   never written);
+//! - bank: `read` is ONE statement, `SELECT id, balance FROM accounts`, so even at read
+//!   committed it sees one snapshot; `transfer` is `UPDATE accounts SET balance = balance - a
+//!   WHERE id = from AND balance >= a` (no row updated: `ROLLBACK`, `fail`: the money is not
+//!   there), then the credit. PostgreSQL re-checks the `WHERE` of an `UPDATE` on the newest
+//!   row version at every level, so no balance ever goes negative.
+//!
+//! Outcomes ([`classify`]): a failed connect, any error before `COMMIT` was sent (the
+//! transaction is rolled back: by the server on an error, or when the connection goes), and a
+//! serialization failure (SQLSTATE 40001) or deadlock (40P01) reported at `COMMIT` are `fail`.
+//! Any other error at `COMMIT`, a connection lost while it was in flight, or the runtime's
+//! timeout is `info`: the commit may have happened.
 
 use labrys_gen::{Client, Completion, OpCtx, OpFuture, OpSpec};
 use labrys_history::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio_postgres::error::SqlState;
+use std::time::Duration;
 use tokio_postgres::NoTls;
 
-/// A transaction isolation level.
+/// How long a connection attempt (TCP and start-up) may take before the op fails.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The transaction isolation level of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    ReadCommitted,
-    RepeatableRead,
+pub enum Isolation {
     Serializable,
+    RepeatableRead,
+    ReadCommitted,
 }
 
-impl Level {
+impl Isolation {
     /// From an `--isolation` name.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "read-committed" => Some(Level::ReadCommitted),
-            "repeatable-read" => Some(Level::RepeatableRead),
-            "serializable" => Some(Level::Serializable),
+    pub fn from_name(name: &str) -> Option<Isolation> {
+        match name {
+            "serializable" => Some(Isolation::Serializable),
+            "repeatable-read" => Some(Isolation::RepeatableRead),
+            "read-committed" => Some(Isolation::ReadCommitted),
             _ => None,
         }
     }
 
+    /// The statement that opens a transaction at this level.
     pub fn begin(self) -> &'static str {
         match self {
-            Level::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
-            Level::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
-            Level::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            Isolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
         }
     }
 }
 
+/// The server clients talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub node: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+}
+
 /// The workloads this client runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Workload {
+pub enum WorkloadKind {
     ListAppend,
     RwRegister,
     Bank,
 }
 
-impl Workload {
-    pub fn parse(s: &str) -> Option<Workload> {
-        match s {
-            "list-append" => Some(Workload::ListAppend),
-            "rw-register" => Some(Workload::RwRegister),
-            "bank" => Some(Workload::Bank),
+impl WorkloadKind {
+    pub fn from_name(name: &str) -> Option<WorkloadKind> {
+        match name {
+            "list-append" => Some(WorkloadKind::ListAppend),
+            "rw-register" => Some(WorkloadKind::RwRegister),
+            "bank" => Some(WorkloadKind::Bank),
             _ => None,
         }
     }
 }
 
-/// The tables, created if missing, and the bank's accounts, inserted if missing.
-pub const SCHEMA: &str =
-    "CREATE TABLE IF NOT EXISTS lists (k BIGINT PRIMARY KEY, v TEXT NOT NULL);\n\
-     CREATE TABLE IF NOT EXISTS regs (k BIGINT PRIMARY KEY, v BIGINT);\n\
-     CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL);";
+/// Where in a transaction an error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Opening the connection: nothing was sent.
+    Connect,
+    /// `BEGIN` or a statement: `COMMIT` was not sent, so the transaction cannot commit.
+    Body,
+    /// `COMMIT` was sent.
+    Commit,
+}
 
-/// Connects to `conninfo` and creates the schema (idempotent); the error text otherwise.
-pub async fn setup_schema(conninfo: &str) -> Result<(), String> {
-    let (c, conn) = tokio_postgres::connect(conninfo, NoTls)
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    let task = tokio::spawn(conn);
-    let r = async {
-        c.batch_execute(SCHEMA)
-            .await
-            .map_err(|e| format!("creating tables: {e}"))?;
-        let mut values = Vec::new();
-        for (a, b) in labrys_db::bank::initial() {
-            values.push(format!("({a}, {b})"));
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Connect => "connect",
+            Stage::Body => "statement",
+            Stage::Commit => "commit",
         }
-        c.batch_execute(&format!(
-            "INSERT INTO accounts (id, balance) VALUES {} ON CONFLICT (id) DO NOTHING",
-            values.join(", ")
-        ))
-        .await
-        .map_err(|e| format!("creating accounts: {e}"))
     }
-    .await;
-    drop(c);
-    let _ = task.await;
-    r
 }
 
-/// How an op ended early.
-#[derive(Debug)]
-enum Abort {
-    /// Certainly not committed.
-    Fail(String),
-    /// Maybe committed.
-    Info(String),
+/// What an error means for the op: `true` when it certainly did not happen (`fail`), `false`
+/// when it may have (`info`). `sqlstate` is the server's error code, when the server sent one.
+pub fn certainly_failed(stage: Stage, sqlstate: Option<&str>) -> bool {
+    match stage {
+        Stage::Connect | Stage::Body => true,
+        // The server aborted the transaction and said so.
+        Stage::Commit => matches!(sqlstate, Some("40001") | Some("40P01")),
+    }
 }
 
-fn describe(e: &tokio_postgres::Error) -> String {
+/// An error as the history records it: SQLSTATE and the server's message, or the client's.
+pub fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        // The client's own errors keep the cause (refused, reset...) in their source.
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 
-/// The outcome of an error before `COMMIT` was sent: the transaction is rolled back.
-fn before_commit(e: tokio_postgres::Error) -> Abort {
-    Abort::Fail(describe(&e))
+/// One micro-op of a transaction, its key and value checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mop {
+    Append(i64, i64),
+    Write(i64, i64),
+    Read(i64),
 }
 
-/// The outcome of an error answering `COMMIT`: `fail` when the server said why it did not
-/// commit (a serialization failure, a deadlock, any SQL error), `info` when the connection
-/// went away with the COMMIT in flight.
-fn at_commit(e: tokio_postgres::Error) -> Abort {
-    match e.code() {
-        Some(c)
-            if *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
-        {
-            Abort::Fail(describe(&e))
-        }
-        Some(_) => Abort::Fail(describe(&e)),
-        None => Abort::Info(format!("connection lost during COMMIT: {e}")),
-    }
-}
-
-/// A list row's elements (`"1,5,7"`), or why the text is not one.
-pub fn parse_list(s: &str) -> Result<Vec<Value>, String> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    s.split(',')
-        .map(|x| {
-            x.parse::<i64>()
-                .map(Value::Int)
-                .map_err(|_| format!("list element {x:?} is not an integer"))
+/// The micro-ops of a `txn` op of `kind` (appends for list-append, writes for rw-register).
+pub fn parse_txn(kind: WorkloadKind, value: &Value) -> Result<Vec<Mop>, String> {
+    let list = value
+        .as_seq()
+        .ok_or_else(|| format!("txn expects a list of micro-ops, got {value}"))?;
+    let write = match kind {
+        WorkloadKind::ListAppend => "append",
+        _ => "w",
+    };
+    list.iter()
+        .map(|m| match m.as_seq() {
+            Some([f, k, v]) if f.as_name() == Some(write) => match (k.as_i64(), v.as_i64()) {
+                (Some(k), Some(v)) if write == "append" => Ok(Mop::Append(k, v)),
+                (Some(k), Some(v)) => Ok(Mop::Write(k, v)),
+                _ => Err(format!("micro-op {m}: key and value must be integers")),
+            },
+            Some([f, k, _]) if f.as_name() == Some("r") => k
+                .as_i64()
+                .map(Mop::Read)
+                .ok_or_else(|| format!("micro-op {m}: the key must be an integer")),
+            _ => Err(format!("micro-op {m}: expected [{write} k v] or [r k nil]")),
         })
         .collect()
 }
 
-/// A micro-op `[f k v]`.
-fn mop(m: &Value) -> Result<(&str, i64, &Value), String> {
-    match m.as_seq() {
-        Some([f, k, v]) => match (f.as_name(), k.as_i64()) {
-            (Some(f), Some(k)) => Ok((f, k, v)),
-            _ => Err(format!("micro-op {m} is not [f key value]")),
-        },
-        _ => Err(format!("micro-op {m} is not [f key value]")),
+/// A transfer's `(from, to, amount)`, from `{from, to, amount}`.
+pub fn parse_transfer(value: &Value) -> Result<(i64, i64, i64), String> {
+    let field = |name: &str| {
+        value
+            .as_map()
+            .and_then(|m| m.iter().find(|(k, _)| k.as_name() == Some(name)))
+            .and_then(|(_, v)| v.as_i64())
+            .ok_or_else(|| format!("transfer {value}: expected an integer {name}"))
+    };
+    let (from, to, amount) = (field("from")?, field("to")?, field("amount")?);
+    if amount <= 0 {
+        return Err(format!("transfer {value}: the amount must be positive"));
+    }
+    Ok((from, to, amount))
+}
+
+/// A completed micro-op as the history records it.
+fn mop_value(f: &str, k: i64, v: Value) -> Value {
+    Value::List(vec![Value::str(f), Value::Int(k), v])
+}
+
+/// What a read of a list found (nil: no row).
+pub fn list_value(row: Option<Vec<i64>>) -> Value {
+    row.map(|l| Value::List(l.into_iter().map(Value::Int).collect()))
+        .unwrap_or(Value::Nil)
+}
+
+/// A bank read's balances as the checker wants them: `{account: balance}`, by account.
+pub fn balances_value(mut rows: Vec<(i64, i64)>) -> Value {
+    rows.sort_unstable();
+    Value::Map(
+        rows.into_iter()
+            .map(|(a, b)| (Value::Int(a), Value::Int(b)))
+            .collect(),
+    )
+}
+
+/// Connects to `t` (TCP and start-up within [`CONNECT_TIMEOUT`]) and drives the connection
+/// on the current runtime.
+pub async fn connect(t: &Target) -> Result<tokio_postgres::Client, String> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(&t.host)
+        .port(t.port)
+        .user(&t.user)
+        .dbname(&t.dbname)
+        .application_name("labrys")
+        .connect_timeout(CONNECT_TIMEOUT);
+    let (client, conn) = tokio::time::timeout(CONNECT_TIMEOUT, cfg.connect(NoTls))
+        .await
+        .map_err(|_| format!("{}: connect timed out", t.node))?
+        .map_err(|e| format!("{}: connect: {}", t.node, describe(&e)))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("postgres connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Connects to `t` until it answers `SELECT 1` or `deadline` passes (the last error then).
+pub async fn connect_until(
+    t: &Target,
+    deadline: std::time::Instant,
+) -> Result<tokio_postgres::Client, String> {
+    loop {
+        let err = match connect(t).await {
+            Ok(c) => match c.simple_query("SELECT 1").await {
+                Ok(_) => return Ok(c),
+                Err(e) => format!("{}: SELECT 1: {}", t.node, describe(&e)),
+            },
+            Err(e) => e,
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(err);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-fn field(v: &Value, name: &str) -> Option<i64> {
-    v.as_map()?
-        .iter()
-        .find(|(k, _)| k.as_name() == Some(name))
-        .and_then(|(_, v)| v.as_i64())
+/// An error inside a transaction, and where.
+struct TxnError {
+    stage: Stage,
+    msg: String,
+    sqlstate: Option<String>,
 }
 
-/// A client of the primary; one connection per worker.
+impl TxnError {
+    fn at(stage: Stage) -> impl Fn(tokio_postgres::Error) -> TxnError {
+        move |e| TxnError {
+            stage,
+            msg: describe(&e),
+            sqlstate: e.as_db_error().map(|d| d.code().code().to_string()),
+        }
+    }
+}
+
+/// What a transaction's body decided.
+enum Body {
+    /// Commit, and complete `ok` with this value.
+    Commit(Value),
+    /// Roll back, and complete `fail` with this reason (nothing was written).
+    Abort(String),
+}
+
+/// The client for one workload, shared by every worker.
 pub struct PgClient {
-    conninfo: String,
-    workload: Workload,
-    level: Level,
-    /// The node every op goes to (recorded on each completion).
-    node: String,
+    target: Target,
+    kind: WorkloadKind,
+    isolation: Isolation,
+    /// Idle connections, by worker.
     idle: Mutex<HashMap<usize, tokio_postgres::Client>>,
 }
 
 impl PgClient {
-    pub fn new(conninfo: String, workload: Workload, level: Level, node: String) -> PgClient {
+    pub fn new(target: Target, kind: WorkloadKind, isolation: Isolation) -> PgClient {
         PgClient {
-            conninfo,
-            workload,
-            level,
-            node,
+            target,
+            kind,
+            isolation,
             idle: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The worker's connection, taken out of the pool for the length of one op.
-    async fn take(&self, worker: usize) -> Result<tokio_postgres::Client, Abort> {
-        if let Some(c) = self.lock().remove(&worker) {
-            if !c.is_closed() {
-                return Ok(c);
-            }
-        }
-        let (c, conn) = tokio_postgres::connect(&self.conninfo, NoTls)
-            .await
-            .map_err(|e| Abort::Fail(format!("cannot connect: {e}")))?;
-        tokio::spawn(conn);
-        Ok(c)
+    fn take(&self, worker: usize) -> Option<tokio_postgres::Client> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&worker)
+            .filter(|c| !c.is_closed())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, tokio_postgres::Client>> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    fn give_back(&self, worker: usize, c: tokio_postgres::Client) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(worker, c);
     }
 
-    async fn run(&self, c: &tokio_postgres::Client, op: &OpSpec) -> Result<Value, Abort> {
-        c.batch_execute(self.level.begin())
-            .await
-            .map_err(before_commit)?;
-        let value = match (self.workload, &*op.f) {
-            (Workload::ListAppend | Workload::RwRegister, "txn") => {
-                let mops = op
-                    .value
-                    .as_seq()
-                    .ok_or_else(|| Abort::Fail(format!("txn value {} is not a list", op.value)))?;
-                let mut out = Vec::with_capacity(mops.len());
+    async fn body(&self, c: &tokio_postgres::Client, op: &OpSpec) -> Result<Body, TxnError> {
+        let err = TxnError::at(Stage::Body);
+        match (self.kind, &*op.f) {
+            (WorkloadKind::ListAppend | WorkloadKind::RwRegister, "txn") => {
+                let mops = parse_txn(self.kind, &op.value).map_err(|msg| TxnError {
+                    stage: Stage::Body,
+                    msg,
+                    sqlstate: None,
+                })?;
+                let mut done = Vec::with_capacity(mops.len());
                 for m in mops {
-                    let (f, k, v) = mop(m).map_err(Abort::Fail)?;
-                    out.push(self.mop(c, f, k, v).await?);
+                    done.push(match m {
+                        Mop::Append(k, v) => {
+                            c.execute(
+                                "INSERT INTO lists (k, vals) VALUES ($1, ARRAY[$2::bigint]) \
+                                 ON CONFLICT (k) DO UPDATE SET vals = lists.vals || EXCLUDED.vals",
+                                &[&k, &v],
+                            )
+                            .await
+                            .map_err(&err)?;
+                            mop_value("append", k, Value::Int(v))
+                        }
+                        Mop::Write(k, v) => {
+                            c.execute(
+                                "INSERT INTO registers (k, v) VALUES ($1, $2) \
+                                 ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                                &[&k, &v],
+                            )
+                            .await
+                            .map_err(&err)?;
+                            mop_value("w", k, Value::Int(v))
+                        }
+                        Mop::Read(k) if self.kind == WorkloadKind::ListAppend => {
+                            let row = c
+                                .query_opt("SELECT vals FROM lists WHERE k = $1", &[&k])
+                                .await
+                                .map_err(&err)?;
+                            let vals = row.map(|r| r.try_get::<_, Vec<i64>>(0)).transpose();
+                            mop_value("r", k, list_value(vals.map_err(&err)?))
+                        }
+                        Mop::Read(k) => {
+                            let row = c
+                                .query_opt("SELECT v FROM registers WHERE k = $1", &[&k])
+                                .await
+                                .map_err(&err)?;
+                            let v = row.map(|r| r.try_get::<_, Option<i64>>(0)).transpose();
+                            let v = v.map_err(&err)?.flatten();
+                            mop_value("r", k, v.map(Value::Int).unwrap_or(Value::Nil))
+                        }
+                    });
                 }
-                Value::List(out)
+                Ok(Body::Commit(Value::List(done)))
             }
-            (Workload::Bank, "transfer") => {
-                let (Some(from), Some(to), Some(amount)) = (
-                    field(&op.value, "from"),
-                    field(&op.value, "to"),
-                    field(&op.value, "amount"),
-                ) else {
-                    return Err(Abort::Fail(format!(
-                        "transfer {} lacks from/to/amount",
-                        op.value
-                    )));
-                };
+            (WorkloadKind::Bank, "read") => {
+                let rows = c
+                    .query("SELECT id, balance FROM accounts", &[])
+                    .await
+                    .map_err(&err)?;
+                let mut balances = Vec::with_capacity(rows.len());
+                for r in rows {
+                    balances.push((
+                        r.try_get::<_, i64>(0).map_err(&err)?,
+                        r.try_get::<_, i64>(1).map_err(&err)?,
+                    ));
+                }
+                Ok(Body::Commit(balances_value(balances)))
+            }
+            (WorkloadKind::Bank, "transfer") => {
+                let (from, to, amount) = parse_transfer(&op.value).map_err(|msg| TxnError {
+                    stage: Stage::Body,
+                    msg,
+                    sqlstate: None,
+                })?;
                 let debited = c
                     .execute(
-                        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1",
-                        &[&amount, &from],
+                        "UPDATE accounts SET balance = balance - $2 \
+                         WHERE id = $1 AND balance >= $2",
+                        &[&from, &amount],
                     )
                     .await
-                    .map_err(before_commit)?;
+                    .map_err(&err)?;
                 if debited == 0 {
-                    return Err(Abort::Fail(format!("insufficient funds in account {from}")));
+                    return Ok(Body::Abort(format!(
+                        "{}: insufficient funds: account {from} holds less than {amount}",
+                        self.target.node
+                    )));
                 }
-                c.execute(
-                    "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
-                    &[&amount, &to],
-                )
-                .await
-                .map_err(before_commit)?;
-                op.value.clone()
-            }
-            (Workload::Bank, "read") => {
-                let rows = c
-                    .query("SELECT id, balance FROM accounts ORDER BY id", &[])
+                let credited = c
+                    .execute(
+                        "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
+                        &[&to, &amount],
+                    )
                     .await
-                    .map_err(before_commit)?;
-                Value::Map(
-                    rows.iter()
-                        .map(|r| {
-                            (
-                                Value::Int(r.get::<_, i64>(0)),
-                                Value::Int(r.get::<_, i64>(1)),
-                            )
-                        })
-                        .collect(),
-                )
+                    .map_err(&err)?;
+                if credited == 0 {
+                    return Ok(Body::Abort(format!(
+                        "{}: no account {to}",
+                        self.target.node
+                    )));
+                }
+                Ok(Body::Commit(op.value.clone()))
             }
-            (_, f) => {
-                return Err(Abort::Fail(format!(
-                    "postgres {:?} client has no op {f:?}",
-                    self.workload
-                )))
-            }
-        };
-        c.batch_execute("COMMIT").await.map_err(at_commit)?;
-        Ok(value)
+            (_, f) => Err(TxnError {
+                stage: Stage::Body,
+                msg: format!("the {:?} client has no op {f:?}", self.kind),
+                sqlstate: None,
+            }),
+        }
     }
 
-    async fn mop(
-        &self,
-        c: &tokio_postgres::Client,
-        f: &str,
-        k: i64,
-        v: &Value,
-    ) -> Result<Value, Abort> {
-        let done = |v: Value| Value::List(vec![Value::str(f), Value::Int(k), v]);
-        match (self.workload, f) {
-            (Workload::ListAppend, "append") => {
-                let x = v
-                    .as_i64()
-                    .ok_or_else(|| Abort::Fail(format!("append of {v}: not an integer")))?
-                    .to_string();
-                c.execute(
-                    "INSERT INTO lists (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = lists.v || ',' || $2",
-                    &[&k, &x],
-                )
+    /// Runs one op as one transaction on `c`: its completion, and whether the connection is
+    /// clean afterwards (idle, no transaction open) and may serve the worker's next op.
+    async fn txn(&self, c: &tokio_postgres::Client, op: &OpSpec) -> (Completion, bool) {
+        let run = async {
+            c.batch_execute(self.isolation.begin())
                 .await
-                .map_err(before_commit)?;
-                Ok(done(v.clone()))
+                .map_err(TxnError::at(Stage::Body))?;
+            match self.body(c, op).await? {
+                Body::Commit(v) => {
+                    c.batch_execute("COMMIT")
+                        .await
+                        .map_err(TxnError::at(Stage::Commit))?;
+                    Ok::<_, TxnError>((Completion::ok(v), true))
+                }
+                Body::Abort(why) => {
+                    let clean = c.batch_execute("ROLLBACK").await.is_ok();
+                    Ok((Completion::fail(why), clean))
+                }
             }
-            (Workload::ListAppend, "r") => {
-                let row = c
-                    .query_opt("SELECT v FROM lists WHERE k = $1", &[&k])
-                    .await
-                    .map_err(before_commit)?;
-                let list = match row {
-                    Some(r) => parse_list(&r.get::<_, String>(0)).map_err(Abort::Fail)?,
-                    None => Vec::new(),
-                };
-                Ok(done(Value::List(list)))
+        };
+        match run.await {
+            Ok(done) => done,
+            Err(e) => {
+                let msg = format!("{}: {}: {}", self.target.node, e.stage.name(), e.msg);
+                if certainly_failed(e.stage, e.sqlstate.as_deref()) {
+                    (Completion::fail(msg), false)
+                } else {
+                    (Completion::info(msg), false)
+                }
             }
-            (Workload::RwRegister, "w") => {
-                let x = v
-                    .as_i64()
-                    .ok_or_else(|| Abort::Fail(format!("write of {v}: not an integer")))?;
-                c.execute(
-                    "INSERT INTO regs (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = $2",
-                    &[&k, &x],
-                )
-                .await
-                .map_err(before_commit)?;
-                Ok(done(v.clone()))
-            }
-            (Workload::RwRegister, "r") => {
-                let row = c
-                    .query_opt("SELECT v FROM regs WHERE k = $1", &[&k])
-                    .await
-                    .map_err(before_commit)?;
-                let v = row
-                    .and_then(|r| r.get::<_, Option<i64>>(0))
-                    .map(Value::Int)
-                    .unwrap_or(Value::Nil);
-                Ok(done(v))
-            }
-            _ => Err(Abort::Fail(format!(
-                "micro-op {f:?} is not one of this workload's"
-            ))),
         }
+    }
+
+    async fn run(&self, ctx: OpCtx, op: &OpSpec) -> Completion {
+        let c = match self.take(ctx.worker) {
+            Some(c) => c,
+            None => match connect(&self.target).await {
+                Ok(c) => c,
+                Err(e) => return Completion::fail(e),
+            },
+        };
+        let (done, clean) = self.txn(&c, op).await;
+        // Otherwise the connection goes: the server rolls back anything still open on it.
+        if clean {
+            self.give_back(ctx.worker, c);
+        }
+        done
     }
 }
 
 impl Client for PgClient {
     fn invoke<'a>(&'a self, ctx: OpCtx, op: &'a OpSpec) -> OpFuture<'a> {
-        Box::pin(async move {
-            let c = match self.take(ctx.worker).await {
-                Ok(c) => c,
-                Err(Abort::Fail(e) | Abort::Info(e)) => {
-                    return Completion::fail(e).on_node(self.node.clone())
-                }
-            };
-            let done = match self.run(&c, op).await {
-                Ok(v) => {
-                    self.lock().insert(ctx.worker, c);
-                    Completion::ok(v)
-                }
-                // The connection is dropped: a later op gets a fresh one, never this one's
-                // aborted transaction.
-                Err(Abort::Fail(e)) => Completion::fail(e),
-                Err(Abort::Info(e)) => Completion::info(e),
-            };
-            done.on_node(self.node.clone())
-        })
+        Box::pin(async move { self.run(ctx, op).await.on_node(self.target.node.clone()) })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use labrys_history::OpType;
 
-    #[test]
-    fn lists_parse_from_their_text() {
-        assert_eq!(parse_list("").unwrap(), Vec::<Value>::new());
-        assert_eq!(
-            parse_list("3,1,20").unwrap(),
-            vec![Value::Int(3), Value::Int(1), Value::Int(20)]
-        );
-        assert!(parse_list("3,x").unwrap_err().contains("\"x\""));
+    fn mop(f: &str, k: i64, v: Value) -> Value {
+        Value::List(vec![Value::str(f), Value::Int(k), v])
     }
 
     #[test]
-    fn levels_and_workloads_by_name() {
+    fn only_errors_before_commit_or_aborts_at_commit_are_failures() {
+        assert!(certainly_failed(Stage::Connect, None));
+        assert!(certainly_failed(Stage::Body, None));
+        assert!(certainly_failed(Stage::Body, Some("57P01")));
+        assert!(certainly_failed(Stage::Body, Some("40001")));
+        assert!(certainly_failed(Stage::Commit, Some("40001")));
+        assert!(certainly_failed(Stage::Commit, Some("40P01")));
+        // Lost connection, shutdown, anything else at COMMIT: it may have committed.
+        assert!(!certainly_failed(Stage::Commit, None));
+        assert!(!certainly_failed(Stage::Commit, Some("57P01")));
+        assert!(!certainly_failed(Stage::Commit, Some("08006")));
+    }
+
+    #[test]
+    fn levels_open_their_transactions() {
         assert_eq!(
-            Level::parse("repeatable-read").unwrap().begin(),
+            Isolation::from_name("repeatable-read").unwrap().begin(),
             "BEGIN ISOLATION LEVEL REPEATABLE READ"
         );
-        assert!(Level::parse("snapshot").is_none());
-        assert_eq!(Workload::parse("bank"), Some(Workload::Bank));
-        assert!(Workload::parse("register").is_none());
+        assert_eq!(
+            Isolation::from_name("serializable").unwrap().begin(),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        );
+        assert_eq!(
+            Isolation::from_name("read-committed").unwrap().begin(),
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        );
+        assert_eq!(Isolation::from_name("snapshot"), None);
+        for l in crate::INFO.isolations {
+            assert!(Isolation::from_name(l.name).is_some(), "{}", l.name);
+        }
+        for w in crate::INFO.workloads {
+            assert!(WorkloadKind::from_name(w).is_some(), "{w}");
+        }
     }
 
+    #[test]
+    fn micro_ops_are_parsed_per_workload() {
+        let t = Value::List(vec![
+            mop("append", 1, Value::Int(5)),
+            mop("r", 2, Value::Nil),
+        ]);
+        assert_eq!(
+            parse_txn(WorkloadKind::ListAppend, &t).unwrap(),
+            vec![Mop::Append(1, 5), Mop::Read(2)]
+        );
+        let e = parse_txn(WorkloadKind::RwRegister, &t).unwrap_err();
+        assert!(e.contains("expected [w k v] or [r k nil]"), "{e}");
+        let t = Value::List(vec![mop("w", 3, Value::Int(7)), mop("r", 3, Value::Nil)]);
+        assert_eq!(
+            parse_txn(WorkloadKind::RwRegister, &t).unwrap(),
+            vec![Mop::Write(3, 7), Mop::Read(3)]
+        );
+        let bad = Value::List(vec![Value::List(vec![
+            Value::str("w"),
+            Value::str("x"),
+            Value::Int(1),
+        ])]);
+        assert!(parse_txn(WorkloadKind::RwRegister, &bad)
+            .unwrap_err()
+            .contains("must be integers"));
+        assert!(parse_txn(WorkloadKind::ListAppend, &Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn transfers_and_reads_have_the_checkers_shapes() {
+        let t = Value::Map(vec![
+            (Value::kw("from"), Value::Int(0)),
+            (Value::kw("to"), Value::Int(3)),
+            (Value::kw("amount"), Value::Int(4)),
+        ]);
+        assert_eq!(parse_transfer(&t).unwrap(), (0, 3, 4));
+        let neg = Value::Map(vec![
+            (Value::kw("from"), Value::Int(0)),
+            (Value::kw("to"), Value::Int(3)),
+            (Value::kw("amount"), Value::Int(-4)),
+        ]);
+        assert!(parse_transfer(&neg).unwrap_err().contains("positive"));
+        assert!(parse_transfer(&Value::Nil).unwrap_err().contains("from"));
+        assert_eq!(
+            balances_value(vec![(1, 5), (0, 95)]),
+            Value::Map(vec![
+                (Value::Int(0), Value::Int(95)),
+                (Value::Int(1), Value::Int(5))
+            ])
+        );
+        assert_eq!(list_value(None), Value::Nil);
+        assert_eq!(
+            list_value(Some(vec![2, 1])),
+            Value::List(vec![Value::Int(2), Value::Int(1)])
+        );
+    }
+
+    /// Nothing listens on this port: the op certainly did not happen.
     #[tokio::test]
-    async fn an_unreachable_server_fails_ops_definitely() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        drop(l);
+    async fn a_refused_connection_fails_the_op() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
         let c = PgClient::new(
-            format!("host=127.0.0.1 port={port} user=postgres connect_timeout=1"),
-            Workload::Bank,
-            Level::Serializable,
-            "n1".into(),
+            Target {
+                node: "n1".into(),
+                host: "127.0.0.1".into(),
+                port,
+                user: "postgres".into(),
+                dbname: "postgres".into(),
+            },
+            WorkloadKind::Bank,
+            Isolation::Serializable,
         );
         let ctx = OpCtx {
             process: 0,
@@ -416,8 +597,13 @@ mod tests {
             node: 0,
         };
         let done = c.invoke(ctx, &OpSpec::new("read", Value::Nil)).await;
-        assert_eq!(done.kind, OpType::Fail, "{done:?}");
-        assert!(done.error.unwrap().contains("cannot connect"));
+        assert_eq!(done.kind, labrys_history::OpType::Fail, "{done:?}");
+        let e = done.error.unwrap();
+        assert!(e.starts_with("n1: connect: "), "{e}");
+        assert!(
+            e.to_lowercase().contains("refused"),
+            "the cause is kept: {e}"
+        );
         assert_eq!(done.node.as_deref(), Some("n1"));
     }
 }

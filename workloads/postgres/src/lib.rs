@@ -1,27 +1,33 @@
-//! PostgreSQL 15 as a labrys database: one primary, clients for Elle's and Jepsen's
-//! transactional workloads at each isolation level.
+//! PostgreSQL 15 as a labrys database (`--db postgres`).
 //!
-//! - [`server`]: the server on a node: `initdb` into `/opt/labrys-postgres/data` (nodes have
-//!   private `/opt`) as the `postgres` user, a config that listens on the node's address and
-//!   trusts the test network, started as a pid-file daemon ([`labrys_control::Daemon`]) whose
-//!   process group is the postmaster and its backends, so a kill or pause takes all of them;
-//! - [`client`]: one connection per worker, each op one transaction at the chosen level;
-//!   errors sorted into `fail` (certainly rolled back) and `info` (the COMMIT may have
-//!   happened);
-//! - [`PostgresKind`] and [`INFO`]: PostgreSQL as a `--db`.
+//! Why it is set up this way:
+//! - one primary, the first node, which every client talks to: PostgreSQL's isolation levels
+//!   are promises about one server, and a single primary is what they cover; `--db-opt
+//!   replicas=streaming` adds asynchronous hot standbys on the other nodes (cloned with
+//!   `pg_basebackup -R`) so faults have a replication stream to disturb, but no client reads
+//!   from them and nothing fails over, so [`Primaries`](labrys_db::Primaries) is always the
+//!   first node;
+//! - Debian's `postgresql-15` binaries, run by labrys itself per node (`initdb`, then
+//!   `postgres` as the `postgres` user with settings on its command line), with everything
+//!   under a per-node directory: see [`db`];
+//! - every op one transaction at the `--isolation` level, classified `ok`/`fail`/`info` by
+//!   where it failed and the SQLSTATE: see [`client`].
 //!
-//! One primary on the first node serves every client; the other nodes run nothing (no
-//! streaming replicas yet), so faults on them change nothing and faults on the primary make
-//! ops fail or become `info`. `Primaries` names the first node.
+//! The levels and what PostgreSQL documents for them (PostgreSQL 15 manual, chapter 13.2,
+//! "Transaction Isolation"): `serializable` (13.2.3: Serializable Snapshot Isolation, any
+//! concurrent set of committed serializable transactions behaves like some serial order),
+//! `repeatable-read` (13.2.2: a snapshot taken at the transaction's first statement; the
+//! manual says this level is implemented as snapshot isolation), and `read-committed` (13.2.1:
+//! each statement sees the data committed before it began).
 
 pub mod client;
-pub mod server;
+pub mod db;
 
-pub use client::{Level, PgClient, Workload};
-pub use server::{Postgres, PostgresConfig};
+pub use client::{Isolation, PgClient, Target, WorkloadKind};
+pub use db::{PgConfig, PgError, Postgres};
 
 use labrys_control::Remote;
-use labrys_db::{Db, DbError, DbInfo, DbKind, DbOptions, Isolation};
+use labrys_db::{Db, DbError, DbInfo, DbKind, DbOpt, DbOptions};
 use std::sync::Arc;
 
 /// PostgreSQL's facts, as `labrys test` and `doctor` show them.
@@ -31,27 +37,31 @@ pub static INFO: DbInfo = DbInfo {
     honours_faketime: false,
     faketime_note: "labrys does not start PostgreSQL under libfaketime yet (the server, a C program, would honour it)",
     workloads: &["list-append", "rw-register", "bank"],
-    options: &[],
+    options: &[DbOpt {
+        key: "replicas",
+        values: &["none", "streaming"],
+        help: "none (the default): a primary on the first node only; streaming: asynchronous hot standbys on every other node (clients still use the primary only)",
+    }],
     isolations: &[
-        Isolation {
+        labrys_db::Isolation {
             name: "serializable",
             models: &["serializable"],
-            promise: "PostgreSQL 15 docs, 13.2.3 Serializable Isolation Level: any concurrent execution of a set of Serializable transactions is guaranteed to produce the same effect as running them one at a time in some order",
+            promise: "PostgreSQL 15 docs, 13.2.3 Serializable Isolation Level: committed serializable transactions behave as if run one at a time in some order",
         },
-        Isolation {
+        labrys_db::Isolation {
             name: "repeatable-read",
             models: &["snapshot-isolation"],
-            promise: "PostgreSQL 15 docs, 13.2.2 Repeatable Read Isolation Level: a transaction sees a snapshot as of its first statement and fails on a concurrent update of a row it updates (Snapshot Isolation)",
+            promise: "PostgreSQL 15 docs, 13.2.2 Repeatable Read Isolation Level: each transaction sees one snapshot, implemented as snapshot isolation (concurrent writers of a row abort)",
         },
-        Isolation {
+        labrys_db::Isolation {
             name: "read-committed",
             models: &["read-committed"],
-            promise: "PostgreSQL 15 docs, 13.2.1 Read Committed Isolation Level: a statement sees only data committed before it began",
+            promise: "PostgreSQL 15 docs, 13.2.1 Read Committed Isolation Level: each statement sees only data committed before it began, never uncommitted data",
         },
     ],
 };
 
-/// PostgreSQL as a `--db`: a primary on the first node.
+/// PostgreSQL as a `--db`.
 pub struct PostgresKind;
 
 impl DbKind for PostgresKind {
@@ -59,15 +69,66 @@ impl DbKind for PostgresKind {
         &INFO
     }
     fn open(&self, nodes: &[Arc<dyn Remote>], o: &DbOptions) -> Result<Arc<dyn Db>, DbError> {
-        let mut cfg = PostgresConfig::default();
+        let mut cfg = PgConfig::default();
         if let Some(d) = &o.dir {
             cfg.dir = d.clone();
         }
-        let level = INFO.isolation(o).map(|l| l.name).unwrap_or("serializable");
-        cfg.level = Level::parse(level).ok_or_else(|| DbError::Option {
+        cfg.replicas = o.opts.get("replicas").map(String::as_str) == Some("streaming");
+        let level = INFO.isolation(o).map(|i| i.name).unwrap_or("serializable");
+        cfg.isolation = Isolation::from_name(level).ok_or_else(|| DbError::Option {
             option: "--isolation".into(),
-            msg: format!("{level:?} is not a PostgreSQL level"),
+            msg: format!("{level:?}: postgres has no such level"),
         })?;
         Ok(Arc::new(Postgres::for_nodes(cfg, nodes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn opts(workload: &str, kv: &[(&str, &str)], level: Option<&str>) -> DbOptions {
+        DbOptions {
+            workload: workload.into(),
+            opts: kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            dir: None,
+            isolation: level.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn levels_and_options_are_checked() {
+        PostgresKind
+            .validate(&opts(
+                "bank",
+                &[("replicas", "streaming")],
+                Some("read-committed"),
+            ))
+            .unwrap();
+        assert_eq!(
+            INFO.isolation(&opts("bank", &[], None)).unwrap().name,
+            "serializable"
+        );
+        assert_eq!(
+            INFO.isolation(&opts("bank", &[], Some("repeatable-read")))
+                .unwrap()
+                .models,
+            ["snapshot-isolation"]
+        );
+        for l in INFO.isolations {
+            assert!(
+                l.promise.starts_with("PostgreSQL 15 docs, 13.2."),
+                "{}",
+                l.promise
+            );
+        }
+        assert!(PostgresKind.validate(&opts("register", &[], None)).is_err());
+        assert!(PostgresKind
+            .validate(&opts("bank", &[("replicas", "sync")], None))
+            .is_err());
     }
 }
