@@ -294,6 +294,21 @@ impl RedisClient {
 impl Client for RedisClient {
     fn invoke<'a>(&'a self, ctx: OpCtx, op: &'a OpSpec) -> OpFuture<'a> {
         Box::pin(async move {
+            // A read changes nothing, so one that fails on a kept connection (a demoted or
+            // restarted primary closes its clients' connections) is tried once more on a
+            // fresh one to the primary the sentinels name now.
+            let first = self.once(ctx, op).await;
+            if &*op.f == "read" && first.kind == labrys_history::OpType::Fail {
+                return self.once(ctx, op).await;
+            }
+            first
+        })
+    }
+}
+
+impl RedisClient {
+    async fn once(&self, ctx: OpCtx, op: &OpSpec) -> Completion {
+        {
             let mut c = match self.take(ctx).await {
                 Ok(c) => c,
                 Err(e) => return Completion::fail(e),
@@ -311,7 +326,7 @@ impl Client for RedisClient {
             let node = c.node.clone();
             self.lock().insert(ctx.worker, c);
             done.on_node(node)
-        })
+        }
     }
 }
 
