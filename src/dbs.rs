@@ -8,5 +8,8 @@ use std::sync::Arc;
 
 /// Every database this binary can test.
 pub fn all() -> Vec<Arc<dyn DbKind>> {
-    vec![Arc::new(labrys_etcd::EtcdKind)]
+    vec![
+        Arc::new(labrys_etcd::EtcdKind),
+        Arc::new(labrys_galera::GaleraKind),
+    ]
 }
