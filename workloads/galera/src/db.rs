@@ -6,6 +6,9 @@
 //! (created by `mariadb-install-db` on the first start), the socket, the server's own pid file
 //! and `galera.log` (its stderr). The server is a pid-file daemon ([`labrys_control::Daemon`],
 //! comm `mariadbd`, the data directory on its command line so orphans are found when wiping).
+//! The server runs as the `mysql` user (the directory is chowned to it): rsync SST starts an
+//! rsync daemon as the server's user, and an rsync daemon started by root drops to `nobody`,
+//! which cannot write a root-owned data directory.
 //!
 //! Bootstrapping: a Galera cluster is born when one node starts with `--wsrep-new-cluster`;
 //! every other start must join the existing cluster through `gcomm://` (all node addresses).
@@ -185,7 +188,7 @@ impl Galera {
             "mariadbd".to_string(),
             format!("--defaults-file={}/my.cnf", self.cfg.dir),
             format!("--datadir={}", self.daemon().data_dir),
-            "--user=root".to_string(),
+            "--user=mysql".to_string(),
         ];
         if bootstrap {
             argv.push("--wsrep-new-cluster".into());
@@ -213,8 +216,9 @@ impl Galera {
         let setup = format!(
             "set -e\nmkdir -p {dir}\n\
              printf '%s' {cnf} >{dir}/my.cnf\n\
+             chown mysql:mysql {dir}\n\
              if [ ! -d {data}/mysql ]; then \
-             mariadb-install-db --no-defaults --datadir={data} --user=root --skip-test-db \
+             mariadb-install-db --no-defaults --datadir={data} --user=mysql --skip-test-db \
              >{dir}/install.log 2>&1 || {{ cat {dir}/install.log >&2; exit 1; }}; fi\n",
             cnf = shell_quote(&cnf),
         );
@@ -620,7 +624,7 @@ mod tests {
         let s2 = g.start_script("n2").unwrap();
         assert!(!s2.contains("--wsrep-new-cluster"), "{s2}");
         assert!(
-            s2.contains("--datadir=/opt/labrys-galera/data --user=root"),
+            s2.contains("--datadir=/opt/labrys-galera/data --user=mysql"),
             "{s2}"
         );
         assert!(
@@ -667,7 +671,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let g = three(&dir.path().join("x'y").display().to_string());
         let s = g.start_script("n2").unwrap();
-        let setup = &s[..s.find("if [ ! -d").unwrap()];
+        let setup = &s[..s.find("chown").unwrap()];
         let out = std::process::Command::new("sh")
             .args(["-c", setup])
             .output()
