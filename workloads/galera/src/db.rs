@@ -175,7 +175,8 @@ impl Galera {
              wsrep_cluster_address={addr}\n\
              wsrep_node_address={host}\n\
              wsrep_node_name={node}\n\
-             wsrep_sst_method=rsync\n",
+             wsrep_sst_method=rsync\n\
+             !include {d}/position.cnf\n",
             port = self.cfg.port,
             name = self.cfg.cluster_name,
             addr = self.cluster_address(),
@@ -215,12 +216,27 @@ impl Galera {
         };
         let setup = format!(
             "set -e\nmkdir -p {dir}\n\
+             if ( {alive} ); then echo running; exit 0; fi\n\
              printf '%s' {cnf} >{dir}/my.cnf\n\
+             printf '[mysqld]\\n' >{dir}/position.cnf\n\
              chown mysql:mysql {dir}\n\
              if [ ! -d {data}/mysql ]; then \
              mariadb-install-db --no-defaults --datadir={data} --user=mysql --skip-test-db \
-             >{dir}/install.log 2>&1 || {{ cat {dir}/install.log >&2; exit 1; }}; fi\n",
+             >{dir}/install.log 2>&1 || {{ cat {dir}/install.log >&2; exit 1; }}; fi\n\
+             if [ -f {data}/grastate.dat ]; then \
+             mariadbd {recover} --wsrep-recover --disable-log-error 2>{dir}/recover.log \
+             || {{ cat {dir}/recover.log >&2; exit 1; }}; \
+             pos=$(grep -a 'WSREP: Recovered position:' {dir}/recover.log | tail -n 1 \
+             | sed 's/.*WSREP: Recovered position: *//'); \
+             if [ -n \"$pos\" ]; then \
+             printf '[mysqld]\\nwsrep_start_position=%s\\n' \"$pos\" >{dir}/position.cnf; fi; fi\n",
+            alive = d.alive_script().trim_end().replace('\n', "; "),
             cnf = shell_quote(&cnf),
+            recover = self.argv(false)[1..]
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
         );
         let first = self.members.first().map(|(n, _)| n.as_str()) == Some(node);
         if !first {
@@ -345,8 +361,8 @@ impl Galera {
             .into()
     }
 
-    /// One node's `(wsrep_cluster_size, wsrep_ready, innodb_snapshot_isolation)`.
-    async fn node_state(&self, host: &str) -> Result<(u64, String, String), String> {
+    /// One node's wsrep status and `innodb_snapshot_isolation`.
+    async fn node_state(&self, host: &str) -> Result<NodeState, String> {
         let mut c = tokio::time::timeout(
             Duration::from_secs(3),
             mysql_async::Conn::new(self.opts(host)),
@@ -356,7 +372,9 @@ impl Galera {
         .map_err(|e| format!("connect: {e}"))?;
         let rows: Vec<(String, String)> = c
             .query(
-                "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_ready')",
+                "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_ready', \
+                 'wsrep_cluster_status', 'wsrep_local_state_comment', 'wsrep_cluster_state_uuid', \
+                 'wsrep_cluster_conf_id')",
             )
             .await
             .map_err(|e| format!("SHOW STATUS: {e}"))?;
@@ -365,15 +383,8 @@ impl Galera {
             .await
             .map_err(|e| format!("SHOW VARIABLES: {e}"))?;
         let _ = c.disconnect().await;
-        let get = |k: &str| {
-            rows.iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        Ok((
-            get("wsrep_cluster_size").parse().unwrap_or(0),
-            get("wsrep_ready"),
+        Ok(NodeState::from_rows(
+            &rows,
             si.map(|(_, v)| v).unwrap_or_else(|| "absent".into()),
         ))
     }
@@ -408,33 +419,33 @@ impl Galera {
         let mut last = String::new();
         while t0.elapsed() < timeout {
             let mut all = true;
+            let mut states = Vec::new();
             for n in nodes {
-                match self.node_state(n.host()).await {
-                    Ok((size, ready, si)) => {
-                        if si != want_si {
+                let state = tokio::time::timeout(Duration::from_secs(5), self.node_state(n.host()))
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 5 s".into()));
+                match state {
+                    Ok(st) => {
+                        if st.snapshot_isolation != want_si {
                             return Err(GaleraError::Sql {
                                 node: n.node().into(),
                                 what: "checking innodb_snapshot_isolation".into(),
-                                detail: format!("the server runs with {si}, wanted {want_si}"),
+                                detail: format!(
+                                    "the server runs with {}, wanted {want_si}",
+                                    st.snapshot_isolation
+                                ),
                             });
                         }
-                        if size != nodes.len() as u64 || ready != "ON" {
-                            all = false;
-                            last = format!(
-                                "{}: wsrep_cluster_size={size} wsrep_ready={ready}",
-                                n.node()
-                            );
-                        }
+                        all &= st.healthy(nodes.len());
+                        states.push(format!("{}: {st}", n.node()));
                     }
                     Err(e) => {
                         all = false;
-                        last = format!("{}: {e}", n.node());
+                        states.push(format!("{}: {e}", n.node()));
                     }
                 }
-                if !all {
-                    break;
-                }
             }
+            last = states.join("; ");
             if all {
                 tracing::info!(
                     secs = t0.elapsed().as_secs_f64(),
@@ -449,6 +460,63 @@ impl Galera {
             secs: timeout.as_secs(),
             detail: last,
         })
+    }
+}
+
+/// What `start_all` reads of a node: a node is healthy when it is ready, synced, in the
+/// primary component, and that component holds every node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeState {
+    pub cluster_size: u64,
+    pub ready: String,
+    pub cluster_status: String,
+    pub local_state: String,
+    pub state_uuid: String,
+    pub conf_id: String,
+    pub snapshot_isolation: String,
+}
+
+impl NodeState {
+    /// From `SHOW GLOBAL STATUS` rows (missing variables stay empty).
+    pub fn from_rows(rows: &[(String, String)], snapshot_isolation: String) -> NodeState {
+        let get = |k: &str| {
+            rows.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        NodeState {
+            cluster_size: get("wsrep_cluster_size").parse().unwrap_or(0),
+            ready: get("wsrep_ready"),
+            cluster_status: get("wsrep_cluster_status"),
+            local_state: get("wsrep_local_state_comment"),
+            state_uuid: get("wsrep_cluster_state_uuid"),
+            conf_id: get("wsrep_cluster_conf_id"),
+            snapshot_isolation,
+        }
+    }
+
+    pub fn healthy(&self, nodes: usize) -> bool {
+        self.cluster_size == nodes as u64
+            && self.ready == "ON"
+            && self.cluster_status == "Primary"
+            && self.local_state == "Synced"
+    }
+}
+
+impl std::fmt::Display for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wsrep_cluster_size={} wsrep_ready={} wsrep_cluster_status={} wsrep_local_state={} \
+             conf_id={} state_uuid={}",
+            self.cluster_size,
+            self.ready,
+            self.cluster_status,
+            self.local_state,
+            self.conf_id,
+            self.state_uuid
+        )
     }
 }
 
