@@ -243,7 +243,7 @@ impl Galera {
             return Ok(format!("{setup}{}", argv(false)));
         }
         Ok(format!(
-            "{setup}if [ -f {m} ]; then\n{join}else\n{boot}touch {m}\nfi\n",
+            "{setup}if [ -f {m} ]; then\n{join}else\n{boot}touch {m}\necho bootstrapped\nfi\n",
             m = shell_quote(&self.marker()),
             join = argv(false),
             boot = argv(true),
@@ -343,10 +343,77 @@ impl Galera {
         Ok(out.lines().filter(|l| l.starts_with("stale ")).count())
     }
 
-    pub fn start_node(&self, node: &dyn Remote) -> Result<(), GaleraError> {
+    /// Starts the node's server unless it runs; true when it bootstrapped a new cluster.
+    ///
+    /// A restarted node comes back under its old group identity (Galera restores it from
+    /// `gvwstate.dat`, which is what lets a cluster killed whole form its primary component
+    /// again), and the survivors refuse that identity while they still count the killed
+    /// incarnation as a member: a node restarted within the suspect timeout (5 s) can stay
+    /// outside for a long time. So before a restart, wait (up to 20 s) until no reachable
+    /// member lists this node among `wsrep_incoming_addresses` any more.
+    pub fn start_node(&self, node: &dyn Remote) -> Result<bool, GaleraError> {
         let script = self.start_script(node.node())?;
-        self.run(node, "starting mariadbd", &script, SHORT)?;
-        Ok(())
+        if node.sh(&self.daemon().alive_script(), SHORT)?.status != 0 {
+            self.wait_until_left(node.node());
+        }
+        let out = self.run(node, "starting mariadbd", &script, SHORT)?;
+        Ok(out.lines().any(|l| l == "bootstrapped"))
+    }
+
+    /// Waits up to 20 s until no other reachable member counts `node` in its view.
+    fn wait_until_left(&self, node: &str) {
+        let Ok(host) = self.host_of(node) else {
+            return;
+        };
+        let me = format!("{host}:{}", self.cfg.port);
+        let others: Vec<mysql_async::Opts> = self
+            .members
+            .iter()
+            .filter(|(n, _)| n != node)
+            .map(|(_, h)| self.opts(h))
+            .collect();
+        // Process::start is synchronous and may be called from inside the runner's runtime:
+        // a thread of its own with its own small runtime.
+        let waited = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let t0 = Instant::now();
+                while t0.elapsed() < Duration::from_secs(20) {
+                    let mut listed = false;
+                    for o in &others {
+                        let q = async {
+                            let mut c = mysql_async::Conn::new(o.clone()).await.ok()?;
+                            let r: Option<(String, String)> = c
+                                .query_first("SHOW GLOBAL STATUS LIKE 'wsrep_incoming_addresses'")
+                                .await
+                                .ok()?;
+                            let _ = c.disconnect().await;
+                            r.map(|(_, v)| v)
+                        };
+                        if let Ok(Some(addrs)) =
+                            tokio::time::timeout(Duration::from_secs(2), q).await
+                        {
+                            listed |= lists_member(&addrs, &me);
+                        }
+                    }
+                    if !listed {
+                        return Some(t0.elapsed());
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                None
+            })
+        })
+        .join()
+        .ok()
+        .flatten();
+        match waited {
+            Some(t) => tracing::debug!(node, secs = t.as_secs_f64(), "left the view"),
+            None => tracing::warn!(node, "still in a member's view after 20 s; starting anyway"),
+        }
     }
 
     /// Connection options for the client user on `host`.
@@ -401,13 +468,16 @@ impl Galera {
         let Some(first) = nodes.first() else {
             return Ok(());
         };
-        self.start_node(first.as_ref())?;
-        self.run(
-            first.as_ref(),
-            "creating the labrys user and tables",
-            &self.setup_script(),
-            Duration::from_secs(90),
-        )?;
+        // The user and tables are created once, in the cluster the first node just
+        // bootstrapped; a restart after faults finds them replicated everywhere.
+        if self.start_node(first.as_ref())? {
+            self.run(
+                first.as_ref(),
+                "creating the labrys user and tables",
+                &self.setup_script(),
+                Duration::from_secs(90),
+            )?;
+        }
         for n in &nodes[1..] {
             self.start_node(n.as_ref())?;
         }
@@ -461,6 +531,11 @@ impl Galera {
             detail: last,
         })
     }
+}
+
+/// Whether `wsrep_incoming_addresses` (`ip:port,ip:port,...`) names `addr`.
+pub fn lists_member(addresses: &str, addr: &str) -> bool {
+    addresses.split(',').any(|a| a.trim() == addr)
 }
 
 /// What `start_all` reads of a node: a node is healthy when it is ready, synced, in the
@@ -599,7 +674,8 @@ impl Db for Galera {
 
 impl Process for Galera {
     fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
-        Ok(self.start_node(node)?)
+        self.start_node(node)?;
+        Ok(())
     }
     fn kill(&self, node: &dyn Remote) -> Result<(), DbError> {
         self.run(
@@ -701,6 +777,14 @@ mod tests {
         );
         assert!(s2.contains("</dev/null &"), "detached: {s2}");
         assert!(s2.contains("mariadb-install-db --no-defaults"), "{s2}");
+    }
+
+    #[test]
+    fn incoming_addresses_are_matched_whole() {
+        let a = "10.9.0.11:3306,10.9.0.12:3306";
+        assert!(lists_member(a, "10.9.0.12:3306"));
+        assert!(!lists_member(a, "10.9.0.1:3306"));
+        assert!(!lists_member("", "10.9.0.1:3306"));
     }
 
     #[test]
