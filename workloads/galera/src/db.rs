@@ -19,6 +19,13 @@
 //! an operator to pick the most advanced node.) Joiners get the state by IST from a donor's
 //! gcache, or by rsync SST when they are new.
 //!
+//! Restarts after a kill follow Debian's `galera_recovery`: the server is first run with
+//! `--wsrep-recover` to read the last committed position from InnoDB, which the real start
+//! gets as `wsrep_start_position` (through `position.cnf`, included by `my.cnf`). Without it a
+//! cluster killed whole restores its primary component from `gvwstate.dat` with an undefined
+//! (all-zero) state, and its nodes stop agreeing on it. A restarted node also waits until the
+//! survivors have dropped its killed incarnation from their view (see [`Galera::start_node`]).
+//!
 //! `start_all` starts the first node, waits (over its local socket) for it to be ready,
 //! creates the `labrys` user, database, tables and bank accounts there (replicated to every
 //! joiner), starts the others, and waits until every node reports `wsrep_ready=ON` and
