@@ -27,5 +27,6 @@ pub fn all() -> Vec<Arc<dyn DbKind>> {
         Arc::new(labrys_postgres::PostgresKind),
         Arc::new(labrys_redis::RedisKind),
         Arc::new(labrys_zookeeper::ZookeeperKind),
+        Arc::new(labrys_galera::GaleraKind),
     ]
 }
