@@ -154,6 +154,18 @@ fn mop(f: &str, k: i64, v: Value) -> Value {
 /// The endless list-append schedule: transactions of 1 to 4 micro-ops, half appends (of
 /// values unique across the test), half reads.
 pub fn list_append(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
+    transactions("append", ops_per_key, used)
+}
+
+/// The endless rw-register schedule: transactions of 1 to 4 micro-ops over the active keys,
+/// half writes (of values unique across the test, so unique per key), half reads.
+pub fn rw_register(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
+    transactions("w", ops_per_key, used)
+}
+
+/// Transactions of 1 to 4 micro-ops over the active keys: half `[write_f k v]` with `v`
+/// unique across the test, half `[r k nil]`.
+fn transactions(write_f: &'static str, ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
     let window = ops_per_key.max(1) * ACTIVE_KEYS;
     let mut n: u64 = 0;
     let mut next_value: i64 = 0;
@@ -167,7 +179,7 @@ pub fn list_append(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
             used.0.lock().unwrap_or_else(|p| p.into_inner()).insert(k);
             if rng.random_bool(0.5) {
                 next_value += 1;
-                mops.push(mop("append", k, Value::Int(next_value)));
+                mops.push(mop(write_f, k, Value::Int(next_value)));
             } else {
                 mops.push(mop("r", k, Value::Nil));
             }
@@ -183,31 +195,6 @@ pub fn final_txn_reads(used: &UsedKeys) -> Box<dyn Generator> {
             .into_iter()
             .map(|k| OpSpec::new("txn", Value::List(vec![mop("r", k, Value::Nil)]))),
     )
-}
-
-/// The endless rw-register schedule: transactions of 1 to 4 micro-ops over the active keys,
-/// half writes (of values unique across the test, so unique per key), half reads.
-pub fn rw_register(ops_per_key: u64, used: UsedKeys) -> Box<dyn Generator> {
-    let window = ops_per_key.max(1) * ACTIVE_KEYS;
-    let mut n: u64 = 0;
-    let mut next_value: i64 = 0;
-    from_fn(move |rng| {
-        let base = (n / window) * ACTIVE_KEYS;
-        n += 1;
-        let len = rng.random_range(1..=4);
-        let mut mops = Vec::with_capacity(len);
-        for _ in 0..len {
-            let k = (base + rng.random_range(0..ACTIVE_KEYS)) as i64;
-            used.0.lock().unwrap_or_else(|p| p.into_inner()).insert(k);
-            if rng.random_bool(0.5) {
-                next_value += 1;
-                mops.push(mop("w", k, Value::Int(next_value)));
-            } else {
-                mops.push(mop("r", k, Value::Nil));
-            }
-        }
-        Some(OpSpec::new("txn", Value::List(mops)))
-    })
 }
 
 fn transfer(from: i64, to: i64, amount: i64) -> Value {
