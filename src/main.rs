@@ -71,11 +71,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // The ZooKeeper client library warns on every reconnect attempt, dozens of lines per
+    // partition; its sessions' fate is in the history already.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LABRYS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zookeeper_client=error")),
         )
         .init();
     let code = match cli.command {
