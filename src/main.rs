@@ -76,8 +76,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LABRYS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zookeeper_client=error")),
+            tracing_subscriber::EnvFilter::try_from_env("LABRYS_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,zookeeper_client=error")
+            }),
         )
         .init();
     let code = match cli.command {

@@ -195,6 +195,21 @@ impl GaleraClient {
     }
 
     async fn commit(node: &str, mut c: Conn, value: Value) -> Completion {
+        // The transaction must still be open: one the server ended on its own (a Galera
+        // brute-force abort noticed by no statement) would let the statements after it run
+        // one by one in autocommit, and COMMIT would succeed with nothing to commit. Some of
+        // the op may then have taken effect and some not: `info`, never `ok`.
+        match c.query_first::<i64, _>("SELECT @@in_transaction").await {
+            Ok(Some(1)) => {}
+            Ok(other) => {
+                return Completion::info(format!(
+                    "{node}: the transaction had ended before COMMIT (@@in_transaction = {}), \
+                     without an error to any statement",
+                    other.map_or("NULL".to_string(), |v| v.to_string())
+                ))
+            }
+            Err(e) => return classify(Phase::Commit, node, "checking @@in_transaction", &e.into()),
+        }
         match c.query_drop("COMMIT").await {
             Ok(()) => {
                 let _ = c.disconnect().await;
