@@ -60,6 +60,10 @@ pub struct CheckArgs {
     /// Only lint the histories (no checker): exit 0 when nothing is suspect, 1 otherwise.
     #[arg(long)]
     pub lint: bool,
+    /// Write an HTML report (verdict, anomalies drawn, plots, timeline): to this file for one
+    /// history; with several, into this folder, one `<name>.html` per history.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
@@ -191,10 +195,26 @@ pub fn run(args: &CheckArgs) -> u8 {
             progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         let started = Instant::now();
-        let outcome = check_one(file, format, read_limits, &args.workload, opts, args.lint);
+        let (outcome, history) =
+            check_one(file, format, read_limits, &args.workload, opts, args.lint);
         let elapsed = started.elapsed();
-        print_outcome(file, &args.workload, &outcome, elapsed, args);
-        let code = outcome.exit_code();
+        let json = print_outcome(file, &args.workload, &outcome, elapsed, args);
+        let mut code = outcome.exit_code();
+        if let (Some(target), Some(json)) = (&args.report, &json) {
+            let path = if args.files.len() == 1 {
+                target.clone()
+            } else {
+                target.join(report_name(file, &args.files))
+            };
+            let empty = labrys_history::History::default();
+            match write_report(&path, file, history.as_ref().unwrap_or(&empty), json) {
+                Ok(()) => eout!("labrys check: report: {}", path.display()),
+                Err(e) => {
+                    eout!("labrys check: {e}");
+                    code = 3;
+                }
+            }
+        }
         if severity(code) > severity(worst) {
             worst = code;
         }
@@ -207,17 +227,31 @@ fn check_one(
     format: Format,
     read_limits: ReadLimits,
     workload: &str,
-    mut opts: CheckOptions,
+    opts: CheckOptions,
     lint_only: bool,
-) -> Outcome {
+) -> (Outcome, Option<labrys_history::History>) {
     let history = match read_file_within(file, format, read_limits) {
         Ok(h) => h,
         // Not the file's fault: the limit stopped us, so no verdict either way.
         Err(e @ HistoryError::OverMemoryLimit { .. }) => {
-            return Outcome::Checked(Box::new(CheckResult::unknown(e.to_string())))
+            return (
+                Outcome::Checked(Box::new(CheckResult::unknown(e.to_string()))),
+                None,
+            )
         }
-        Err(e) => return Outcome::Error(e.to_string()),
+        Err(e) => return (Outcome::Error(e.to_string()), None),
     };
+    let outcome = check_read(&history, workload, opts, lint_only);
+    (outcome, Some(history))
+}
+
+fn check_read(
+    history: &labrys_history::History,
+    workload: &str,
+    mut opts: CheckOptions,
+    lint_only: bool,
+) -> Outcome {
+    let file = Path::new(&history.source);
     // What the history holds counts against `--memory-limit`; the search gets the rest.
     opts.memory_limit = opts
         .memory_limit
@@ -225,18 +259,18 @@ fn check_one(
     let opts = &opts;
     if lint_only {
         // A history of another workload is an error here too, not a list of warnings.
-        if let Err(e) = labrys_check::check_shape(&history, workload) {
+        if let Err(e) = labrys_check::check_shape(history, workload) {
             return Outcome::Error(e.to_string());
         }
         let mut r = CheckResult::valid();
-        r.warnings = lint::lint(&history, workload);
+        r.warnings = lint::lint(history, workload);
         if !r.warnings.is_empty() {
             r.valid = Validity::Invalid;
         }
-        r.stat("ops", labrys_check::op_stats(&history));
+        r.stat("ops", labrys_check::op_stats(history));
         return Outcome::Checked(Box::new(r));
     }
-    match check_history(&history, workload, opts) {
+    match check_history(history, workload, opts) {
         Ok(r) => Outcome::Checked(Box::new(r)),
         Err(CheckError::History(e)) => Outcome::Error(e.to_string()),
         Err(e) => Outcome::Error(format!("{}: {e}", file.display())),
@@ -249,7 +283,7 @@ fn print_outcome(
     outcome: &Outcome,
     elapsed: Duration,
     args: &CheckArgs,
-) {
+) -> Option<serde_json::Value> {
     let name = file.display().to_string();
     let mut obj = serde_json::Map::new();
     obj.insert("file".into(), name.clone().into());
@@ -267,7 +301,7 @@ fn print_outcome(
             Outcome::Error(e) => {
                 eout!("labrys check: {e}");
                 if !args.json {
-                    return;
+                    return None;
                 }
                 obj.insert("error".into(), e.clone().into());
             }
@@ -283,4 +317,72 @@ fn print_outcome(
             labrys_check::render::text(&name, &obj, args.lint)
         );
     }
+    matches!(outcome, Outcome::Checked(_)).then_some(obj)
+}
+
+/// A report's file name in `--report`'s folder: the history's file name with `.html`, with
+/// its parent folder's name in front when two histories share a name.
+fn report_name(file: &Path, all: &[PathBuf]) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history".into())
+    };
+    let mine = name(file);
+    let shared = all.iter().filter(|p| name(p) == mine).count() > 1;
+    let parent = file
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    match (shared, parent) {
+        (true, Some(p)) => format!("{p}-{mine}.html"),
+        _ => format!("{mine}.html"),
+    }
+}
+
+/// `to` relative to the folder `from_dir`, for a link that survives moving both together.
+fn relative(from_dir: &Path, to: &Path) -> String {
+    let (Ok(a), Ok(b)) = (from_dir.canonicalize(), to.canonicalize()) else {
+        return to.display().to_string();
+    };
+    let ac: Vec<_> = a.components().collect();
+    let bc: Vec<_> = b.components().collect();
+    let common = ac.iter().zip(&bc).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".into(); ac.len() - common];
+    parts.extend(
+        bc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+fn write_report(
+    path: &Path,
+    file: &Path,
+    history: &labrys_history::History,
+    result: &serde_json::Value,
+) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let html = labrys_report::render(&labrys_report::ReportInput {
+        title: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string()),
+        history,
+        result,
+        test: None,
+        source: Some(file.display().to_string()),
+        links: vec![labrys_report::Link {
+            label: format!("{}: the history checked", file.display()),
+            href: relative(&dir, file),
+        }],
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -25,6 +25,7 @@ mod cluster_cmd;
 mod dbs;
 mod doctor_cmd;
 mod nemesis_cmd;
+mod report_cmd;
 mod test_all_cmd;
 mod test_cmd;
 
@@ -59,6 +60,8 @@ enum Command {
     TestAll(test_all_cmd::TestAllArgs),
     /// Re-check a stored run (default: the latest) without touching a cluster.
     Analyze(test_cmd::AnalyzeArgs),
+    /// Redraw a stored run's report.html (default: the latest run) without checking again.
+    Report(report_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run_test(&args),
         Command::TestAll(args) => test_all_cmd::run(&args),
         Command::Analyze(args) => test_cmd::run_analyze(&args),
+        Command::Report(args) => report_cmd::run(&args),
     };
     ExitCode::from(code)
 }

@@ -188,6 +188,10 @@ fn report(o: &Outcome) -> u8 {
     }
     if let Some(d) = &o.run_dir {
         out(&format!("\nrun folder: {}\n", d.display()));
+        let report = d.join(labrys_harness::report::REPORT);
+        if report.exists() {
+            out(&format!("report: {}\n", report.display()));
+        }
     }
     o.exit_code
 }

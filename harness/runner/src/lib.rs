@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod nodes;
 pub mod options;
 pub mod progress;
+pub mod report;
 pub mod test_run;
 pub mod verdict;
 pub mod workload;

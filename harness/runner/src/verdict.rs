@@ -273,6 +273,13 @@ pub fn check_run(
                 obj.insert("workload".into(), name.into());
             }
             write(&json);
+            if let Some(why) = incomplete {
+                json["incomplete"] = why.into();
+            }
+            match crate::report::write(run, &history, &json, test.as_ref()) {
+                Ok(p) => log.line(&format!("report: {}", p.display())),
+                Err(e) => log.line(&format!("cannot draw the report: {e}")),
+            }
             let code = result.valid.exit_code() as u8;
             let word = match result.valid {
                 Validity::Valid => "valid".to_string(),
