@@ -102,7 +102,10 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
     if core.is_empty() {
         return Ok(None);
     }
-    let core_lo = core.iter().map(|o| extent(o).0).fold(f64::INFINITY, f64::min);
+    let core_lo = core
+        .iter()
+        .map(|o| extent(o).0)
+        .fold(f64::INFINITY, f64::min);
     let core_hi = core
         .iter()
         .map(|o| {
@@ -126,7 +129,10 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
             procs.push(p);
         }
     }
-    let lo = window.iter().map(|o| extent(o).0).fold(f64::INFINITY, f64::min);
+    let lo = window
+        .iter()
+        .map(|o| extent(o).0)
+        .fold(f64::INFINITY, f64::min);
     let hi = window
         .iter()
         .map(|o| {
@@ -277,7 +283,11 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
     }
     let n = nodes.len();
     let w = 760i32;
-    let radius = if n <= 2 { 150.0 } else { 110.0 + 22.0 * n.min(12) as f64 };
+    let radius = if n <= 2 {
+        150.0
+    } else {
+        110.0 + 22.0 * n.min(12) as f64
+    };
     let h = (2.0 * radius + 110.0) as i32;
     let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
     let pos = |name: &str| -> (f64, f64) {
@@ -353,7 +363,8 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
                     (tip.1 as f64 - 11.0 * uy + 5.0 * ux).round() as i32,
                 ),
             ];
-            root.draw(&Polygon::new(head, color.filled())).map_err(err)?;
+            root.draw(&Polygon::new(head, color.filled()))
+                .map_err(err)?;
             let mid = curve[20];
             let label = edge_label(kind, expl);
             let font: TextStyle = ("sans-serif", 17).into();
@@ -380,8 +391,12 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
             let c = (p.0.round() as i32, p.1.round() as i32);
             root.draw(&Circle::new(c, node_r as i32, WHITE.filled()))
                 .map_err(err)?;
-            root.draw(&Circle::new(c, node_r as i32, BLACK.mix(0.7).stroke_width(2)))
-                .map_err(err)?;
+            root.draw(&Circle::new(
+                c,
+                node_r as i32,
+                BLACK.mix(0.7).stroke_width(2),
+            ))
+            .map_err(err)?;
             root.draw(&Text::new(
                 format!("T{name}"),
                 c,
@@ -419,7 +434,10 @@ mod tests {
             step_key("T3 read key 255 ending in 5, but T1 appended 8").as_deref(),
             Some("255")
         );
-        assert_eq!(step_key("T1 completed (line 4) before T3 was invoked"), None);
+        assert_eq!(
+            step_key("T1 completed (line 4) before T3 was invoked"),
+            None
+        );
         assert_eq!(edge_label("realtime", "T1 completed"), "rt");
         assert_eq!(edge_label("wr", "T2 read key x:1, which"), "wr · key x");
     }
@@ -432,7 +450,14 @@ mod tests {
             {"from": 2, "to": 3, "type": "ww", "explanation": "T2 appended 4 to key 256"},
         ]});
         let svg = cycle(&a).unwrap().unwrap();
-        for t in ["T1", "T2", "T3", "rw · key 255", "wr · key 255", "ww · key 256"] {
+        for t in [
+            "T1",
+            "T2",
+            "T3",
+            "rw · key 255",
+            "wr · key 255",
+            "ww · key 256",
+        ] {
             assert!(svg.contains(t), "{t} missing");
         }
         assert_eq!(svg.matches("<polygon").count(), 3, "one arrowhead per edge");
@@ -440,9 +465,7 @@ mod tests {
 
     #[test]
     fn a_counterexample_marks_the_stuck_op_and_the_order_found() {
-        let w = |p: &str, i: u64, l: u64, op: &str| {
-            json!({"process": p, "invoke_index": i, "invoke_line": l, "complete_line": l + 1, "op": op, "type": "ok"})
-        };
+        let w = |p: &str, i: u64, l: u64, op: &str| json!({"process": p, "invoke_index": i, "invoke_line": l, "complete_line": l + 1, "op": op, "type": "ok"});
         let a = json!({
             "window": [w("0", 73, 74, "write 1"), w("11", 84, 85, "read → 2")],
             "placed": [w("0", 73, 74, "write 1")],

@@ -133,7 +133,11 @@ fn str_of(v: Option<&Json>) -> Option<String> {
         Json::String(s) => Some(s.clone()),
         Json::Array(a) => Some(
             a.iter()
-                .map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string()))
+                .map(|x| {
+                    x.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| x.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -145,7 +149,7 @@ fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -154,11 +158,32 @@ fn count(n: u64) -> String {
 }
 
 /// Renders the report as one HTML document.
+///
+/// A report is a reading aid drawn at the end of a run: a drawing bug must cost the report,
+/// never the run, so a panic while drawing comes back as an error.
 pub fn render(input: &ReportInput) -> Result<String, ReportError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render_page(input))).unwrap_or_else(
+        |p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(ReportError::Draw(why))
+        },
+    )
+}
+
+fn render_page(input: &ReportInput) -> Result<String, ReportError> {
     let r = input.result;
     let d = Data::from_history(input.history);
     let totals = r.pointer("/stats/ops/total");
-    let n = |k: &str| totals.and_then(|t| t.get(k)).and_then(Json::as_u64).unwrap_or(0);
+    let n = |k: &str| {
+        totals
+            .and_then(|t| t.get(k))
+            .and_then(Json::as_u64)
+            .unwrap_or(0)
+    };
     let (ok, fail, info) = (n("ok"), n("fail"), n("info"));
     let ops_words = format!(
         "{} client operations: {} ok, {} failed (certainly did not happen), {} indeterminate (may or may not have happened)",
@@ -174,12 +199,20 @@ pub fn render(input: &ReportInput) -> Result<String, ReportError> {
     let anomaly_types: Vec<String> = r
         .get("anomaly_types")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let not: Vec<String> = r
         .get("not")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let test = input.test;
     let models = test.and_then(|t| str_of(t.get("consistency-models")));
@@ -324,7 +357,11 @@ pub fn render(input: &ReportInput) -> Result<String, ReportError> {
         for v in o.values_mut() {
             if let Json::String(s) = v {
                 if s.len() > 400 {
-                    *v = Json::String(format!("{}… ({} characters in results.json)", &s[..s.floor_char_boundary(400)], s.len()));
+                    *v = Json::String(format!(
+                        "{}… ({} characters in results.json)",
+                        &s[..s.floor_char_boundary(400)],
+                        s.len()
+                    ));
                 }
             }
         }
@@ -419,7 +456,12 @@ fn facts(input: &ReportInput, d: &Data) -> Vec<Fact> {
                 .or_else(|| g("node-hosts")),
         );
         add("Node addresses", g("node-hosts"));
-        add("Database options", t.get("db-opts").filter(|o| o.as_object().is_some_and(|m| !m.is_empty())).map(|o| o.to_string()));
+        add(
+            "Database options",
+            t.get("db-opts")
+                .filter(|o| o.as_object().is_some_and(|m| !m.is_empty()))
+                .map(|o| o.to_string()),
+        );
         add("Clients", g("concurrency"));
         add("Rate", g("rate").map(|r| format!("{r} ops/s")));
         add("Time limit", g("time-limit-s").map(|s| format!("{s} s")));
@@ -439,11 +481,7 @@ fn facts(input: &ReportInput, d: &Data) -> Vec<Fact> {
     out
 }
 
-fn anomaly_views(
-    r: &Json,
-    h: &History,
-    types: &[String],
-) -> Result<Vec<AnomalyView>, ReportError> {
+fn anomaly_views(r: &Json, h: &History, types: &[String]) -> Result<Vec<AnomalyView>, ReportError> {
     let mut out = Vec::new();
     let all = r.get("anomalies").and_then(Json::as_object);
     let mut names: Vec<String> = types.to_vec();
@@ -536,7 +574,14 @@ fn timeline_json(d: &Data) -> String {
     let windows: Vec<Json> = d
         .windows
         .iter()
-        .map(|w| json!([w.fault, short(w.start), short(w.end), hex(plots::fault_color(&w.fault))]))
+        .map(|w| {
+            json!([
+                w.fault,
+                short(w.start),
+                short(w.end),
+                hex(plots::fault_color(&w.fault))
+            ])
+        })
         .collect();
     let v = json!({
         "axis": d.axis.label(),

@@ -41,7 +41,9 @@ pub fn fault_color(fault: &str) -> RGBColor {
         "clock" => RGBColor(40, 170, 160),
         "loss" | "rate" | "delay" => RGBColor(110, 140, 170),
         other => {
-            let h = other.bytes().fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+            let h = other
+                .bytes()
+                .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
             RGBColor(
                 100 + (h % 120) as u8,
                 100 + (h / 7 % 120) as u8,
@@ -136,8 +138,14 @@ fn sample(d: &Data, f: u16) -> (Vec<usize>, usize) {
     (out, total)
 }
 
+/// The x axis of every time plot: from 0 past the last record; never narrower than a
+/// millisecond (or one record), which plotters needs to place its ticks.
 fn x_range(d: &Data) -> std::ops::Range<f64> {
-    0.0..d.end.max(1e-9) * 1.01
+    let least = match d.axis {
+        Axis::Seconds => 1e-3,
+        Axis::Position => 1.0,
+    };
+    0.0..(d.end * 1.01).max(least)
 }
 
 /// Every call of `f` as a point: when it was invoked, how long it took; colour by outcome.
@@ -298,7 +306,9 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(err)?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -311,7 +321,10 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
         Ok(())
     })?;
     Ok(Some(Plot {
-        title: format!("{name}: latency quantiles of ok calls, per {}", span(width, d.axis)),
+        title: format!(
+            "{name}: latency quantiles of ok calls, per {}",
+            span(width, d.axis)
+        ),
         svg,
         note: None,
     }))
@@ -374,7 +387,9 @@ pub fn throughput(d: &Data) -> Result<Option<Plot>, ReportError> {
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(err)?
                 .label(outcome.name())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -387,14 +402,21 @@ pub fn throughput(d: &Data) -> Result<Option<Plot>, ReportError> {
         Ok(())
     })?;
     Ok(Some(Plot {
-        title: format!("Throughput: completions per second, per {}", span(width, d.axis)),
+        title: format!(
+            "Throughput: completions per second, per {}",
+            span(width, d.axis)
+        ),
         svg,
         note: None,
     }))
 }
 
 /// Bank: the sum of every `ok` read over time, against the total it must keep.
-pub fn bank_totals(h: &History, d: &Data, expected: Option<i128>) -> Result<Option<Plot>, ReportError> {
+pub fn bank_totals(
+    h: &History,
+    d: &Data,
+    expected: Option<i128>,
+) -> Result<Option<Plot>, ReportError> {
     let mut pts: Vec<(f64, i128)> = Vec::new();
     for (row, call) in d.rows.iter().zip(h.calls()) {
         if call.outcome() != OpType::Ok || call.f() != "read" {
@@ -437,13 +459,16 @@ pub fn bank_totals(h: &History, d: &Data, expected: Option<i128>) -> Result<Opti
         let e = expected as f64;
         chart
             .draw_series(LineSeries::new(
-                vec![(0.0, e), (d.end.max(1e-9) * 1.01, e)],
+                vec![(0.0, e), (x_range(d).end, e)],
                 BLACK.mix(0.5).stroke_width(1),
             ))
             .map_err(err)?
             .label(format!("total {expected}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.mix(0.5)));
-        for (right, c, label) in [(true, OK, "read sums to the total"), (false, FAIL, "read with a wrong total")] {
+        for (right, c, label) in [
+            (true, OK, "read sums to the total"),
+            (false, FAIL, "read with a wrong total"),
+        ] {
             let ps: Vec<(f64, f64)> = pts
                 .iter()
                 .filter(|p| (p.1 == expected) == right)
@@ -520,7 +545,11 @@ pub fn set_fates(h: &History, d: &Data) -> Result<Option<Plot>, ReportError> {
     }
     let rows: [(Fate, &str, RGBColor); 4] = [
         (Fate::Present, "acknowledged, read", OK),
-        (Fate::Recovered, "unsure (info), read", RGBColor(90, 160, 90)),
+        (
+            Fate::Recovered,
+            "unsure (info), read",
+            RGBColor(90, 160, 90),
+        ),
         (Fate::NeverSeen, "unsure (info), not read", INFO),
         (Fate::Lost, "acknowledged, LOST", FAIL),
     ];

@@ -17,7 +17,10 @@ pub const REPORT: &str = "report.html";
 fn links(dir: &Path) -> Vec<Link> {
     let mut out = Vec::new();
     for (name, label) in [
-        (HISTORY, "history.jsonl: every operation, one JSON record per line"),
+        (
+            HISTORY,
+            "history.jsonl: every operation, one JSON record per line",
+        ),
         (RESULTS, "results.json: the checker's full result"),
         (TEST, "test.json: the test's options, versions and times"),
         (LOG, "labrys.log: what the harness did, in order"),
@@ -30,7 +33,12 @@ fn links(dir: &Path) -> Vec<Link> {
         }
     }
     let mut nodes: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     nodes.sort();
     for node in nodes {
@@ -100,7 +108,10 @@ pub fn write(
 pub fn redraw(dir: &Path) -> Result<PathBuf, String> {
     let run = RunDir::open(dir).map_err(|e| e.to_string())?;
     let result = run.read_json(RESULTS).map_err(|e| {
-        format!("{e}; run `labrys analyze {}` to check the run first", dir.display())
+        format!(
+            "{e}; run `labrys analyze {}` to check the run first",
+            dir.display()
+        )
     })?;
     let test = run.read_json(TEST).ok();
     let (history, _) = read_history(&run.history_path()).map_err(|e| e.to_string())?;
