@@ -25,6 +25,7 @@ mod cluster_cmd;
 mod dbs;
 mod doctor_cmd;
 mod nemesis_cmd;
+mod serve_cmd;
 mod test_all_cmd;
 mod test_cmd;
 
@@ -59,6 +60,8 @@ enum Command {
     TestAll(test_all_cmd::TestAllArgs),
     /// Re-check a stored run (default: the latest) without touching a cluster.
     Analyze(test_cmd::AnalyzeArgs),
+    /// Browse the run store in a web browser (read-only; this machine only by default).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run_test(&args),
         Command::TestAll(args) => test_all_cmd::run(&args),
         Command::Analyze(args) => test_cmd::run_analyze(&args),
+        Command::Serve(args) => serve_cmd::run(&args),
     };
     ExitCode::from(code)
 }
