@@ -26,6 +26,7 @@ mod dbs;
 mod doctor_cmd;
 mod nemesis_cmd;
 mod report_cmd;
+mod serve_cmd;
 mod test_all_cmd;
 mod test_cmd;
 
@@ -62,6 +63,8 @@ enum Command {
     Analyze(test_cmd::AnalyzeArgs),
     /// Redraw a stored run's report.html (default: the latest run) without checking again.
     Report(report_cmd::ReportArgs),
+    /// Browse the run store in a web browser (read-only; this machine only by default).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::TestAll(args) => test_all_cmd::run(&args),
         Command::Analyze(args) => test_cmd::run_analyze(&args),
         Command::Report(args) => report_cmd::run(&args),
+        Command::Serve(args) => serve_cmd::run(&args),
     };
     ExitCode::from(code)
 }
