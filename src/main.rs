@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 valid, 1 invalid, 2 unknown, 3 error (bad usage, unreadable or malformed
 //! input, internal failure). With several files the worst verdict wins (3 > 1 > 2 > 0).
+//! `--fail-on unknown` (check, test, test-all) turns 2 into 1; `--junit FILE` writes the same
+//! verdicts as JUnit XML (`ci`).
 
 /// `eprintln!` that ignores a closed stderr (`labrys ... 2>&1 | head`): a message is never
 /// worth a panic, least of all in the middle of a test.
@@ -21,6 +23,7 @@ macro_rules! sout {
 }
 
 mod check;
+mod ci;
 mod cluster_cmd;
 mod dbs;
 mod doctor_cmd;
@@ -54,6 +57,7 @@ enum Command {
     #[command(hide = true)]
     NemesisDelay,
     /// Run a test: cluster up, database, workload + nemesis, heal, teardown, check (root).
+    #[command(after_help = ci::test_help())]
     Test(test_cmd::TestArgs),
     /// Run a matrix of tests (databases x workloads x levels x faults) and summarise them.
     TestAll(test_all_cmd::TestAllArgs),
