@@ -148,14 +148,15 @@ fn severity(code: u8) -> u8 {
 }
 
 /// The options every file is checked with, from the flags.
-struct Setup {
+pub(crate) struct Setup {
     initial: Option<Value>,
     format: Format,
     deadline_after: Option<Duration>,
     read_limits: ReadLimits,
 }
 
-fn setup(args: &CheckArgs) -> Result<Setup, String> {
+/// Checks the flags and derives the per-file options; an error names the flag at fault.
+pub(crate) fn setup(args: &CheckArgs) -> Result<Setup, String> {
     let initial = args.initial.as_deref().map(parse_initial).transpose()?;
     let format = Format::parse(&args.format).unwrap_or(Format::Auto);
     let probe = CheckOptions {
