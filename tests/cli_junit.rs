@@ -479,3 +479,38 @@ fn test_all_junit_has_a_testcase_per_combination() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_lint_run_fails_on_the_kinds_of_its_warnings() {
+    let dir = scratch("lint");
+    let h = dir.join("failread.jsonl");
+    std::fs::write(
+        &h,
+        "{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":7}\n\
+         {\"type\":\"fail\",\"process\":0,\"f\":\"write\",\"value\":7}\n\
+         {\"type\":\"invoke\",\"process\":1,\"f\":\"read\",\"value\":null}\n\
+         {\"type\":\"ok\",\"process\":1,\"f\":\"read\",\"value\":7}\n",
+    )
+    .unwrap();
+    let junit = dir.join("j.xml");
+    let o = labrys(&[
+        "check",
+        h.to_str().unwrap(),
+        "-w",
+        "register",
+        "--lint",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let (counts, _, cases) = read_junit(&junit);
+    assert_eq!(counts, (1, 1, 0, 0));
+    assert_eq!(cases[0].message(), "invalid (lint): fail-then-read");
+    assert!(cases[0]
+        .outcome
+        .as_ref()
+        .unwrap()
+        .3
+        .contains("[fail-then-read] line 4"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -285,25 +285,29 @@ pub fn weakest_models(not: &[String]) -> Vec<String> {
 }
 
 /// The one-line message of an invalid result in its JSON form: `invalid: G1c, G-single (not
-/// read-committed or stronger)`; for a lint run, the kinds of its warnings.
+/// read-committed or stronger)`; for a lint run, `invalid (lint): ` and its warnings' kinds.
 pub fn invalid_message(r: &J) -> String {
     let types = strings(r, "anomaly_types");
     let mut s = String::from("invalid");
     if !types.is_empty() {
         s.push_str(&format!(": {}", types.join(", ")));
     } else {
-        let mut kinds: Vec<&str> = r
+        // Only `--lint` calls a history invalid for its warnings alone.
+        let mut kinds: Vec<&str> = Vec::new();
+        for w in r
             .get("warnings")
             .and_then(J::as_array)
-            .map(|w| {
-                w.iter()
-                    .filter_map(|w| w.get("kind").and_then(J::as_str))
-                    .collect()
-            })
-            .unwrap_or_default();
-        kinds.dedup();
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = w.get("kind").and_then(J::as_str) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+        }
         if !kinds.is_empty() {
-            s.push_str(&format!(": warnings {}", kinds.join(", ")));
+            s.push_str(&format!(" (lint): {}", kinds.join(", ")));
         }
     }
     let weakest = weakest_models(&strings(r, "not"));
@@ -727,8 +731,8 @@ mod tests {
         );
         assert_eq!(
             invalid_message(&json!({"anomaly_types": [], "warnings": [
-                {"kind": "fail-then-read"}, {"kind": "fail-then-read"}]})),
-            "invalid: warnings fail-then-read"
+                {"kind": "fail-then-read"}, {"kind": "reused-value"}, {"kind": "fail-then-read"}]})),
+            "invalid (lint): fail-then-read, reused-value"
         );
         assert_eq!(
             invalid_message(&json!({"anomaly_types": ["linearizability"],
