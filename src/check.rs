@@ -3,9 +3,12 @@
 //! Text output is for people: the verdict, the first explanation of each anomaly in plain
 //! words, the models ruled out, and the lint warnings. `--json` is for tools: one object per file
 //! on stdout (`file`, `workload`, `valid`, `anomaly_types`, `not`, `anomalies`, `stats`, ...).
+//! `--junit FILE` is for CI: one JUnit testcase per file, built from that same JSON object so
+//! that the report says what the terminal said.
 
 use clap::Args;
 use labrys_check::{check_history, CheckError, WORKLOADS};
+use labrys_harness::junit::{Case, Suite, Verdict};
 use labrys_history::{
     lint, read_file_within, CheckOptions, CheckResult, Deadline, Error as HistoryError, Format,
     ReadLimits, Validity, Value,
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
+#[command(after_help = crate::ci::check_help())]
 pub struct CheckArgs {
     /// History files: JSON, JSON Lines, EDN, or Jepsen log lines (detected by content).
     #[arg(required = true)]
@@ -64,6 +68,8 @@ pub struct CheckArgs {
     /// history; with several, into this folder, one `<name>.html` per history.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub ci: crate::ci::CiArgs,
 }
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
@@ -145,45 +151,83 @@ fn severity(code: u8) -> u8 {
     }
 }
 
-pub fn run(args: &CheckArgs) -> u8 {
-    let initial = match args.initial.as_deref().map(parse_initial).transpose() {
-        Ok(v) => v,
-        Err(e) => {
-            eout!("labrys check: {e}");
-            return 3;
-        }
-    };
+/// The options every file is checked with, from the flags.
+pub(crate) struct Setup {
+    initial: Option<Value>,
+    format: Format,
+    deadline_after: Option<Duration>,
+    read_limits: ReadLimits,
+}
+
+/// Checks the flags and derives the per-file options; an error names the flag at fault.
+pub(crate) fn setup(args: &CheckArgs) -> Result<Setup, String> {
+    let initial = args.initial.as_deref().map(parse_initial).transpose()?;
     let format = Format::parse(&args.format).unwrap_or(Format::Auto);
     let probe = CheckOptions {
         consistency_models: args.consistency_models.clone(),
         ..CheckOptions::default()
     };
-    if let Err(e) = labrys_check::validate_options(&args.workload, &probe) {
-        eout!("labrys check: {e}");
-        return 3;
-    }
+    labrys_check::validate_options(&args.workload, &probe).map_err(|e| e.to_string())?;
     let deadline_after = match args
         .time_limit
         .map(|t| crate::test_cmd::secs("time-limit", t))
+        .transpose()?
     {
-        None => None,
-        Some(Ok(d)) if d.is_zero() => {
-            eout!("labrys check: --time-limit 0: must be more than 0 seconds");
-            return 3;
+        Some(d) if d.is_zero() => {
+            return Err("--time-limit 0: must be more than 0 seconds".into());
         }
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            eout!("labrys check: {e}");
-            return 3;
-        }
+        d => d,
     };
     let read_limits = ReadLimits::within(args.memory_limit.unwrap_or_else(default_memory_limit));
+    Ok(Setup {
+        initial,
+        format,
+        deadline_after,
+        read_limits,
+    })
+}
+
+pub fn run(args: &CheckArgs) -> u8 {
+    let started = Instant::now();
+    let mut suite = Suite {
+        name: format!("labrys check --workload {}", args.workload),
+        properties: vec![("workload".into(), args.workload.clone())],
+        ..Suite::default()
+    };
+    let code = match setup(args) {
+        Ok(setup) => check_all(args, &setup, &mut suite.cases),
+        Err(e) => {
+            eout!("labrys check: {e}");
+            // No file was checked: each is an error in the report, with the reason.
+            for file in &args.files {
+                let error = Outcome::Error(e.clone());
+                let case = case(
+                    file,
+                    &args.workload,
+                    None,
+                    &error,
+                    &serde_json::Value::Null,
+                    false,
+                );
+                suite.cases.push(case);
+            }
+            3
+        }
+    };
+    suite.time = Some(started.elapsed());
+    args.ci.finish("check", &suite, code)
+}
+
+/// Checks every file in turn, printing each verdict and adding its testcase to `cases`;
+/// returns the worst exit code.
+fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
     let mut worst = 0u8;
     for file in &args.files {
         let opts = CheckOptions {
-            initial: initial.clone(),
+            initial: setup.initial.clone(),
             consistency_models: args.consistency_models.clone(),
-            deadline: deadline_after
+            deadline: setup
+                .deadline_after
                 .map(Deadline::after)
                 .unwrap_or_else(Deadline::none),
             memory_limit: args.memory_limit,
@@ -195,19 +239,25 @@ pub fn run(args: &CheckArgs) -> u8 {
             progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         let started = Instant::now();
-        let (outcome, history) =
-            check_one(file, format, read_limits, &args.workload, opts, args.lint);
+        let (outcome, history) = check_one(
+            file,
+            setup.format,
+            setup.read_limits,
+            &args.workload,
+            opts,
+            args.lint,
+        );
         let elapsed = started.elapsed();
-        let json = print_outcome(file, &args.workload, &outcome, elapsed, args);
+        let obj = print_outcome(file, &args.workload, &outcome, elapsed, args);
         let mut code = outcome.exit_code();
-        if let (Some(target), Some(json)) = (&args.report, &json) {
+        if let (Some(target), Outcome::Checked(_)) = (&args.report, &outcome) {
             let path = if args.files.len() == 1 {
                 target.clone()
             } else {
                 target.join(report_name(file, &args.files))
             };
             let empty = labrys_history::History::default();
-            match write_report(&path, file, history.as_ref().unwrap_or(&empty), json) {
+            match write_report(&path, file, history.as_ref().unwrap_or(&empty), &obj) {
                 Ok(()) => eout!("labrys check: report: {}", path.display()),
                 Err(e) => {
                     eout!("labrys check: {e}");
@@ -215,6 +265,14 @@ pub fn run(args: &CheckArgs) -> u8 {
                 }
             }
         }
+        cases.push(case(
+            file,
+            &args.workload,
+            Some(elapsed),
+            &outcome,
+            &obj,
+            args.lint,
+        ));
         if severity(code) > severity(worst) {
             worst = code;
         }
@@ -241,17 +299,17 @@ fn check_one(
         }
         Err(e) => return (Outcome::Error(e.to_string()), None),
     };
-    let outcome = check_read(&history, workload, opts, lint_only);
+    let outcome = check_read(file, &history, workload, opts, lint_only);
     (outcome, Some(history))
 }
 
 fn check_read(
+    file: &Path,
     history: &labrys_history::History,
     workload: &str,
     mut opts: CheckOptions,
     lint_only: bool,
 ) -> Outcome {
-    let file = Path::new(&history.source);
     // What the history holds counts against `--memory-limit`; the search gets the rest.
     opts.memory_limit = opts
         .memory_limit
@@ -277,47 +335,85 @@ fn check_read(
     }
 }
 
+/// Prints one file's outcome (text or JSON) and returns its JSON object, which the JUnit
+/// testcase of a checked file is built from.
 fn print_outcome(
     file: &Path,
     workload: &str,
     outcome: &Outcome,
     elapsed: Duration,
     args: &CheckArgs,
-) -> Option<serde_json::Value> {
+) -> serde_json::Value {
     let name = file.display().to_string();
     let mut obj = serde_json::Map::new();
     obj.insert("file".into(), name.clone().into());
     obj.insert("workload".into(), workload.into());
-    {
-        match outcome {
-            Outcome::Checked(r) => {
-                if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(r.as_ref()) {
-                    obj.extend(m);
-                }
-                if let Some(serde_json::Value::Object(stats)) = obj.get_mut("stats") {
-                    stats.insert("check_seconds".into(), elapsed.as_secs_f64().into());
-                }
+    match outcome {
+        Outcome::Checked(r) => {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(r.as_ref()) {
+                obj.extend(m);
             }
-            Outcome::Error(e) => {
-                eout!("labrys check: {e}");
-                if !args.json {
-                    return None;
-                }
-                obj.insert("error".into(), e.clone().into());
+            if let Some(serde_json::Value::Object(stats)) = obj.get_mut("stats") {
+                stats.insert("check_seconds".into(), elapsed.as_secs_f64().into());
             }
+        }
+        Outcome::Error(e) => {
+            eout!("labrys check: {e}");
+            obj.insert("error".into(), e.clone().into());
         }
     }
     let obj = serde_json::Value::Object(obj);
     if args.json {
         let _ = writeln!(std::io::stdout(), "{obj}");
-    } else {
+    } else if let Outcome::Checked(_) = outcome {
         let _ = write!(
             std::io::stdout(),
             "{}",
             labrys_check::render::text(&name, &obj, args.lint)
         );
     }
-    matches!(outcome, Outcome::Checked(_)).then_some(obj)
+    obj
+}
+
+/// One file's JUnit testcase: from the JSON object printed for it when it was checked (`obj`,
+/// and whether only lint ran), else from its error.
+fn case(
+    file: &Path,
+    workload: &str,
+    time: Option<Duration>,
+    outcome: &Outcome,
+    obj: &serde_json::Value,
+    lint_only: bool,
+) -> Case {
+    let name = file.display().to_string();
+    let (verdict, system_out) = match outcome {
+        Outcome::Checked(_) => {
+            let verdict = labrys_harness::junit::verdict_of_result(&name, obj, lint_only);
+            // A passed file has no failure text: its summary (op counts, warnings) goes here.
+            let out = (verdict == Verdict::Valid)
+                .then(|| labrys_check::render::text(&name, obj, lint_only));
+            (verdict, out)
+        }
+        Outcome::Error(e) => (
+            Verdict::Error {
+                message: e.clone(),
+                details: e.clone(),
+            },
+            None,
+        ),
+    };
+    Case {
+        classname: format!("labrys.check.{workload}"),
+        properties: vec![
+            ("file".into(), name.clone()),
+            ("workload".into(), workload.into()),
+            ("exit-code".into(), outcome.exit_code().to_string()),
+        ],
+        name,
+        time,
+        verdict,
+        system_out,
+    }
 }
 
 /// A report's file name in `--report`'s folder: the history's file name with `.html`, with

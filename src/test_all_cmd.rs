@@ -1,17 +1,34 @@
 //! `labrys test-all`: a matrix of tests (comma lists or a TOML plan), one run folder each,
-//! then `summary.md` and `summary.json` in `store/test-all/<time>/`.
+//! then `summary.md` and `summary.json` in `store/test-all/<time>/`. With `--junit FILE`, one
+//! JUnit testcase per combination, rewritten after every run so that a matrix cut short
+//! still leaves a report of the runs it did.
 
 use crate::test_cmd::{options, TestArgs};
 use clap::Args;
+use labrys_harness::junit::{self, Case, Suite, Verdict};
 use labrys_harness::matrix::{self, Axis, Cell, Plan};
 use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(Args)]
-#[command(after_help = "\
+#[command(after_help = after_help())]
+pub struct TestAllArgs {
+    #[command(flatten)]
+    pub test: TestArgs,
+    /// A TOML plan of runs (instead of the comma lists).
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+}
+
+fn after_help() -> String {
+    format!("{PLAN_HELP}\n\n{}", crate::ci::test_all_exit_codes())
+}
+
+const PLAN_HELP: &str = "\
 In test-all, --db, --workload, --isolation and --nemesis take comma lists and every \
 combination runs, one test after another: `--nemesis none,partition,kill+pause` is three \
 runs (join faults of one run with +). Combinations a database cannot run are listed as \
-skipped. Exit code: the worst run's, worst first: 3 error, 1 invalid, 2 unknown, 0 valid.
+skipped.
 
 A plan file instead of the lists:
   time-limit = 30          # defaults for every run: time-limit, node-count, rate,
@@ -21,14 +38,7 @@ A plan file instead of the lists:
   workload = [\"list-append\", \"bank\"]
   isolation = [\"serializable\"]
   nemesis = [\"none\", \"partition\"]
-  db-opt = { replicas = \"none\" }   # per run table: also time-limit, node-count, rate")]
-pub struct TestAllArgs {
-    #[command(flatten)]
-    pub test: TestArgs,
-    /// A TOML plan of runs (instead of the comma lists).
-    #[arg(long)]
-    pub plan: Option<PathBuf>,
-}
+  db-opt = { replicas = \"none\" }   # per run table: also time-limit, node-count, rate";
 
 fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), String> {
     let mut base = options(&a.test)?;
@@ -62,6 +72,8 @@ fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), Str
 }
 
 pub fn run(a: &TestAllArgs) -> u8 {
+    let started = Instant::now();
+    let ci = &a.test.ci;
     let dbs = crate::dbs::all();
     let cells = axes(a).and_then(|(base, axes)| {
         let mut cells = Vec::new();
@@ -82,7 +94,7 @@ pub fn run(a: &TestAllArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eout!("labrys test-all: {e}");
-            return 3;
+            return ci.finish("test-all", &refused(&e, started), 3);
         }
     };
     let total = cells.iter().filter(|c| matches!(c, Cell::Run(_))).count();
@@ -92,6 +104,7 @@ pub fn run(a: &TestAllArgs) -> u8 {
         base.seed
     );
     let mut n = 0;
+    let mut done = Vec::new();
     let rows = matrix::run_all(
         &cells,
         |o| {
@@ -127,14 +140,45 @@ pub fn run(a: &TestAllArgs) -> u8 {
                     r.verdict.clone()
                 }
             );
+            // The report so far, in case the matrix is cut short; a failure is said at the end.
+            done.push(r.clone());
+            if let Some(path) = &ci.junit {
+                let suite = junit::matrix_suite(&done, base.seed, None);
+                let _ = junit::write(path, &suite, ci.fail_on);
+            }
         },
     );
-    match matrix::write_summary(&rows, &base.store_root) {
-        Ok(dir) => sout!("\nsummary: {}", dir.join("summary.md").display()),
+    let code = matrix::worst(&rows);
+    let (summary, code) = match matrix::write_summary(&rows, &base.store_root) {
+        Ok(dir) => {
+            sout!("\nsummary: {}", dir.join("summary.md").display());
+            (Some(dir), code)
+        }
         Err(e) => {
             eout!("labrys test-all: cannot write the summary: {e}");
-            return 3;
+            (None, 3)
         }
+    };
+    let suite = junit::matrix_suite(&rows, base.seed, summary.as_deref());
+    ci.finish("test-all", &suite, code)
+}
+
+/// The report of a matrix refused before any run: one error testcase saying why.
+fn refused(e: &str, started: Instant) -> Suite {
+    Suite {
+        name: "labrys test-all".into(),
+        time: Some(started.elapsed()),
+        cases: vec![Case {
+            name: "labrys test-all".into(),
+            classname: "labrys.test-all".into(),
+            time: None,
+            verdict: Verdict::Error {
+                message: e.to_string(),
+                details: e.to_string(),
+            },
+            properties: vec![("exit-code".into(), "3".into())],
+            system_out: None,
+        }],
+        ..Suite::default()
     }
-    matrix::worst(&rows)
 }

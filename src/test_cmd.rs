@@ -1,13 +1,15 @@
 //! `labrys test` and `labrys analyze`: flags in, `labrys_harness` does the work, exit code out.
 //!
 //! Progress goes to stderr (and the run's `labrys.log`); stdout gets the verdict and the run
-//! folder, so scripts can read them.
+//! folder, so scripts can read them. With `--junit FILE`, the run is also one JUnit testcase,
+//! written however the test ended (refused options, a failed or interrupted run included).
 
 use clap::Args;
+use labrys_harness::junit::{self, Case, Suite, Verdict};
 use labrys_harness::options::parse_nodes;
-use labrys_harness::{NodeSpec, Outcome, TestOptions};
+use labrys_harness::{matrix, NodeSpec, Outcome, TestOptions};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -78,6 +80,8 @@ pub struct TestArgs {
     /// run is checked against what the database documents for the level).
     #[arg(long)]
     pub isolation: Option<String>,
+    #[command(flatten)]
+    pub ci: crate::ci::CiArgs,
 }
 
 #[derive(Args)]
@@ -197,16 +201,58 @@ fn report(o: &Outcome) -> u8 {
 }
 
 pub fn run_test(a: &TestArgs) -> u8 {
+    let started = Instant::now();
     // Every option is checked before anything is printed or touched.
     let dbs = crate::dbs::all();
     match options(a).and_then(|o| o.validate(&dbs).map(|()| o).map_err(|e| e.to_string())) {
         Ok(opts) => {
             eout!("labrys test: seed {}", opts.seed);
-            report(&labrys_harness::run_test(&opts, &dbs))
+            let outcome = labrys_harness::run_test(&opts, &dbs);
+            let code = report(&outcome);
+            let row = matrix::Row {
+                elapsed: started.elapsed(),
+                ..matrix::row_of(&opts, &outcome)
+            };
+            let case = junit::case_of_row(&row, opts.seed);
+            let suite = Suite {
+                name: format!("labrys test {}", case.name),
+                properties: vec![("seed".into(), opts.seed.to_string())],
+                time: Some(row.elapsed),
+                system_out: None,
+                cases: vec![case],
+            };
+            a.ci.finish("test", &suite, code)
         }
         Err(e) => {
             eout!("labrys test: {e}");
-            3
+            let nemesis = matrix::list(&a.nemesis).join("+");
+            let name = junit::run_name(
+                &a.db,
+                &a.workload,
+                a.isolation.as_deref(),
+                if nemesis.is_empty() { "none" } else { &nemesis },
+            );
+            let suite = Suite {
+                name: format!("labrys test {name}"),
+                time: Some(started.elapsed()),
+                cases: vec![Case {
+                    classname: junit::run_classname(&a.db, &a.workload),
+                    name,
+                    time: None,
+                    verdict: Verdict::Error {
+                        message: e.clone(),
+                        details: e,
+                    },
+                    properties: vec![
+                        ("db".into(), a.db.clone()),
+                        ("workload".into(), a.workload.clone()),
+                        ("exit-code".into(), "3".into()),
+                    ],
+                    system_out: None,
+                }],
+                ..Suite::default()
+            };
+            a.ci.finish("test", &suite, 3)
         }
     }
 }

@@ -8,12 +8,14 @@
 //! - [`verdict`]: checking a recorded history and writing `results.json`;
 //! - [`test_run`]: the whole test, step by step;
 //! - [`analyze`]: re-checking a stored run without a cluster;
-//! - [`matrix`]: `labrys test-all`, many tests and one summary.
+//! - [`matrix`]: `labrys test-all`, many tests and one summary;
+//! - [`junit`]: the verdicts of `check`, `test` and `test-all` as JUnit XML for CI.
 //!
 //! Exit codes follow `labrys check`: 0 valid, 1 invalid, 2 unknown, 3 error.
 
 pub mod analyze;
 pub mod guard;
+pub mod junit;
 pub mod matrix;
 pub mod nodes;
 pub mod options;

@@ -294,9 +294,12 @@ pub struct Row {
     /// The outcome's one line, or why the cell was skipped.
     pub note: String,
     pub exit_code: Option<u8>,
+    /// How long the run took (zero for a skipped cell).
+    pub elapsed: Duration,
 }
 
-/// The summary row of a finished run, from its outcome and run folder.
+/// The summary row of a finished run, from its outcome and run folder (its `elapsed` is left
+/// zero for the caller, who timed the run, to set).
 pub fn row_of(o: &TestOptions, out: &Outcome) -> Row {
     let read = |name: &str| -> Option<J> {
         let p = out.run_dir.as_ref()?.join(name);
@@ -355,6 +358,7 @@ pub fn row_of(o: &TestOptions, out: &Outcome) -> Row {
         run_dir: out.run_dir.clone(),
         note: out.summary.clone(),
         exit_code: Some(out.exit_code),
+        elapsed: Duration::ZERO,
     }
 }
 
@@ -383,6 +387,7 @@ pub fn skipped_row(cell: &Cell) -> Option<Row> {
         run_dir: None,
         note: why.clone(),
         exit_code: None,
+        elapsed: Duration::ZERO,
     })
 }
 
@@ -510,7 +515,14 @@ pub fn run_all(
     let mut rows = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
         let row = match cell {
-            Cell::Run(o) => row_of(o, &run(o)),
+            Cell::Run(o) => {
+                let started = std::time::Instant::now();
+                let out = run(o);
+                Row {
+                    elapsed: started.elapsed(),
+                    ..row_of(o, &out)
+                }
+            }
             skip => skipped_row(skip).expect("a skip"),
         };
         each(i, &row);
@@ -763,6 +775,38 @@ mod tests {
         // The store's own `latest` is the last test run, not the summary.
         let store_latest = store.path().join("latest").canonicalize().unwrap();
         assert!(store_latest.starts_with(store.path().join("fake-bank").canonicalize().unwrap()));
+        // Each run was timed (a 1 s test takes at least 1 s), and its JUnit testcase says how
+        // it ended.
+        assert!(rows[0].elapsed >= Duration::from_secs(1), "{:?}", rows[0]);
+        assert_eq!(rows[3].elapsed, Duration::ZERO);
+        let junit = store.path().join("junit.xml");
+        let suite = crate::junit::matrix_suite(&rows, 1, Some(&dir));
+        crate::junit::write(&junit, &suite, crate::junit::FailOn::Unknown).unwrap();
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let ts = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        let attrs: Vec<_> = ["tests", "failures", "errors", "skipped"]
+            .iter()
+            .map(|a| ts.attribute(*a).unwrap())
+            .collect();
+        assert_eq!(attrs, ["4", "0", "1", "1"], "{xml}");
+        let names: Vec<_> = ts
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .map(|n| n.attribute("name").unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fake-register-serializable none",
+                "fake-bank-serializable none",
+                "kv-register none",
+                "kv-bank none"
+            ]
+        );
     }
 
     #[test]
