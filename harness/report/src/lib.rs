@@ -468,7 +468,7 @@ fn facts(input: &ReportInput, d: &Data) -> Vec<Fact> {
         add("Op timeout", g("op-timeout-s").map(|s| format!("{s} s")));
         add("Seed", g("seed"));
         add("Started", g("start"));
-        add("Ended", g("end").or(Some("did not record an end".into())));
+        add("Ended", g("end"));
         add("labrys", g("labrys-version"));
     }
     add(
