@@ -26,6 +26,24 @@ fn val(t: &Txns, v: u32) -> String {
     }
 }
 
+/// A data step's values in a few characters, for a drawing's edge label: `ww` the version
+/// written then the next (`?` when no read saw the next yet), `wr` the value read, `rw` the
+/// version read (`∅`: the initial one) then the version that overwrote it.
+fn step_values(t: &Txns, kind: u8, a: u32, b: u32) -> String {
+    let v = |x: u32, none: &str| {
+        if x == NONE {
+            none.to_string()
+        } else {
+            t.val(x).to_string()
+        }
+    };
+    match kind {
+        WR => v(a, "∅"),
+        WW => format!("{} → {}", v(a, "∅"), v(b, "?")),
+        _ => format!("{} → {}", v(a, "∅"), v(b, "?")),
+    }
+}
+
 /// Why `from` precedes `to`, in one sentence.
 pub fn explain_step(h: &History, t: &Txns, g: &Graph, kind: Kind, s: &Step) -> String {
     let (a, b) = (s.from, s.to);
@@ -130,6 +148,11 @@ pub fn cycle_anomaly(h: &History, t: &Txns, g: &Graph, kind: Kind, c: &Cycle) ->
         j.insert("to".into(), s.to.into());
         j.insert("type".into(), kind_name(s.kind).into());
         j.insert("explanation".into(), why.into());
+        if s.why != NONE {
+            let d = g.deps[s.why as usize];
+            j.insert("key".into(), t.key(d.key).to_string().into());
+            j.insert("values".into(), step_values(t, d.kind, d.a, d.b).into());
+        }
         steps.push(serde_json::Value::Object(j));
     }
     let order: Vec<String> = c.steps.iter().map(|s| format!("T{}", s.from)).collect();

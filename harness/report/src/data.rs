@@ -86,6 +86,9 @@ pub struct Window {
     pub fault: String,
     pub start: f64,
     pub end: f64,
+    /// What the nemesis said it did when the fault began (the partition's grudge, the nodes
+    /// killed), from the start's last record.
+    pub detail: String,
 }
 
 pub struct Data {
@@ -203,7 +206,7 @@ fn assign_lanes(rows: &mut [Row], end: f64) -> Vec<Vec<i64>> {
 /// extend what is already there.
 fn windows(h: &History, axis: Axis, end: f64) -> Vec<Window> {
     let mut out: Vec<Window> = Vec::new();
-    let mut open: BTreeMap<String, f64> = BTreeMap::new();
+    let mut open: BTreeMap<String, (f64, String)> = BTreeMap::new();
     let mut closed: BTreeMap<String, usize> = BTreeMap::new();
     for (pos, op) in h.ops.iter().enumerate() {
         if op.is_client() {
@@ -225,11 +228,12 @@ fn windows(h: &History, axis: Axis, end: f64) -> Vec<Window> {
         } else if f == "heal" {
             let names: Vec<String> = open.keys().cloned().collect();
             for n in names {
-                let s = open.remove(&n).unwrap_or(t);
+                let (s, detail) = open.remove(&n).unwrap_or((t, String::new()));
                 out.push(Window {
                     fault: n,
                     start: s,
                     end: t,
+                    detail,
                 });
             }
             continue;
@@ -237,26 +241,45 @@ fn windows(h: &History, axis: Axis, end: f64) -> Vec<Window> {
             continue;
         };
         if start {
-            if !open.contains_key(name) {
-                open.insert(name.to_string(), t);
-                closed.remove(name);
+            let detail = if op.value.is_nil() {
+                String::new()
+            } else {
+                let v = op.value.to_string();
+                if v.chars().count() > 160 {
+                    v.chars().take(159).collect::<String>() + "…"
+                } else {
+                    v
+                }
+            };
+            match open.get_mut(name) {
+                Some(w) => {
+                    if !detail.is_empty() {
+                        w.1 = detail;
+                    }
+                }
+                None => {
+                    open.insert(name.to_string(), (t, detail));
+                    closed.remove(name);
+                }
             }
-        } else if let Some(s) = open.remove(name) {
+        } else if let Some((s, detail)) = open.remove(name) {
             out.push(Window {
                 fault: name.to_string(),
                 start: s,
                 end: t,
+                detail,
             });
             closed.insert(name.to_string(), out.len() - 1);
         } else if let Some(&i) = closed.get(name) {
             out[i].end = out[i].end.max(t);
         }
     }
-    for (n, s) in open {
+    for (n, (s, detail)) in open {
         out.push(Window {
             fault: n,
             start: s,
             end,
+            detail,
         });
     }
     out.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -306,12 +329,14 @@ mod tests {
                 Window {
                     fault: "partition".into(),
                     start: 1.0,
-                    end: 6.0
+                    end: 6.0,
+                    detail: String::new(),
                 },
                 Window {
                     fault: "kill".into(),
                     start: 3.0,
-                    end: 9.0
+                    end: 9.0,
+                    detail: String::new(),
                 },
             ]
         );

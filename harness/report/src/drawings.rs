@@ -253,14 +253,26 @@ pub fn step_key(explanation: &str) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 
-fn edge_label(kind: &str, explanation: &str) -> String {
-    let kind = match kind {
+/// `rw · key 255 · 5 → 8`: the kind, the key and the values when the checker gave them
+/// (older results carry only the explanation, which names the key).
+fn edge_label(step: &Json) -> String {
+    let kind = match step.get("type").and_then(Json::as_str).unwrap_or("?") {
         "realtime" => "rt",
         k => k,
     };
-    match step_key(explanation) {
-        Some(k) => format!("{kind} · key {}", clip(&k, 16)),
-        None => kind.to_string(),
+    let key = step
+        .get("key")
+        .map(|k| {
+            k.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| k.to_string())
+        })
+        .or_else(|| step_key(step.get("explanation").and_then(Json::as_str).unwrap_or("")));
+    let values = step.get("values").and_then(Json::as_str);
+    match (key, values) {
+        (Some(k), Some(v)) => format!("{kind} · key {} · {}", clip(&k, 16), clip(v, 24)),
+        (Some(k), None) => format!("{kind} · key {}", clip(&k, 16)),
+        _ => kind.to_string(),
     }
 }
 
@@ -312,7 +324,6 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
             let from = pos(&st.get("from").map(proc_name).unwrap_or_default());
             let to = pos(&st.get("to").map(proc_name).unwrap_or_default());
             let kind = st.get("type").and_then(Json::as_str).unwrap_or("?");
-            let expl = st.get("explanation").and_then(Json::as_str).unwrap_or("");
             let color = edge_color(kind);
             // A quadratic curve bulging to the left of the direction of travel: two
             // opposite edges between the same pair stay apart.
@@ -366,7 +377,7 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
             root.draw(&Polygon::new(head, color.filled()))
                 .map_err(err)?;
             let mid = curve[20];
-            let label = edge_label(kind, expl);
+            let label = edge_label(st);
             let font: TextStyle = ("sans-serif", 17).into();
             let (tw, th) = root.estimate_text_size(&label, &font).map_err(err)?;
             let (mx, my) = (mid.0.round() as i32, mid.1.round() as i32);
@@ -438,8 +449,19 @@ mod tests {
             step_key("T1 completed (line 4) before T3 was invoked"),
             None
         );
-        assert_eq!(edge_label("realtime", "T1 completed"), "rt");
-        assert_eq!(edge_label("wr", "T2 read key x:1, which"), "wr · key x");
+        let e = |j: Json| edge_label(&j);
+        assert_eq!(
+            e(json!({"type": "realtime", "explanation": "T1 completed"})),
+            "rt"
+        );
+        assert_eq!(
+            e(json!({"type": "wr", "explanation": "T2 read key x:1, which"})),
+            "wr · key x"
+        );
+        assert_eq!(
+            e(json!({"type": "rw", "key": "255", "values": "5 → 8", "explanation": ""})),
+            "rw · key 255 · 5 → 8"
+        );
     }
 
     #[test]

@@ -86,6 +86,14 @@ struct AnomalyView {
     more: usize,
 }
 
+struct FaultRow {
+    fault: String,
+    color: String,
+    from: String,
+    to: String,
+    detail: String,
+}
+
 struct FaultKey {
     name: String,
     color: String,
@@ -105,6 +113,7 @@ struct Page {
     anomalies: Vec<AnomalyView>,
     warnings: Vec<String>,
     faults: Vec<FaultKey>,
+    schedule: Vec<FaultRow>,
     plots: Vec<plots::Plot>,
     plot_notes: Vec<String>,
     timeline_json: String,
@@ -350,6 +359,21 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
         }
     }
 
+    let at = |x: f64| match d.axis {
+        Axis::Seconds => format!("{x:.1} s"),
+        Axis::Position => format!("record {x:.0}"),
+    };
+    let schedule: Vec<FaultRow> = d
+        .windows
+        .iter()
+        .map(|w| FaultRow {
+            fault: w.fault.clone(),
+            color: hex(plots::fault_color(&w.fault)),
+            from: at(w.start),
+            to: at(w.end),
+            detail: w.detail.clone(),
+        })
+        .collect();
     let timeline = timeline_json(&d);
     let mut stats = r.get("stats").cloned().unwrap_or(Json::Null);
     if let Some(o) = stats.as_object_mut() {
@@ -377,6 +401,7 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
         anomalies,
         warnings,
         faults,
+        schedule,
         plots: plot_list,
         plot_notes,
         timeline_json: timeline,
