@@ -5,9 +5,10 @@
 //! and the plots are there in colour. Screenshots stay in `target/browser-test/` for a person
 //! to look at. Needs root (the cluster) and Debian's `chromium` (scripts/test installs both).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Chromium as the machine's closed network needs it: no background connections, a fresh
 /// profile, no sandbox (root).
@@ -110,23 +111,7 @@ fn integration_browser_shows_a_real_runs_report_and_the_serve_index() {
     assert!(stdout.contains("report: "), "{stdout}");
     let valid = run.status.code() == Some(0);
 
-    let mut serve = labrys()
-        .args(["serve", "--bind", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (mut serve, base) = common::serve(&store);
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../browser-test");
     std::fs::create_dir_all(&shots).unwrap();
 

@@ -1,8 +1,10 @@
 //! `labrys serve` through the binary: a missing store is an error naming it (exit 3) before
 //! anything listens, and a good one prints the URL it serves at.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("labrys-cli-serve-{}-{name}", std::process::id()));
@@ -37,21 +39,7 @@ fn it_prints_the_url_it_serves_at() {
         r#"{"db":"etcd","workload":"register"}"#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_labrys"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    let (mut child, url) = common::serve(&store);
     let hostport = url.trim_start_matches("http://").trim_end_matches('/');
     let mut s = std::net::TcpStream::connect(hostport).unwrap();
     write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();

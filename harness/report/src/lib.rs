@@ -136,6 +136,17 @@ fn hex(c: plotters::style::RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
+/// The strings of a JSON array (none when it is missing or not one).
+fn strings(v: Option<&Json>) -> Vec<String> {
+    v.and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn str_of(v: Option<&Json>) -> Option<String> {
     match v? {
         Json::Null => None,
@@ -205,24 +216,8 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
     let incomplete = r
         .get("incomplete")
         .and_then(|v| v.as_str().map(String::from).or_else(|| Some(v.to_string())));
-    let anomaly_types: Vec<String> = r
-        .get("anomaly_types")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let not: Vec<String> = r
-        .get("not")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let anomaly_types = strings(r.get("anomaly_types"));
+    let not = strings(r.get("not"));
     let test = input.test;
     let models = test.and_then(|t| str_of(t.get("consistency-models")));
     let promise = test.and_then(|t| str_of(t.get("isolation-promise")));

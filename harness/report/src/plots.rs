@@ -10,6 +10,7 @@
 use crate::data::{quantile, Axis, Data, Outcome, Window};
 use crate::ReportError;
 use labrys_history::{History, OpType, Value};
+use plotters::coord::combinators::LogCoord;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -106,6 +107,74 @@ fn shade<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     Ok(())
 }
 
+type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
+
+/// A latency plot's frame: time across, milliseconds up on a log scale, faults shaded.
+fn latency_frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    d: &Data,
+    (lo, hi): (f64, f64),
+) -> Result<Chart<'a, 'b, LogCoord<f64>>, ReportError> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range(d), (lo..hi).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(d.axis.label())
+        .y_desc("latency (ms)")
+        .y_label_formatter(&|v| format_ms(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    shade(&mut chart, &d.windows, (lo, hi))?;
+    Ok(chart)
+}
+
+/// A plot's frame with a linear y axis from `lo` to `hi`, faults shaded.
+fn linear_frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    d: &Data,
+    (lo, hi): (f64, f64),
+    y_desc: &str,
+) -> Result<Chart<'a, 'b, RangedCoordf64>, ReportError> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range(d), lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(d.axis.label())
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    shade(&mut chart, &d.windows, (lo, hi))?;
+    Ok(chart)
+}
+
+/// The legend of the series drawn with labels, top right.
+fn legend<'a, 'b: 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'a, 'b, Y>,
+) -> Result<(), ReportError> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(err)
+}
+
 /// Calls of `f` to draw, at most [`MAX_POINTS`]: all non-`ok` ones first, then an even
 /// stride of the `ok` ones. Returns the positions in `d.rows` and how many there were.
 fn sample(d: &Data, f: u16) -> (Vec<usize>, usize) {
@@ -162,23 +231,7 @@ pub fn latency_raw(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> {
     let hi = lats.iter().cloned().fold(0.0, f64::max).max(lo * 10.0) * 1.5;
     let name = &d.fs[f as usize];
     let svg = draw_svg(WIDTH, HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_range(d), (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(d.axis.label())
-            .y_desc("latency (ms)")
-            .y_label_formatter(&|v| format_ms(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
-        shade(&mut chart, &d.windows, (lo, hi))?;
+        let mut chart = latency_frame(root, d, (lo, hi))?;
         for outcome in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_color(outcome);
             let pts: Vec<(f64, f64)> = picked
@@ -199,14 +252,7 @@ pub fn latency_raw(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> {
                 .label(outcome.name())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
@@ -278,23 +324,7 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
     let hi = all.iter().cloned().fold(0.0, f64::max).max(lo * 10.0) * 1.5;
     let name = &d.fs[f as usize];
     let svg = draw_svg(WIDTH, HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_range(d), (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(d.axis.label())
-            .y_desc("latency (ms)")
-            .y_label_formatter(&|v| format_ms(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
-        shade(&mut chart, &d.windows, (lo, hi))?;
+        let mut chart = latency_frame(root, d, (lo, hi))?;
         for (label, q, c) in qs {
             let pts: Vec<(f64, f64)> = per
                 .iter()
@@ -310,14 +340,7 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
                     PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
@@ -359,22 +382,7 @@ pub fn throughput(d: &Data) -> Result<Option<Plot>, ReportError> {
         * 1.15
         + 1.0;
     let svg = draw_svg(WIDTH, HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_range(d), 0.0..hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(d.axis.label())
-            .y_desc("ops/s")
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
-        shade(&mut chart, &d.windows, (0.0, hi))?;
+        let mut chart = linear_frame(root, d, (0.0, hi), "ops/s")?;
         for outcome in [Outcome::Ok, Outcome::Info, Outcome::Fail] {
             let c = outcome_color(outcome);
             let k = outcome.code() as usize;
@@ -391,14 +399,7 @@ pub fn throughput(d: &Data) -> Result<Option<Plot>, ReportError> {
                     PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
@@ -440,22 +441,7 @@ pub fn bank_totals(
     let (lo, hi) = (lo - pad, hi + pad);
     let wrong = pts.iter().filter(|p| p.1 != expected).count();
     let svg = draw_svg(WIDTH, HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x_range(d), lo..hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(d.axis.label())
-            .y_desc("sum of balances")
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
-        shade(&mut chart, &d.windows, (lo, hi))?;
+        let mut chart = linear_frame(root, d, (lo, hi), "sum of balances")?;
         let e = expected as f64;
         chart
             .draw_series(LineSeries::new(
@@ -483,14 +469,7 @@ pub fn bank_totals(
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
