@@ -66,7 +66,7 @@ pub struct CheckArgs {
     pub lint: bool,
     /// Write an HTML report (verdict, anomalies drawn, plots, timeline): to this file for one
     /// history; with several, into this folder, one `<name>.html` per history.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "lint")]
     pub report: Option<PathBuf>,
     #[command(flatten)]
     pub ci: crate::ci::CiArgs,
@@ -161,6 +161,15 @@ pub(crate) struct Setup {
 
 /// Checks the flags and derives the per-file options; an error names the flag at fault.
 pub(crate) fn setup(args: &CheckArgs) -> Result<Setup, String> {
+    if let Some(r) = &args.report {
+        if args.files.len() > 1 && r.extension().is_some_and(|e| e == "html") {
+            return Err(format!(
+                "--report {}: with {} histories --report names a folder (one report per history), not an .html file",
+                r.display(),
+                args.files.len()
+            ));
+        }
+    }
     let initial = args.initial.as_deref().map(parse_initial).transpose()?;
     let format = Format::parse(&args.format).unwrap_or(Format::Auto);
     let probe = CheckOptions {
@@ -222,7 +231,8 @@ pub fn run(args: &CheckArgs) -> u8 {
 /// returns the worst exit code.
 fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
     let mut worst = 0u8;
-    for file in &args.files {
+    let report_names = report_names(&args.files);
+    for (i, file) in args.files.iter().enumerate() {
         let opts = CheckOptions {
             initial: setup.initial.clone(),
             consistency_models: args.consistency_models.clone(),
@@ -254,7 +264,7 @@ fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
             let path = if args.files.len() == 1 {
                 target.clone()
             } else {
-                target.join(report_name(file, &args.files))
+                target.join(&report_names[i])
             };
             let empty = labrys_history::History::default();
             match write_report(&path, file, history.as_ref().unwrap_or(&empty), &obj) {
@@ -416,24 +426,34 @@ fn case(
     }
 }
 
-/// A report's file name in `--report`'s folder: the history's file name with `.html`, with
-/// its parent folder's name in front when two histories share a name.
-fn report_name(file: &Path, all: &[PathBuf]) -> String {
+/// Each history's report name in `--report`'s folder: its file name with `.html`; when two
+/// histories share a name, with their parent folders' names in front, and a number when even
+/// that is shared, so no report overwrites another.
+fn report_names(files: &[PathBuf]) -> Vec<String> {
     let name = |p: &Path| {
         p.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "history".into())
     };
-    let mine = name(file);
-    let shared = all.iter().filter(|p| name(p) == mine).count() > 1;
-    let parent = file
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned());
-    match (shared, parent) {
-        (true, Some(p)) => format!("{p}-{mine}.html"),
-        _ => format!("{mine}.html"),
-    }
+    let mut used = std::collections::HashSet::new();
+    files
+        .iter()
+        .map(|f| {
+            let mine = name(f);
+            let shared = files.iter().filter(|p| name(p) == mine).count() > 1;
+            let base = match f.parent().and_then(|p| p.file_name()) {
+                Some(parent) if shared => format!("{}-{mine}", parent.to_string_lossy()),
+                _ => mine,
+            };
+            let mut candidate = format!("{base}.html");
+            let mut n = 2;
+            while !used.insert(candidate.clone()) {
+                candidate = format!("{base}-{n}.html");
+                n += 1;
+            }
+            candidate
+        })
+        .collect()
 }
 
 /// `to` relative to the folder `from_dir`, for a link that survives moving both together.

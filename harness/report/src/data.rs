@@ -3,7 +3,7 @@
 //!
 //! Time is the history's own `time` field (nanoseconds since the test began) when every
 //! record has one. Histories without it (Porcupine's logs, hand-written Elle files) still get
-//! a timeline, drawn against record positions: real-time order is all a checker reads from a
+//! a timeline, drawn against line numbers: real-time order is all a checker reads from a
 //! history anyway, and the line numbers are what its explanations name. Latency and
 //! throughput plots need real time and are left out for those, with a sentence saying why.
 
@@ -50,7 +50,7 @@ impl Axis {
     pub fn label(self) -> &'static str {
         match self {
             Axis::Seconds => "time (s)",
-            Axis::Position => "record",
+            Axis::Position => "line in the history file",
         }
     }
 }
@@ -111,7 +111,7 @@ impl Data {
         };
         let at = |pos: usize, op: &Op| match axis {
             Axis::Seconds => op.time.unwrap_or(0) as f64 / 1e9,
-            Axis::Position => pos as f64,
+            Axis::Position => position(pos, op),
         };
         let end = h
             .ops
@@ -160,6 +160,16 @@ impl Data {
 
     pub fn has_time(&self) -> bool {
         self.axis == Axis::Seconds && !self.rows.is_empty()
+    }
+}
+
+/// Where a record sits without time: its line in the file (what explanations name), else its
+/// position in the history.
+fn position(pos: usize, op: &Op) -> f64 {
+    if op.line > 0 {
+        op.line as f64
+    } else {
+        pos as f64
     }
 }
 
@@ -214,13 +224,20 @@ fn windows(h: &History, axis: Axis, end: f64) -> Vec<Window> {
         }
         let t = match axis {
             Axis::Seconds => op.time.unwrap_or(0) as f64 / 1e9,
-            Axis::Position => pos as f64,
+            Axis::Position => position(pos, op),
         };
         let f: &str = &op.f;
         let (start, name) = if let Some(x) = f.strip_prefix("start-") {
             (true, x)
         } else if let Some(x) = f.strip_prefix("stop-") {
             (false, x)
+        } else if f == "kill" || f == "pause" {
+            (true, f)
+        } else if f == "start" && (open.contains_key("kill") || closed.contains_key("kill")) {
+            // Jepsen's kill nemesis: `kill` then `start` brings the nodes back.
+            (false, "kill")
+        } else if f == "resume" {
+            (false, "pause")
         } else if f == "start" {
             (true, "fault")
         } else if f == "stop" {
@@ -338,6 +355,30 @@ mod tests {
                     end: 9.0,
                     detail: String::new(),
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn jepsen_kill_then_start_is_one_kill_window() {
+        let ops = vec![
+            nem(0, OpType::Info, "kill", 8),
+            nem(1, OpType::Info, "kill", 8),
+            nem(2, OpType::Info, "start", 11),
+            nem(3, OpType::Info, "start", 12),
+            nem(4, OpType::Info, "kill", 20),
+            nem(5, OpType::Info, "start", 23),
+        ];
+        let h = History::from_ops(ops, "t").unwrap();
+        let w: Vec<(String, f64, f64)> = windows(&h, Axis::Seconds, 30.0)
+            .into_iter()
+            .map(|w| (w.fault, w.start, w.end))
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                ("kill".to_string(), 8.0, 12.0),
+                ("kill".to_string(), 20.0, 23.0)
             ]
         );
     }

@@ -94,34 +94,90 @@ fn context(window: &[Json], h: &History, lo: f64, hi: f64) -> Vec<Json> {
     out.into_iter().take(CONTEXT_OPS).map(|(_, j)| j).collect()
 }
 
-/// The counterexample of one `linearizability` anomaly; `None` when it carries no window.
-pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportError> {
+/// Most bars a counterexample draws; a larger window is cut to the ops around the one that
+/// cannot be placed.
+pub const MAX_BARS: usize = 24;
+
+/// The ops of a large window worth drawing: the stuck op, the ops that overlap it, and the
+/// tail of the order the search found, up to [`MAX_BARS`].
+fn focus<'j>(core: &'j [Json], placed: &[&Json], stuck: Option<&Json>) -> Vec<&'j Json> {
+    if core.len() <= MAX_BARS {
+        return core.iter().collect();
+    }
+    let mut keep: Vec<&Json> = Vec::new();
+    let add = |op: &'j Json, keep: &mut Vec<&'j Json>| {
+        if keep.len() < MAX_BARS && !keep.iter().any(|k| same(k, op)) {
+            keep.push(op);
+        }
+    };
+    if let Some(st) = stuck {
+        if let Some(op) = core.iter().find(|o| same(o, st)) {
+            add(op, &mut keep);
+        }
+        let (s0, e0) = extent(st);
+        let e0 = e0.unwrap_or(f64::INFINITY);
+        for op in core {
+            let (s, e) = extent(op);
+            if s <= e0 && e.unwrap_or(f64::INFINITY) >= s0 && keep.len() < MAX_BARS / 3 {
+                add(op, &mut keep);
+            }
+        }
+    }
+    for p in placed.iter().rev() {
+        if let Some(op) = core.iter().find(|o| same(o, p)) {
+            add(op, &mut keep);
+        }
+    }
+    keep
+}
+
+/// The counterexample of one `linearizability` anomaly, with a note when only part of it is
+/// drawn; `None` when it carries no window.
+pub fn counterexample(
+    a: &Json,
+    h: &History,
+) -> Result<Option<(String, Option<String>)>, ReportError> {
     let Some(core) = a.get("window").and_then(Json::as_array) else {
         return Ok(None);
     };
     if core.is_empty() {
         return Ok(None);
     }
-    let core_lo = core
-        .iter()
-        .map(|o| extent(o).0)
-        .fold(f64::INFINITY, f64::min);
-    let core_hi = core
-        .iter()
-        .map(|o| {
-            let (s, e) = extent(o);
-            e.unwrap_or(s)
-        })
-        .fold(0.0, f64::max);
-    let mut all: Vec<Json> = core.clone();
-    all.extend(context(core, h, core_lo, core_hi));
-    let window = &all;
     let placed: Vec<&Json> = a
         .get("placed")
         .and_then(Json::as_array)
         .map(|v| v.iter().collect())
         .unwrap_or_default();
     let stuck = a.get("stuck");
+    let shown = focus(core, &placed, stuck);
+    let span = |ops: &[Json]| {
+        let lo = ops
+            .iter()
+            .map(|o| extent(o).0)
+            .fold(f64::INFINITY, f64::min);
+        let hi = ops
+            .iter()
+            .map(|o| {
+                let (s, e) = extent(o);
+                e.unwrap_or(s)
+            })
+            .fold(0.0, f64::max);
+        (lo, hi)
+    };
+    let mut all: Vec<Json> = shown.iter().map(|o| (*o).clone()).collect();
+    let note = if shown.len() < core.len() {
+        Some(format!(
+            "Drawn: {} of the {} operations that cannot be linearized together (the one that cannot be placed, those overlapping it, and the end of the longest order found); the text lists them all.",
+            shown.len(),
+            core.len()
+        ))
+    } else {
+        let (lo, hi) = span(&all);
+        let extra = context(core, h, lo, hi);
+        all.extend(extra.into_iter().take(MAX_BARS.saturating_sub(all.len())));
+        None
+    };
+    let window = &all;
     let mut procs: Vec<String> = Vec::new();
     for op in window.iter() {
         let p = op.get("process").map(proc_name).unwrap_or_default();
@@ -129,25 +185,22 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
             procs.push(p);
         }
     }
-    let lo = window
-        .iter()
-        .map(|o| extent(o).0)
-        .fold(f64::INFINITY, f64::min);
-    let hi = window
-        .iter()
-        .map(|o| {
-            let (s, e) = extent(o);
-            e.unwrap_or(s)
-        })
-        .fold(0.0, f64::max);
+    let (lo, hi) = span(window);
     let pad = ((hi - lo) * 0.04).max(1.0);
     let (x0, x1) = (lo - pad, hi + pad * 3.0);
     let row_h = 44u32;
-    let h = 70 + row_h * procs.len() as u32;
+    let h_px = 70 + row_h * procs.len() as u32;
     let w = 900u32;
+    // Data units per pixel of the plotting area (the y labels take 90 px, margins 20).
+    let per_px = (x1 - x0) / (w as f64 - 110.0);
+    let row_of = |op: &Json| {
+        let p = op.get("process").map(proc_name).unwrap_or_default();
+        let i = procs.iter().position(|q| *q == p).unwrap_or(0);
+        (procs.len() - 1 - i) as f64
+    };
     let mut s = String::new();
     {
-        let root = SVGBackend::with_string(&mut s, (w, h)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut s, (w, h_px)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
@@ -176,12 +229,21 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
-        let row_of = |op: &Json| {
-            let p = op.get("process").map(proc_name).unwrap_or_default();
-            let i = procs.iter().position(|q| *q == p).unwrap_or(0);
-            (procs.len() - 1 - i) as f64
-        };
-        for op in window.iter() {
+        // Labels claim room on their row in this order: the op that cannot be placed, the
+        // order found, the rest; one that would overlap a claimed one is left out.
+        let mut by_rank: Vec<&Json> = window.iter().collect();
+        by_rank.sort_by_key(|op| {
+            if stuck.is_some_and(|st| same(st, op)) {
+                0
+            } else if placed.iter().any(|p| same(p, op)) {
+                1
+            } else {
+                2
+            }
+        });
+        let mut claimed: Vec<(f64, f64, f64)> = Vec::new();
+        let mut labels: Vec<(String, f64, f64)> = Vec::new();
+        for op in by_rank {
             let (s0, e0) = extent(op);
             let y = row_of(op);
             let order = placed.iter().position(|p| same(p, op));
@@ -199,10 +261,11 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
             } else {
                 RGBColor(140, 140, 140)
             };
-            let end = e0.unwrap_or(x1);
+            // Every bar at least 5 px wide, so a one-line op is still seen.
+            let end = e0.unwrap_or(x1).max(s0 + 5.0 * per_px);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(s0, y + 0.22), (end.max(s0 + 0.3), y + 0.78)],
+                    [(s0, y + 0.22), (end, y + 0.78)],
                     color.mix(if unsure || ctx { 0.4 } else { 0.85 }).filled(),
                 )))
                 .map_err(err)?;
@@ -219,6 +282,29 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
                     op.get("type").and_then(Json::as_str).unwrap_or("info")
                 );
             }
+            // A label runs right from its bar's start; it is drawn only where it fits before
+            // the next bar of its row (the op that cannot be placed always is).
+            let next = window
+                .iter()
+                .filter(|o| row_of(o) == y && extent(o).0 > s0)
+                .map(|o| extent(o).0)
+                .fold(x1, f64::min);
+            let room_px = (next - s0) / per_px;
+            let width = label.chars().count() as f64 * 7.5 * per_px;
+            if !is_stuck && room_px < label.chars().count() as f64 * 7.5 {
+                continue;
+            }
+            if claimed
+                .iter()
+                .any(|(row, a, b)| *row == y && s0 < *b && s0 + width > *a)
+            {
+                continue;
+            }
+            claimed.push((y, s0, s0 + width));
+            labels.push((label, s0, y));
+        }
+        // Labels after every bar, so no bar covers one.
+        for (label, s0, y) in labels {
             chart
                 .draw_series(std::iter::once(Text::new(
                     label,
@@ -232,7 +318,7 @@ pub fn counterexample(a: &Json, h: &History) -> Result<Option<String>, ReportErr
         }
         root.present().map_err(err)?;
     }
-    Ok(Some(s))
+    Ok(Some((s, note)))
 }
 
 fn proc_name(v: &Json) -> String {
@@ -494,7 +580,8 @@ mod tests {
             "stuck": w("11", 84, 85, "read → 2"),
         });
         let h = History::default();
-        let svg = counterexample(&a, &h).unwrap().unwrap();
+        let (svg, note) = counterexample(&a, &h).unwrap().unwrap();
+        assert_eq!(note, None);
         assert!(svg.contains("1. write 1"), "{svg}");
         assert!(svg.contains("✗ read → 2"));
         assert!(svg.contains("process 11"));

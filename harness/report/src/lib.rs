@@ -62,7 +62,7 @@ pub struct ReportInput<'a> {
 }
 
 const LIN_LEGEND: &str = "Each bar runs from an operation's invocation to its completion. Blue, numbered: the longest order of these operations the search found. Red ✗: the operation no order can place next. Grey: operations that ran meanwhile, for context; pale bars failed or may not have happened.";
-const CYCLE_LEGEND: &str = "Each arrow is a dependency that orders two transactions: ww (wrote a later version), wr (read what the other wrote), rw (read a version the other then overwrote), rt (finished before the other began), process (earlier in the same process). A cycle means no order of them exists.";
+const CYCLE_LEGEND: &str = "Each arrow is a dependency that orders two transactions: ww (wrote a later version), wr (read what the other wrote), rw (read a version the other then overwrote), rt (finished before the other began), process (earlier in the same process); a cycle means no order of them exists. On data arrows, the key, then the versions: a → b is the version read or written, then the one after it (∅: the initial, empty version; ?: a later write no read saw), or for wr the value read.";
 
 /// Examples drawn and explained per anomaly type; the rest are counted.
 pub const EXAMPLES: usize = 3;
@@ -74,6 +74,7 @@ struct Fact {
 
 struct Example {
     svg: Option<String>,
+    note: Option<String>,
     text: String,
 }
 
@@ -81,9 +82,29 @@ struct AnomalyView {
     name: String,
     legend: Option<&'static str>,
     meaning: Option<String>,
-    count: usize,
+    count: String,
     examples: Vec<Example>,
-    more: usize,
+    /// What is not shown, in words; empty when everything is.
+    more: String,
+}
+
+/// "and 1,728 more: 998 in the JSON result, 730 only counted".
+fn more_words(listed: usize, unlisted: usize) -> String {
+    let hidden = listed.saturating_sub(EXAMPLES);
+    match (hidden, unlisted) {
+        (0, 0) => String::new(),
+        (h, 0) => format!(
+            "and {} more of this kind in the JSON result (results.json of a run, or labrys check --json).",
+            count(h as u64)
+        ),
+        (0, u) => format!("and {} more of this kind, counted but not listed.", count(u as u64)),
+        (h, u) => format!(
+            "and {} more of this kind: {} in the JSON result (results.json of a run, or labrys check --json), {} counted but not listed.",
+            count((h + u) as u64),
+            count(h as u64),
+            count(u as u64)
+        ),
+    }
 }
 
 struct FaultRow {
@@ -117,8 +138,8 @@ struct Page {
     plots: Vec<plots::Plot>,
     plot_notes: Vec<String>,
     timeline_json: String,
-    timeline_ops: usize,
-    timeline_lanes: usize,
+    timeline_words: String,
+    has_ops: bool,
     links: Vec<Link>,
     stats_json: String,
     version: &'static str,
@@ -227,6 +248,14 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
         .or_else(|| test.and_then(|t| t.get("workload")).and_then(Json::as_str))
         .unwrap_or("");
     let (verdict_class, verdict_word, headline) = match valid {
+        Some(Json::Bool(true)) if vacuous(r).is_some() => (
+            "valid",
+            "VALID",
+            format!(
+                "Valid only because there was nothing to check: {}",
+                vacuous(r).unwrap_or_default()
+            ),
+        ),
         Some(Json::Bool(true)) => (
             "valid",
             "VALID",
@@ -356,7 +385,7 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
 
     let at = |x: f64| match d.axis {
         Axis::Seconds => format!("{x:.1} s"),
-        Axis::Position => format!("record {x:.0}"),
+        Axis::Position => format!("line {x:.0}"),
     };
     let schedule: Vec<FaultRow> = d
         .windows
@@ -400,13 +429,32 @@ fn render_page(input: &ReportInput) -> Result<String, ReportError> {
         plots: plot_list,
         plot_notes,
         timeline_json: timeline,
-        timeline_ops: d.rows.len(),
-        timeline_lanes: d.lanes.len(),
+        timeline_words: format!(
+            "{} operation{} on {} row{}",
+            count(d.rows.len() as u64),
+            if d.rows.len() == 1 { "" } else { "s" },
+            d.lanes.len(),
+            if d.lanes.len() == 1 { "" } else { "s" }
+        ),
+        has_ops: !d.rows.is_empty(),
         links: input.links.clone(),
         stats_json: serde_json::to_string_pretty(&stats).unwrap_or_default(),
         version: env!("CARGO_PKG_VERSION"),
     };
     Ok(page.render()?)
+}
+
+/// The warning that makes a valid verdict vacuous (no client operations, no reads), if any.
+fn vacuous(r: &Json) -> Option<String> {
+    r.get("warnings")?.as_array()?.iter().find_map(|w| {
+        let kind = w.get("kind")?.as_str()?;
+        matches!(kind, "no-client-ops" | "no-reads").then(|| {
+            w.get("message")
+                .and_then(Json::as_str)
+                .unwrap_or(kind)
+                .to_string()
+        })
+    })
 }
 
 /// What a valid verdict says about a history of `workload` (the checker's name for it).
@@ -492,7 +540,7 @@ fn facts(input: &ReportInput, d: &Data) -> Vec<Fact> {
         add("labrys", g("labrys-version"));
     }
     add(
-        "Checked as",
+        "Checker",
         r.get("workload").and_then(Json::as_str).map(String::from),
     );
     if d.axis == Axis::Position && !d.rows.is_empty() {
@@ -518,19 +566,28 @@ fn anomaly_views(r: &Json, h: &History, types: &[String]) -> Result<Vec<AnomalyV
             .and_then(Json::as_array)
             .map(|v| v.iter().collect())
             .unwrap_or_default();
+        // Checkers list the first anomalies of a kind and count the rest.
+        let unlisted = r
+            .pointer(&format!("/stats/{}_unlisted", name.replace('/', "~1")))
+            .and_then(Json::as_u64)
+            .unwrap_or(0) as usize;
+        let total = list.len() + unlisted;
         let mut examples = Vec::new();
         for a in list.iter().take(EXAMPLES) {
-            let svg = if name == "linearizability" {
-                drawings::counterexample(a, h)?
+            let (svg, note) = if name == "linearizability" {
+                match drawings::counterexample(a, h)? {
+                    Some((svg, note)) => (Some(svg), note),
+                    None => (None, None),
+                }
             } else {
-                drawings::cycle(a)?
+                (drawings::cycle(a)?, None)
             };
             let text = a
                 .get("explanation")
                 .and_then(Json::as_str)
                 .map(String::from)
                 .unwrap_or_else(|| serde_json::to_string_pretty(a).unwrap_or_default());
-            examples.push(Example { svg, text });
+            examples.push(Example { svg, note, text });
         }
         let drawn = examples.iter().any(|e| e.svg.is_some());
         out.push(AnomalyView {
@@ -540,8 +597,8 @@ fn anomaly_views(r: &Json, h: &History, types: &[String]) -> Result<Vec<AnomalyV
                 CYCLE_LEGEND
             }),
             meaning: glossary::meaning(&name),
-            count: list.len(),
-            more: list.len().saturating_sub(EXAMPLES),
+            count: count(total as u64),
+            more: more_words(list.len(), unlisted),
             examples,
             name,
         });

@@ -208,10 +208,10 @@ fn sample(d: &Data, f: u16) -> (Vec<usize>, usize) {
 }
 
 /// The x axis of every time plot: from 0 past the last record; never narrower than a
-/// millisecond (or one record), which plotters needs to place its ticks.
+/// microsecond (or one line), which plotters needs to place its ticks.
 fn x_range(d: &Data) -> std::ops::Range<f64> {
     let least = match d.axis {
-        Axis::Seconds => 1e-3,
+        Axis::Seconds => 1e-6,
         Axis::Position => 1.0,
     };
     0.0..(d.end * 1.01).max(least)
@@ -252,7 +252,6 @@ pub fn latency_raw(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> {
                 .label(outcome.name())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
@@ -326,19 +325,27 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
     let svg = draw_svg(WIDTH, HEIGHT, |root| {
         let mut chart = latency_frame(root, d, (lo, hi))?;
         for (label, q, c) in qs {
-            let pts: Vec<(f64, f64)> = per
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| !b.is_empty())
-                .map(|(i, b)| ((i as f64 + 0.5) * width, quantile(b, q).max(lo)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
-                });
+            // A bucket without ok calls (everything failed or timed out) breaks the line:
+            // joining across it would draw latencies no call had.
+            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+            for (i, b) in per.iter().enumerate() {
+                if b.is_empty() {
+                    runs.push(Vec::new());
+                } else if let Some(run) = runs.last_mut() {
+                    run.push(((i as f64 + 0.5) * width, quantile(b, q).max(lo)));
+                }
+            }
+            runs.retain(|r| !r.is_empty());
+            for (k, run) in runs.into_iter().enumerate() {
+                let series = chart
+                    .draw_series(LineSeries::new(run, c.stroke_width(2)))
+                    .map_err(err)?;
+                if k == 0 {
+                    series.label(label).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
+                    });
+                }
+            }
         }
         legend(&mut chart)?;
         Ok(())
@@ -399,7 +406,6 @@ pub fn throughput(d: &Data) -> Result<Option<Plot>, ReportError> {
                     PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
                 });
         }
-        legend(&mut chart)?;
         Ok(())
     })?;
     Ok(Some(Plot {
@@ -566,7 +572,7 @@ pub fn set_fates(h: &History, d: &Data) -> Result<Option<Plot>, ReportError> {
                 .collect();
             chart
                 .draw_series(ps.into_iter().map(|p| {
-                    Rectangle::new([(p.0, p.1 - 0.3), (p.0, p.1 + 0.3)], c.stroke_width(1))
+                    PathElement::new(vec![(p.0, p.1 - 0.3), (p.0, p.1 + 0.3)], c.stroke_width(1))
                 }))
                 .map_err(err)?;
         }

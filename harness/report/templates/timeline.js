@@ -24,9 +24,12 @@
   function opEnd(op) { return op[3] < 0 ? end : op[3]; }
   function x(t) { return LEFT + (t - t0) / (t1 - t0) * (width - LEFT - RIGHT); }
   function tAt(px) { return t0 + (px - LEFT) / (width - LEFT - RIGHT) * (t1 - t0); }
+  // Enough digits that eight ticks across the view read differently.
   function fmt(t) {
-    if (!data.seconds) return "record " + Math.round(t);
-    return t.toFixed(t1 - t0 < 1 ? 4 : t1 - t0 < 20 ? 2 : 1) + " s";
+    if (!data.seconds) return "line " + Math.round(t);
+    var span = t1 - t0;
+    var digits = span > 0 ? Math.max(0, Math.min(9, Math.ceil(-Math.log10(span / 8)) + 1)) : 1;
+    return t.toFixed(digits) + " s";
   }
 
   function resize() {
@@ -56,7 +59,7 @@
     // Axis ticks.
     ctx.fillStyle = "#5b6475";
     ctx.strokeStyle = "#dde1e8";
-    var ticks = 8;
+    var ticks = data.seconds ? 8 : Math.max(1, Math.min(8, Math.floor(t1 - t0)));
     for (var i = 0; i <= ticks; i++) {
       var t = t0 + (t1 - t0) * i / ticks, px = x(t);
       ctx.beginPath(); ctx.moveTo(px, TOP); ctx.lineTo(px, TOP + lanes * laneH); ctx.stroke();
@@ -129,7 +132,7 @@
     }
     var op = find(px, py);
     if (!op) { tip.style.display = "none"; return; }
-    var lat = op[3] < 0 ? "never completed" : data.seconds ? ((op[3] - op[2]) * 1000).toFixed(1) + " ms" : (op[3] - op[2]) + " records";
+    var lat = op[3] < 0 ? "never completed" : data.seconds ? ((op[3] - op[2]) * 1000).toFixed(1) + " ms" : (op[3] - op[2]) + " lines";
     tip.textContent = "process " + op[5] + " · " + data.fs[op[1]] + " · " + NAMES[op[4]] + "\n" +
       "value: " + op[6] + "\n" + fmt(op[2]) + " → " + (op[3] < 0 ? "…" : fmt(op[3])) + " (" + lat + ")" +
       (op[7] > 0 ? "\nline " + op[7] + " of the history" : "");

@@ -254,3 +254,33 @@ fn golden_outline_of_a_cycle() {
     r["stats"] = json!({});
     insta::assert_snapshot!(outline(&report(&h, &r, None)));
 }
+
+const SET_LOST: &str = include_str!("../../../examples/histories/set-lost-add.jsonl");
+
+#[test]
+fn a_lost_add_is_marked_on_the_set_plot() {
+    let h = read_str(SET_LOST, "set.jsonl", Format::Auto).unwrap();
+    let r = check(&h, "set");
+    assert_eq!(r["valid"], json!(false));
+    let html = report(&h, &r, None);
+    let at = html.find("Set: each add").expect("the set plot");
+    let plot = &html[at..at + html[at..].find("</svg>").unwrap()];
+    assert!(plot.contains("acknowledged, LOST (1)"), "{plot}");
+    assert!(plot.contains("acknowledged, read (2)"));
+    // One visible mark per add: a vertical stroke (a polyline), not an empty rectangle.
+    let marks = plot.matches("<polyline").count();
+    assert!(marks >= 3, "{marks} marks");
+}
+
+#[test]
+fn nothing_to_check_is_said_and_nothing_is_plotted() {
+    let h = read_str("[]", "empty.json", Format::Auto).unwrap();
+    let r = check(&h, "cas-register");
+    let html = report(&h, &r, None);
+    assert!(
+        html.contains("Valid only because there was nothing to check"),
+        "{html}"
+    );
+    assert!(html.contains("nothing to plot"));
+    assert!(!html.contains(r#"id="timeline""#));
+}
