@@ -401,7 +401,13 @@ pub fn cycle(a: &Json) -> Result<Option<String>, ReportError> {
             (cx + radius * angle.cos(), cy + radius * angle.sin())
         }
     };
-    let node_r = 24.0;
+    // Wide enough for the longest name ("T2649"): about 5 px a character at this size.
+    let longest = nodes
+        .iter()
+        .map(|n| n.chars().count() + 1)
+        .max()
+        .unwrap_or(2);
+    let node_r = (longest as f64 * 5.5).max(24.0);
     let mut s = String::new();
     {
         let root = SVGBackend::with_string(&mut s, (w as u32, h as u32)).into_drawing_area();

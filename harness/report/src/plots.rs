@@ -337,6 +337,11 @@ pub fn latency_quantiles(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> 
             }
             runs.retain(|r| !r.is_empty());
             for (k, run) in runs.into_iter().enumerate() {
+                // A bucket alone between gaps is a dot: a line needs two.
+                let dots: Vec<(f64, f64)> = if run.len() == 1 { run.clone() } else { vec![] };
+                chart
+                    .draw_series(dots.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                    .map_err(err)?;
                 let series = chart
                     .draw_series(LineSeries::new(run, c.stroke_width(2)))
                     .map_err(err)?;
