@@ -15,9 +15,11 @@
 //! The first node bootstraps on its very first start only, and leaves a `bootstrapped`
 //! marker in its directory; every later start of it (after a kill) joins the others like any
 //! node, so a killed and restarted first node never creates a second cluster beside the
-//! survivors. (If every node is down at once, nothing restarts the cluster: Galera then wants
-//! an operator to pick the most advanced node.) Joiners get the state by IST from a donor's
-//! gcache, or by rsync SST when they are new.
+//! survivors. Joiners get the state by IST from a donor's gcache, or by rsync SST when they
+//! are new. When faults leave no primary component at all (a majority killed: the survivor
+//! turns non-Primary and the restarted nodes, finding no quorum, exit), `start_all` does what
+//! Galera's documentation asks of an operator: a full-cluster restart from the most advanced
+//! node (see `Galera::recover`).
 //!
 //! Restarts after a kill follow Debian's `galera_recovery`: the server is first run with
 //! `--wsrep-recover` to read the last committed position from InnoDB, which the real start
@@ -213,14 +215,59 @@ impl Galera {
     /// member bootstraps a new cluster only when its `bootstrapped` marker is absent (its
     /// very first start); every other start joins.
     pub fn start_script(&self, node: &str) -> Result<String, GaleraError> {
-        let cnf = self.my_cnf(node)?;
+        let setup = self.setup_part(node)?;
         let d = self.daemon();
-        let dir = shell_quote(&self.cfg.dir);
-        let data = shell_quote(&d.data_dir);
         let argv = |b: bool| {
             let a = self.argv(b);
             d.start_script(&a.iter().map(String::as_str).collect::<Vec<_>>())
         };
+        let first = self.members.first().map(|(n, _)| n.as_str()) == Some(node);
+        if !first {
+            return Ok(format!("{setup}{}", argv(false)));
+        }
+        Ok(format!(
+            "{setup}if [ -f {m} ]; then\n{join}else\n{boot}touch {m}\necho bootstrapped\nfi\n",
+            m = shell_quote(&self.marker()),
+            join = argv(false),
+            boot = argv(true),
+        ))
+    }
+
+    /// The script that starts `node` as the one that bootstraps the cluster again after it
+    /// lost its primary component: the usual setup (which recovers the node's position),
+    /// marks its state safe to bootstrap, and starts it with `--wsrep-new-cluster`.
+    pub fn rebootstrap_script(&self, node: &str) -> Result<String, GaleraError> {
+        let setup = self.setup_part(node)?;
+        let d = self.daemon();
+        let a = self.argv(true);
+        Ok(format!(
+            "{setup}sed -i 's/^safe_to_bootstrap: *0/safe_to_bootstrap: 1/' {data}/grastate.dat\n{start}",
+            data = shell_quote(&d.data_dir),
+            start = d.start_script(&a.iter().map(String::as_str).collect::<Vec<_>>()),
+        ))
+    }
+
+    /// The last committed position InnoDB holds on a stopped `node` (`--wsrep-recover`):
+    /// the script prints `seqno N` (-1 when there is none).
+    pub fn seqno_script(&self) -> String {
+        let dir = shell_quote(&self.cfg.dir);
+        format!(
+            "mariadbd {recover} --wsrep-recover --disable-log-error 2>{dir}/recover.log || true\n             pos=$(grep -a 'WSREP: Recovered position:' {dir}/recover.log | tail -n 1 | sed 's/.*://')\n             echo \"seqno ${{pos:--1}}\"\n",
+            recover = self.argv(false)[1..]
+                .iter()
+                .map(|a| shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// What every start runs first: `my.cnf`, the data directory, and the position
+    /// recovered from InnoDB; exits early when the server already runs.
+    fn setup_part(&self, node: &str) -> Result<String, GaleraError> {
+        let cnf = self.my_cnf(node)?;
+        let d = self.daemon();
+        let dir = shell_quote(&self.cfg.dir);
+        let data = shell_quote(&d.data_dir);
         let setup = format!(
             "set -e\nmkdir -p {dir}\n\
              if ( {alive} ); then echo running; exit 0; fi\n\
@@ -245,16 +292,7 @@ impl Galera {
                 .collect::<Vec<_>>()
                 .join(" "),
         );
-        let first = self.members.first().map(|(n, _)| n.as_str()) == Some(node);
-        if !first {
-            return Ok(format!("{setup}{}", argv(false)));
-        }
-        Ok(format!(
-            "{setup}if [ -f {m} ]; then\n{join}else\n{boot}touch {m}\necho bootstrapped\nfi\n",
-            m = shell_quote(&self.marker()),
-            join = argv(false),
-            boot = argv(true),
-        ))
+        Ok(setup)
     }
 
     /// SQL run once through the first node's socket: the client user, the tables, the bank.
@@ -448,7 +486,7 @@ impl Galera {
             .query(
                 "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_ready', \
                  'wsrep_cluster_status', 'wsrep_local_state_comment', 'wsrep_cluster_state_uuid', \
-                 'wsrep_cluster_conf_id')",
+                 'wsrep_cluster_conf_id', 'wsrep_last_committed')",
             )
             .await
             .map_err(|e| format!("SHOW STATUS: {e}"))?;
@@ -494,10 +532,15 @@ impl Galera {
             "OFF"
         };
         let mut last = String::new();
+        let mut rebooted = false;
+        let mut last_restart = Instant::now();
+        let mut no_primary_since: Option<Instant> = None;
         while t0.elapsed() < timeout {
             let mut all = true;
             let mut states = Vec::new();
-            for n in nodes {
+            let mut running: Vec<NodeState> = Vec::new();
+            let mut down: Vec<usize> = Vec::new();
+            for (i, n) in nodes.iter().enumerate() {
                 let state = tokio::time::timeout(Duration::from_secs(5), self.node_state(n.host()))
                     .await
                     .unwrap_or_else(|_| Err("no answer within 5 s".into()));
@@ -515,14 +558,29 @@ impl Galera {
                         }
                         all &= st.healthy(nodes.len());
                         states.push(format!("{}: {st}", n.node()));
+                        running.push(st);
                     }
                     Err(e) => {
                         all = false;
+                        if e.contains("Connection refused") {
+                            down.push(i);
+                        }
                         states.push(format!("{}: {e}", n.node()));
                     }
                 }
             }
             last = states.join("; ");
+            // No node in a primary component, seen for 15 s on end (a start that is merely
+            // slow has its bootstrapping node Primary long before).
+            if running.iter().all(|st| st.cluster_status != "Primary") {
+                no_primary_since.get_or_insert_with(Instant::now);
+            } else {
+                no_primary_since = None;
+            }
+            let stuck = no_primary_since.is_some_and(|t| t.elapsed() > Duration::from_secs(15));
+            if !all && t0.elapsed() > Duration::from_secs(10) {
+                self.recover(nodes, stuck, &down, &mut rebooted, &mut last_restart);
+            }
             if all {
                 tracing::info!(
                     secs = t0.elapsed().as_secs_f64(),
@@ -537,6 +595,93 @@ impl Galera {
             secs: timeout.as_secs(),
             detail: last,
         })
+    }
+}
+
+impl Galera {
+    /// What an operator does when faults leave no primary component (a kill of a majority:
+    /// the survivor turns non-Primary, and the restarted nodes find no quorum and exit; or
+    /// every node down): Galera's full-cluster restart. Every server is stopped, each node's
+    /// last committed position is read from InnoDB (`--wsrep-recover`), the most advanced
+    /// node bootstraps the cluster again (`safe_to_bootstrap: 1`, `--wsrep-new-cluster`) and
+    /// the others join it. Done once per `start_all`, and only after the faults are healed,
+    /// so no other component can be writing meanwhile. Nodes merely down are started again
+    /// every 10 s.
+    fn recover(
+        &self,
+        nodes: &[Arc<dyn Remote>],
+        no_primary: bool,
+        down: &[usize],
+        rebooted: &mut bool,
+        last_restart: &mut Instant,
+    ) {
+        if !*rebooted && no_primary {
+            *rebooted = true;
+            if let Err(e) = self.restart_whole(nodes) {
+                tracing::warn!("restarting the whole cluster failed: {e}");
+            }
+            *last_restart = Instant::now();
+            return;
+        }
+        if !down.is_empty() && last_restart.elapsed() > Duration::from_secs(10) {
+            *last_restart = Instant::now();
+            for &i in down {
+                let node = nodes[i].as_ref();
+                tracing::warn!(
+                    node = node.node(),
+                    "not running; starting it again to rejoin"
+                );
+                if let Err(e) = self.start_node(node) {
+                    tracing::warn!(node = node.node(), "{e}");
+                }
+            }
+        }
+    }
+
+    /// Galera's full-cluster restart from the most advanced node (see [`Galera::recover`]).
+    fn restart_whole(&self, nodes: &[Arc<dyn Remote>]) -> Result<(), GaleraError> {
+        let d = self.daemon();
+        for n in nodes {
+            self.run(n.as_ref(), "stopping mariadbd", &d.kill_script(), SHORT)?;
+        }
+        let mut best: Option<(i64, usize)> = None;
+        for (i, n) in nodes.iter().enumerate() {
+            let out = self.run(
+                n.as_ref(),
+                "reading the last committed position",
+                &self.seqno_script(),
+                SHORT,
+            )?;
+            let seqno = out
+                .lines()
+                .find_map(|l| l.strip_prefix("seqno "))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(-1);
+            if best.is_none_or(|(b, _)| seqno > b) {
+                best = Some((seqno, i));
+            }
+        }
+        let Some((seqno, i)) = best else {
+            return Ok(());
+        };
+        let boot = nodes[i].as_ref();
+        tracing::warn!(
+            node = boot.node(),
+            seqno,
+            "no primary component after the faults: restarting the whole cluster from its most advanced node"
+        );
+        self.run(
+            boot,
+            "bootstrapping the cluster again",
+            &self.rebootstrap_script(boot.node())?,
+            SHORT,
+        )?;
+        for (k, n) in nodes.iter().enumerate() {
+            if k != i {
+                self.start_node(n.as_ref())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -555,6 +700,9 @@ pub struct NodeState {
     pub local_state: String,
     pub state_uuid: String,
     pub conf_id: String,
+    /// The last transaction this node committed (-1 when unknown): which node is most
+    /// advanced when the primary component must be bootstrapped again.
+    pub last_committed: i64,
     pub snapshot_isolation: String,
 }
 
@@ -574,6 +722,7 @@ impl NodeState {
             local_state: get("wsrep_local_state_comment"),
             state_uuid: get("wsrep_cluster_state_uuid"),
             conf_id: get("wsrep_cluster_conf_id"),
+            last_committed: get("wsrep_last_committed").parse().unwrap_or(-1),
             snapshot_isolation,
         }
     }
