@@ -434,9 +434,19 @@ pub fn summary_json(rows: &[Row], store_root: &Path) -> J {
             "anomaly-types": r.anomaly_types,
             "not": r.not,
             "run-dir": rel(&r.run_dir, store_root),
+            "report": report_link(&r.run_dir, store_root),
             "note": r.note,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The run's `report.html`, relative to the store, when the run drew one.
+fn report_link(run_dir: &Option<PathBuf>, store_root: &Path) -> Option<String> {
+    let dir = run_dir.as_ref()?;
+    let inside = dir.strip_prefix(store_root).ok()?;
+    dir.join(crate::report::REPORT)
+        .is_file()
+        .then(|| format!("{}/{}", inside.display(), crate::report::REPORT))
 }
 
 fn md_cell(s: &str) -> String {
@@ -455,7 +465,7 @@ pub fn summary_md(rows: &[Row], store_root: &Path) -> String {
         count("error"),
         count("skipped"),
     );
-    s.push_str("| database | version | workload | level | nemesis | ops | verdict | anomalies | models ruled out | run folder |\n");
+    s.push_str("| database | version | workload | level | nemesis | ops | verdict | anomalies | models ruled out | run folder (links its report) |\n");
     s.push_str("|---|---|---|---|---|---:|---|---|---|---|\n");
     for r in rows {
         s.push_str(&format!(
@@ -469,7 +479,15 @@ pub fn summary_md(rows: &[Row], store_root: &Path) -> String {
             r.verdict,
             md_cell(&r.anomaly_types.join(", ")),
             md_cell(&r.not.join(", ")),
-            md_cell(&rel(&r.run_dir, store_root)),
+            match report_link(&r.run_dir, store_root) {
+                // summary.md sits in store/test-all/<time>/: two folders below the store.
+                Some(link) => format!(
+                    "[{}](../../{})",
+                    md_cell(&rel(&r.run_dir, store_root)),
+                    link
+                ),
+                None => md_cell(&rel(&r.run_dir, store_root)),
+            },
         ));
     }
     let notes: Vec<&Row> = rows.iter().filter(|r| r.verdict != "valid").collect();
@@ -770,6 +788,12 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("fake-register/"));
+        // Each run's report is linked, relative to the summary, and the link resolves.
+        let report = json["runs"][0]["report"].as_str().unwrap();
+        assert!(report.ends_with("/report.html"), "{report}");
+        assert!(md.contains(&format!("](../../{report})")), "{md}");
+        assert!(dir.join("../..").join(report).is_file());
+        assert_eq!(json["runs"][2]["report"], J::Null, "an error run has none");
         let latest = store.path().join("test-all/latest").canonicalize().unwrap();
         assert_eq!(latest, dir.canonicalize().unwrap());
         // The store's own `latest` is the last test run, not the summary.
