@@ -260,6 +260,7 @@ fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
         let elapsed = started.elapsed();
         let obj = print_outcome(file, &args.workload, &outcome, elapsed, args);
         let mut code = outcome.exit_code();
+        let mut report_at = None;
         if let (Some(target), Outcome::Checked(_)) = (&args.report, &outcome) {
             let path = if args.files.len() == 1 {
                 target.clone()
@@ -268,21 +269,35 @@ fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
             };
             let empty = labrys_history::History::default();
             match write_report(&path, file, history.as_ref().unwrap_or(&empty), &obj) {
-                Ok(()) => eout!("labrys check: report: {}", path.display()),
+                Ok(()) => {
+                    eout!("labrys check: report: {}", path.display());
+                    report_at = Some(path);
+                }
                 Err(e) => {
                     eout!("labrys check: {e}");
                     code = 3;
                 }
             }
         }
-        cases.push(case(
+        let mut c = case(
             file,
             &args.workload,
             Some(elapsed),
             &outcome,
             &obj,
             args.lint,
-        ));
+        );
+        if let Some(p) = report_at {
+            // Where a person reads the verdict drawn: the CI's test view shows this.
+            let line = format!("report: {}\n", p.display());
+            c.system_out = Some(match c.system_out.take() {
+                Some(out) => format!("{line}\n{out}"),
+                None => line,
+            });
+            c.properties
+                .push(("report".into(), p.display().to_string()));
+        }
+        cases.push(c);
         if severity(code) > severity(worst) {
             worst = code;
         }

@@ -514,3 +514,38 @@ fn a_lint_run_fails_on_the_kinds_of_its_warnings() {
         .contains("[fail-then-read] line 4"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_junit_names_each_histories_report() {
+    let dir = scratch("junit-report");
+    let junit = dir.join("junit.xml");
+    let reports = dir.join("reports");
+    let o = labrys(&[
+        "check",
+        "--workload",
+        "cas-register",
+        &example("cas-register-valid.jsonl"),
+        &example("cas-register-stale-read.jsonl"),
+        "--report",
+        reports.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let (counts, _, cases) = read_junit(&junit);
+    assert_eq!(counts, (2, 1, 0, 0));
+    for (case, name) in cases.iter().zip([
+        "cas-register-valid.jsonl.html",
+        "cas-register-stale-read.jsonl.html",
+    ]) {
+        let path = reports.join(name);
+        assert!(path.is_file(), "{}", path.display());
+        assert_eq!(case.prop("report"), Some(path.to_str().unwrap()));
+        assert!(
+            case.system_out
+                .starts_with(&format!("report: {}", path.display())),
+            "{case:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
