@@ -12,5 +12,7 @@
 //!   `info`), its subprocess is killed and the new process gets a fresh one.
 
 pub mod client;
+pub mod config;
 
 pub use client::{ClientCommand, NodeEnv, SubprocessClient};
+pub use config::{ConfigError, TestFile};

@@ -1,0 +1,326 @@
+//! A database described in a file: `labrys test --config mydb.toml`.
+//!
+//! The file names the database, the workloads its client answers, the lifecycle commands run
+//! on each node over SSH, and the client command (see `docs/client-protocol.md`):
+//!
+//! ```toml
+//! name = "mykv"
+//! workloads = ["register"]
+//!
+//! [db]
+//! install = "test -x /usr/local/bin/mykv"
+//! start = "/usr/local/bin/mykv --data {data_dir} --listen {address}:7000 --join {peers}"
+//! ready = "curl -sf http://{address}:7000/health"
+//! version = "/usr/local/bin/mykv --version"
+//! log_files = ["{dir}/mykv.log"]
+//!
+//! [client]
+//! command = "python3 client.py"
+//! env = { MYKV_PORT = "7000" }
+//! ```
+//!
+//! Commands are templates: `{node}` (`n1`), `{address}` (its IP), `{index}` (from 0),
+//! `{nodes}` and `{addresses}` (every node, comma-separated), `{peers}` (the other nodes'
+//! addresses), `{dir}` (the node's labrys directory for this database) and `{data_dir}`. A
+//! placeholder the file misspells is an error when the file is read, naming the key, not a
+//! command that fails on every node mid-test. Unknown keys are errors too, at their line.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// What is wrong with a test file: where, and what was expected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{at}: {message}")]
+pub struct ConfigError {
+    /// `file:line:col`, or `file` when the place is the whole file, or `file: key`.
+    pub at: String,
+    pub message: String,
+}
+
+/// The placeholders a command may use.
+pub const PLACEHOLDERS: [&str; 8] = [
+    "node",
+    "address",
+    "index",
+    "nodes",
+    "addresses",
+    "peers",
+    "dir",
+    "data_dir",
+];
+
+/// The workloads a client can answer through the protocol.
+pub const WORKLOADS: [&str; 5] = ["register", "list-append", "rw-register", "bank", "set"];
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// The database's name, as `--db` and the run folder give it: lowercase letters, digits
+    /// and `-`.
+    pub name: String,
+    /// Workloads the client answers; the first is the default.
+    pub workloads: Vec<String>,
+    pub db: Lifecycle,
+    pub client: ClientSpec,
+}
+
+/// Commands run on each node (through `sh -c`, over SSH as root).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// Makes the server runnable (installs packages); idempotent. Optional.
+    pub install: Option<String>,
+    /// Starts the server in the foreground: labrys runs it as a daemon it owns (pid file,
+    /// output to `{dir}/server.log`), so kill, pause and restart work without more commands.
+    pub start: String,
+    /// Exits 0 once the node serves clients; polled after every start. Optional (then the
+    /// server is taken as ready once it runs).
+    pub ready: Option<String>,
+    /// Prints the server's version. Optional.
+    pub version: Option<String>,
+    /// Removes the node's data, after labrys has stopped the server. Default: remove
+    /// `{data_dir}`.
+    pub wipe: Option<String>,
+    /// Prints the names of the nodes that are primaries now (one per line), for faults aimed
+    /// at primaries. Optional: without it those faults are refused.
+    pub primaries: Option<String>,
+    /// Log files to keep in the run folder (globs, after templating). `{dir}/server.log` is
+    /// always kept.
+    #[serde(default)]
+    pub log_files: Vec<String>,
+}
+
+/// The client every worker runs (docs/client-protocol.md).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// Run through `sh -c` in the test file's folder.
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// The `{...}` names in a template, or an error for a brace left open.
+fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i + 1..];
+        let Some(j) = after.find('}') else {
+            return Err(format!("a `{{` with no `}}` in {template:?}"));
+        };
+        out.push(&after[..j]);
+        rest = &after[j + 1..];
+    }
+    Ok(out)
+}
+
+/// Fills a command template; every placeholder must be one of [`PLACEHOLDERS`] (checked when
+/// the file is read, so this only fails on a template that was never validated).
+pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let j = after
+            .find('}')
+            .ok_or_else(|| format!("a `{{` with no `}}` in {template:?}"))?;
+        let name = &after[..j];
+        let v = vars
+            .get(name)
+            .ok_or_else(|| format!("unknown placeholder {{{name}}} in {template:?}"))?;
+        out.push_str(v);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl TestFile {
+    /// Reads and checks a test file's text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<TestFile, ConfigError> {
+        let t: TestFile = toml::from_str(text).map_err(|e| {
+            let at = match e.span() {
+                Some(s) => {
+                    let (l, c) = line_col(text, s.start);
+                    format!("{file}:{l}:{c}")
+                }
+                None => file.to_string(),
+            };
+            ConfigError {
+                at,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let err = |key: &str, message: String| ConfigError {
+            at: format!("{file}: {key}"),
+            message,
+        };
+        if t.name.is_empty()
+            || !t
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(err(
+                "name",
+                format!(
+                    "{:?}: expected lowercase letters, digits and '-' (it names run folders)",
+                    t.name
+                ),
+            ));
+        }
+        if t.workloads.is_empty() {
+            return Err(err(
+                "workloads",
+                format!("empty; expected some of {}", WORKLOADS.join(", ")),
+            ));
+        }
+        for w in &t.workloads {
+            if !WORKLOADS.contains(&w.as_str()) {
+                return Err(err(
+                    "workloads",
+                    format!(
+                        "{w:?} is not a workload; expected one of {}",
+                        WORKLOADS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut commands: Vec<(String, &str)> = vec![("db.start".into(), &t.db.start)];
+        for (k, v) in [
+            ("db.install", &t.db.install),
+            ("db.ready", &t.db.ready),
+            ("db.version", &t.db.version),
+            ("db.wipe", &t.db.wipe),
+            ("db.primaries", &t.db.primaries),
+        ] {
+            if let Some(v) = v {
+                commands.push((k.into(), v));
+            }
+        }
+        for (i, g) in t.db.log_files.iter().enumerate() {
+            commands.push((format!("db.log_files[{i}]"), g));
+        }
+        for (key, template) in commands {
+            if template.trim().is_empty() {
+                return Err(err(&key, "empty; expected a shell command".into()));
+            }
+            for p in placeholders(template).map_err(|m| err(&key, m))? {
+                if !PLACEHOLDERS.contains(&p) {
+                    return Err(err(
+                        &key,
+                        format!(
+                            "unknown placeholder {{{p}}}; expected one of {}",
+                            PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if t.client.command.trim().is_empty() {
+            return Err(err(
+                "client.command",
+                "empty; expected a shell command".into(),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Reads a test file from disk.
+    pub fn read(path: &std::path::Path) -> Result<TestFile, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            at: file.clone(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        TestFile::parse(&text, &file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "mykv"
+workloads = ["register", "set"]
+
+[db]
+start = "mykv --data {data_dir} --listen {address}:7000 --join {peers}"
+ready = "curl -sf http://{address}:7000/health"
+log_files = ["{dir}/mykv.log"]
+
+[client]
+command = "python3 client.py"
+env = { MYKV_PORT = "7000" }
+"#;
+
+    #[test]
+    fn a_good_file_reads_and_its_templates_fill() {
+        let t = TestFile::parse(GOOD, "mykv.toml").unwrap();
+        assert_eq!(t.name, "mykv");
+        assert_eq!(t.workloads, ["register", "set"]);
+        assert_eq!(t.client.env["MYKV_PORT"], "7000");
+        let vars: BTreeMap<&str, String> = [
+            ("data_dir", "/opt/labrys-mykv/data"),
+            ("address", "10.0.0.1"),
+            ("peers", "10.0.0.2,10.0.0.3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        assert_eq!(
+            render(&t.db.start, &vars).unwrap(),
+            "mykv --data /opt/labrys-mykv/data --listen 10.0.0.1:7000 --join 10.0.0.2,10.0.0.3"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_place() {
+        let cases: [(&str, &str); 7] = [
+            (
+                "name = \"x\"\nworkloads = [\"register\"]\nspeed = 3\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
+                "k.toml:3:1: unknown field `speed`",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s {adress}\"\n[client]\ncommand = \"c\"\n",
+                "k.toml: db.start: unknown placeholder {adress}",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"queue\"]\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
+                "k.toml: workloads: \"queue\" is not a workload",
+            ),
+            (
+                "name = \"My DB\"\nworkloads = [\"register\"]\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
+                "k.toml: name: \"My DB\": expected lowercase",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s\"\n",
+                "k.toml",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s {node\"\n[client]\ncommand = \"c\"\n",
+                "k.toml: db.start: a `{` with no `}`",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"  \"\n[client]\ncommand = \"c\"\n",
+                "k.toml: db.start: empty",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = TestFile::parse(text, "k.toml").unwrap_err().to_string();
+            assert!(e.starts_with(want), "{e}\nwanted it to start with {want}");
+        }
+        let missing = TestFile::parse(cases[4].0, "k.toml").unwrap_err();
+        assert!(missing.message.contains("client"), "{missing}");
+    }
+}
