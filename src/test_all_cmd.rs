@@ -40,8 +40,15 @@ A plan file instead of the lists:
   nemesis = [\"none\", \"partition\"]
   db-opt = { replicas = \"none\" }   # per run table: also time-limit, node-count, rate";
 
-fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), String> {
-    let mut base = options(&a.test)?;
+/// The base options, the matrix's axes, and the databases they may name.
+type Axes = (
+    labrys_harness::TestOptions,
+    Vec<Axis>,
+    Vec<std::sync::Arc<dyn labrys_db::DbKind>>,
+);
+
+fn axes(a: &TestAllArgs) -> Result<Axes, String> {
+    let (mut base, dbs) = crate::test_cmd::with_config(&a.test, options(&a.test)?)?;
     base.nemesis = Vec::new();
     base.isolation = None;
     match &a.plan {
@@ -51,13 +58,21 @@ fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), Str
             let plan =
                 Plan::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
             let base = plan.apply_defaults(&base).map_err(|e| e.to_string())?;
-            Ok((base, plan.run))
+            Ok((base, plan.run, dbs))
         }
         None => Ok((
-            base,
+            base.clone(),
             vec![Axis {
-                db: matrix::list(&a.test.db),
-                workload: matrix::list(&a.test.workload),
+                db: if a.test.config.is_some() {
+                    vec![base.db.clone()]
+                } else {
+                    matrix::list(&a.test.db)
+                },
+                workload: if a.test.config.is_some() && a.test.workload == "register" {
+                    vec![base.workload.clone()]
+                } else {
+                    matrix::list(&a.test.workload)
+                },
                 isolation: a
                     .test
                     .isolation
@@ -67,6 +82,7 @@ fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), Str
                 nemesis: matrix::list(&a.test.nemesis),
                 ..Axis::default()
             }],
+            dbs,
         )),
     }
 }
@@ -74,8 +90,7 @@ fn axes(a: &TestAllArgs) -> Result<(labrys_harness::TestOptions, Vec<Axis>), Str
 pub fn run(a: &TestAllArgs) -> u8 {
     let started = Instant::now();
     let ci = &a.test.ci;
-    let dbs = crate::dbs::all();
-    let cells = axes(a).and_then(|(base, axes)| {
+    let cells = axes(a).and_then(|(base, axes, dbs)| {
         let mut cells = Vec::new();
         for axis in &axes {
             cells.extend(matrix::expand(&base, axis, &dbs).map_err(|e| e.to_string())?);
@@ -88,9 +103,9 @@ pub fn run(a: &TestAllArgs) -> u8 {
                 })?;
             }
         }
-        Ok((base, cells))
+        Ok((base, cells, dbs))
     });
-    let (base, cells) = match cells {
+    let (base, cells, dbs) = match cells {
         Ok(c) => c,
         Err(e) => {
             eout!("labrys test-all: {e}");

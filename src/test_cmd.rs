@@ -9,6 +9,7 @@ use labrys_harness::junit::{self, Case, Suite, Verdict};
 use labrys_harness::options::parse_nodes;
 use labrys_harness::{matrix, NodeSpec, Outcome, TestOptions};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
@@ -72,6 +73,11 @@ pub struct TestArgs {
     /// stale reads without a quorum; expect an invalid verdict under partitions).
     #[arg(long = "db-opt", value_name = "KEY=VALUE")]
     pub db_opt: Vec<String>,
+    /// A database described in a file (TOML: its lifecycle commands and its client, any
+    /// language, over docs/client-protocol.md); it is the database tested. See
+    /// examples/any-db/.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Alias of `--db-opt reads=serializable`.
     #[arg(long)]
     pub serializable_reads: bool,
@@ -200,12 +206,59 @@ fn report(o: &Outcome) -> u8 {
     o.exit_code
 }
 
+/// The databases a test can name: the built-in ones, plus the one `--config` describes.
+/// With `--config`, the options' database becomes the file's (and the workload the file's
+/// first, when it does not run the default `register`).
+pub(crate) fn with_config(
+    a: &TestArgs,
+    mut o: TestOptions,
+) -> Result<(TestOptions, Vec<Arc<dyn labrys_db::DbKind>>), String> {
+    let mut dbs = crate::dbs::all();
+    let Some(path) = &a.config else {
+        return Ok((o, dbs));
+    };
+    let file = labrys_external::TestFile::read(path).map_err(|e| e.to_string())?;
+    if dbs.iter().any(|d| d.info().name == file.name) {
+        return Err(format!(
+            "{}: name {:?} is a database labrys has built in; give yours another name",
+            path.display(),
+            file.name
+        ));
+    }
+    if a.db != "etcd" && a.db != file.name {
+        return Err(format!(
+            "--db {} and --config {} (database {:?}) disagree: --config names the database",
+            a.db,
+            path.display(),
+            file.name
+        ));
+    }
+    o.db = file.name.clone();
+    if a.workload == "register" && !file.workloads.iter().any(|w| w == "register") {
+        o.workload = file.workloads[0].clone();
+    }
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = base.canonicalize().unwrap_or(base);
+    dbs.push(Arc::new(labrys_external::CommandKind::new(file, base)));
+    Ok((o, dbs))
+}
+
 pub fn run_test(a: &TestArgs) -> u8 {
     let started = Instant::now();
     // Every option is checked before anything is printed or touched.
-    let dbs = crate::dbs::all();
-    match options(a).and_then(|o| o.validate(&dbs).map(|()| o).map_err(|e| e.to_string())) {
-        Ok(opts) => {
+    let checked = options(a)
+        .and_then(|o| with_config(a, o))
+        .and_then(|(o, dbs)| {
+            o.validate(&dbs)
+                .map(|()| (o, dbs))
+                .map_err(|e| e.to_string())
+        });
+    match checked {
+        Ok((opts, dbs)) => {
             eout!("labrys test: seed {}", opts.seed);
             let outcome = labrys_harness::run_test(&opts, &dbs);
             let code = report(&outcome);

@@ -20,9 +20,10 @@
 //! ```
 //!
 //! Commands are templates: `{node}` (`n1`), `{address}` (its IP), `{index}` (from 0),
-//! `{nodes}` and `{addresses}` (every node, comma-separated), `{peers}` (the other nodes'
-//! addresses), `{dir}` (the node's labrys directory for this database) and `{data_dir}`. A
-//! placeholder the file misspells is an error when the file is read, naming the key, not a
+//! `{nodes}` and `{addresses}` (every node, comma-separated), `{members}` (`n1=10.0.0.1,...`),
+//! `{peers}` (the other nodes' addresses), `{dir}` (the node's labrys directory for this
+//! database) and `{data_dir}`. A placeholder is `{lowercase_name}` not preceded by `$`, so
+//! the shell's own braces (`{ a; b; }`, `${VAR}`) pass through. A placeholder the file misspells is an error when the file is read, naming the key, not a
 //! command that fails on every node mid-test. Unknown keys are errors too, at their line.
 
 use serde::Deserialize;
@@ -38,12 +39,13 @@ pub struct ConfigError {
 }
 
 /// The placeholders a command may use.
-pub const PLACEHOLDERS: [&str; 8] = [
+pub const PLACEHOLDERS: [&str; 9] = [
     "node",
     "address",
     "index",
     "nodes",
     "addresses",
+    "members",
     "peers",
     "dir",
     "data_dir",
@@ -84,10 +86,13 @@ pub struct Lifecycle {
     /// Prints the names of the nodes that are primaries now (one per line), for faults aimed
     /// at primaries. Optional: without it those faults are refused.
     pub primaries: Option<String>,
-    /// Log files to keep in the run folder (globs, after templating). `{dir}/server.log` is
-    /// always kept.
+    /// Log files to keep in the run folder (paths using `{dir}` or `{data_dir}`).
+    /// `{dir}/server.log` (the start command's output) is always kept.
     #[serde(default)]
     pub log_files: Vec<String>,
+    /// The server's process name, as `/proc/<pid>/comm` shows it, which tells labrys a pid
+    /// is still its server. Default: the start command's first word (its base name).
+    pub process: Option<String>,
 }
 
 /// The client every worker runs (docs/client-protocol.md).
@@ -107,40 +112,58 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The `{...}` names in a template, or an error for a brace left open.
-fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+/// Splits a template into literal text and placeholders. A placeholder is `{name}` with a
+/// lowercase name (`a`-`z`, `_`), not preceded by `$`: so shell braces (`{ a; b; }`,
+/// `${VAR}`, `$(..)`) stay as they are.
+fn pieces(template: &str) -> Vec<(bool, &str)> {
     let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        let after = &rest[i + 1..];
-        let Some(j) = after.find('}') else {
-            return Err(format!("a `{{` with no `}}` in {template:?}"));
-        };
-        out.push(&after[..j]);
-        rest = &after[j + 1..];
+    let bytes = template.as_bytes();
+    let mut lit = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'$') {
+            let name_len = bytes[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_lowercase() || **c == b'_')
+                .count();
+            let close = i + 1 + name_len;
+            if name_len > 0 && bytes.get(close) == Some(&b'}') {
+                out.push((false, &template[lit..i]));
+                out.push((true, &template[i + 1..close]));
+                i = close + 1;
+                lit = i;
+                continue;
+            }
+        }
+        i += 1;
     }
-    Ok(out)
+    out.push((false, &template[lit..]));
+    out
+}
+
+/// The placeholder names in a template.
+fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+    Ok(pieces(template)
+        .into_iter()
+        .filter(|(p, _)| *p)
+        .map(|(_, n)| n)
+        .collect())
 }
 
 /// Fills a command template; every placeholder must be one of [`PLACEHOLDERS`] (checked when
 /// the file is read, so this only fails on a template that was never validated).
 pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let j = after
-            .find('}')
-            .ok_or_else(|| format!("a `{{` with no `}}` in {template:?}"))?;
-        let name = &after[..j];
-        let v = vars
-            .get(name)
-            .ok_or_else(|| format!("unknown placeholder {{{name}}} in {template:?}"))?;
-        out.push_str(v);
-        rest = &after[j + 1..];
+    for (placeholder, text) in pieces(template) {
+        if placeholder {
+            let v = vars
+                .get(text)
+                .ok_or_else(|| format!("unknown placeholder {{{text}}} in {template:?}"))?;
+            out.push_str(v);
+        } else {
+            out.push_str(text);
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 
@@ -215,6 +238,12 @@ impl TestFile {
                 return Err(err(&key, "empty; expected a shell command".into()));
             }
             for p in placeholders(template).map_err(|m| err(&key, m))? {
+                if key.starts_with("db.log_files") && p != "dir" && p != "data_dir" {
+                    return Err(err(
+                        &key,
+                        format!("{{{p}}}: a log file's path may use only {{dir}} and {{data_dir}}"),
+                    ));
+                }
                 if !PLACEHOLDERS.contains(&p) {
                     return Err(err(
                         &key,
@@ -285,8 +314,22 @@ env = { MYKV_PORT = "7000" }
     }
 
     #[test]
+    fn shell_braces_are_not_placeholders() {
+        let vars: BTreeMap<&str, String> = BTreeMap::from([("node", "n1".to_string())]);
+        assert_eq!(
+            render("x || { echo ${HOME} {node}; } && echo {Node} {}", &vars).unwrap(),
+            "x || { echo ${HOME} n1; } && echo {Node} {}"
+        );
+        assert_eq!(
+            render("echo ${node}", &vars).unwrap(),
+            "echo ${node}",
+            "a shell variable"
+        );
+    }
+
+    #[test]
     fn mistakes_are_named_with_their_place() {
-        let cases: [(&str, &str); 7] = [
+        let cases: [(&str, &str); 6] = [
             (
                 "name = \"x\"\nworkloads = [\"register\"]\nspeed = 3\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
                 "k.toml:3:1: unknown field `speed`",
@@ -306,10 +349,6 @@ env = { MYKV_PORT = "7000" }
             (
                 "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s\"\n",
                 "k.toml",
-            ),
-            (
-                "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s {node\"\n[client]\ncommand = \"c\"\n",
-                "k.toml: db.start: a `{` with no `}`",
             ),
             (
                 "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"  \"\n[client]\ncommand = \"c\"\n",

@@ -1,8 +1,11 @@
 //! Databases labrys knows only from the outside.
 //!
-//! A team testing its own database should not have to write Rust: [`client`] runs each
-//! worker's client as a subprocess in any language, speaking one JSON object per line on its
-//! stdin and stdout (the protocol is `docs/client-protocol.md`).
+//! A team testing its own database should not have to write Rust: a test file
+//! ([`config::TestFile`], `labrys test --config mydb.toml`) gives the commands that install,
+//! start, check and wipe its servers on each node ([`db::CommandKind`], behind the same
+//! `labrys-db` traits as the built-in databases), and [`client`] runs each worker's client as
+//! a subprocess in any language, speaking one JSON object per line on its stdin and stdout
+//! (the protocol is `docs/client-protocol.md`).
 //!
 //! ## Invariants
 //! - An op is `ok` or `fail` only when the subprocess said so for exactly that op (its `id`);
@@ -13,6 +16,8 @@
 
 pub mod client;
 pub mod config;
+pub mod db;
 
 pub use client::{ClientCommand, NodeEnv, SubprocessClient};
 pub use config::{ConfigError, TestFile};
+pub use db::CommandKind;

@@ -1,0 +1,374 @@
+//! A database driven by the commands of its test file ([`crate::config::TestFile`]), behind
+//! the same `labrys-db` traits as the built-in ones, so every nemesis and the whole runner
+//! work unchanged.
+//!
+//! - The server is `db.start`, run on each node through `sh -c 'exec ...'` as a
+//!   [`Daemon`] labrys owns: pid file and output (`server.log`) in the node's directory
+//!   (`/opt/labrys-<name>` unless the test says otherwise), so kill and pause are signals to
+//!   its process group, a restart after a kill is the same start, and `wipe` finds a server an
+//!   earlier, killed harness left (by its process name and `{data_dir}` on its command line).
+//! - `db.ready` is polled on every node after a start until it exits 0; `db.install`,
+//!   `db.version`, `db.wipe` and `db.primaries` run when the file gives them.
+//! - Clients are [`SubprocessClient`]s running `client.command`.
+//!
+//! `DbInfo` is `'static` in the contract (the built-in databases are tables in the binary);
+//! the one built from a test file is leaked once, when the file is read.
+
+use crate::client::{ClientCommand, NodeEnv, SubprocessClient};
+use crate::config::{render, TestFile};
+use labrys_control::{Daemon, Remote};
+use labrys_db::{
+    sh_step, Db, DbError, DbFuture, DbInfo, DbKind, DbOptions, LogFile, Primaries, Process,
+};
+use labrys_gen::Client;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const STEP: Duration = Duration::from_secs(120);
+const SHORT: Duration = Duration::from_secs(30);
+
+/// A database from a test file: the entry `--config` adds to the table of databases.
+pub struct CommandKind {
+    file: Arc<TestFile>,
+    /// The test file's folder: the client runs there.
+    base: PathBuf,
+    info: &'static DbInfo,
+}
+
+impl CommandKind {
+    pub fn new(file: TestFile, base: PathBuf) -> CommandKind {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let workloads: Vec<&'static str> = file.workloads.iter().map(|w| leak(w)).collect();
+        let info = Box::leak(Box::new(DbInfo {
+            name: leak(&file.name),
+            packages: &[],
+            honours_faketime: false,
+            faketime_note:
+                "a database from a test file is started by its own command, not under libfaketime",
+            workloads: Box::leak(workloads.into_boxed_slice()),
+            options: &[],
+            isolations: &[],
+        }));
+        CommandKind {
+            file: Arc::new(file),
+            base,
+            info,
+        }
+    }
+}
+
+impl DbKind for CommandKind {
+    fn info(&self) -> &'static DbInfo {
+        self.info
+    }
+
+    fn open(&self, nodes: &[Arc<dyn Remote>], opts: &DbOptions) -> Result<Arc<dyn Db>, DbError> {
+        let dir = opts
+            .dir
+            .clone()
+            .unwrap_or_else(|| format!("/opt/labrys-{}", self.file.name));
+        Ok(Arc::new(CommandDb {
+            file: self.file.clone(),
+            base: self.base.clone(),
+            info: self.info,
+            members: nodes
+                .iter()
+                .map(|n| (n.node().to_string(), n.host().to_string()))
+                .collect(),
+            dir,
+        }))
+    }
+}
+
+/// The process name a start command's server shows: its first word's base name.
+fn comm_of(start: &str) -> String {
+    let first = start.split_whitespace().next().unwrap_or("server");
+    first.rsplit('/').next().unwrap_or(first).to_string()
+}
+
+struct CommandDb {
+    file: Arc<TestFile>,
+    base: PathBuf,
+    info: &'static DbInfo,
+    members: Vec<(String, String)>,
+    dir: String,
+}
+
+impl CommandDb {
+    fn daemon(&self) -> Daemon {
+        let comm = self
+            .file
+            .db
+            .process
+            .clone()
+            .unwrap_or_else(|| comm_of(&self.file.db.start));
+        Daemon::new(&self.dir, "server", &comm)
+    }
+
+    fn vars(&self, node: &str) -> BTreeMap<&'static str, String> {
+        let me = self.members.iter().position(|(n, _)| n == node);
+        let address = me.map(|i| self.members[i].1.clone()).unwrap_or_default();
+        let join = |f: &dyn Fn(&(String, String)) -> String| {
+            self.members.iter().map(f).collect::<Vec<_>>().join(",")
+        };
+        let peers: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(n, _)| n != node)
+            .map(|(_, h)| h.clone())
+            .collect();
+        BTreeMap::from([
+            ("node", node.to_string()),
+            ("address", address),
+            ("index", me.map(|i| i.to_string()).unwrap_or_default()),
+            ("nodes", join(&|(n, _)| n.clone())),
+            ("addresses", join(&|(_, h)| h.clone())),
+            ("members", join(&|(n, h)| format!("{n}={h}"))),
+            ("peers", peers.join(",")),
+            ("dir", self.dir.clone()),
+            ("data_dir", self.daemon().data_dir),
+        ])
+    }
+
+    fn command(&self, node: &dyn Remote, key: &str, template: &str) -> Result<String, DbError> {
+        render(template, &self.vars(node.node())).map_err(|e| DbError::node(node.node(), key, e))
+    }
+
+    /// Runs the file's command `key` on `node` in the node's directory.
+    fn run(
+        &self,
+        node: &dyn Remote,
+        key: &str,
+        template: &str,
+        t: Duration,
+    ) -> Result<String, DbError> {
+        let cmd = self.command(node, key, template)?;
+        let d = labrys_control::shell_quote(&self.dir);
+        sh_step(node, key, &format!("mkdir -p {d} && cd {d} && {cmd}\n"), t)
+    }
+
+    fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
+        let cmd = self.command(node, "db.start", &self.file.db.start)?;
+        let script = self
+            .daemon()
+            .start_script(&["sh", "-c", &format!("exec {cmd}")]);
+        sh_step(node, "db.start", &script, SHORT)?;
+        Ok(())
+    }
+
+    /// Whether `node` serves: `db.ready` exits 0, or without one, the server runs.
+    fn ready(&self, node: &dyn Remote) -> Result<(), String> {
+        let script = match &self.file.db.ready {
+            Some(r) => self
+                .command(node, "db.ready", r)
+                .map_err(|e| e.to_string())?,
+            None => self.daemon().alive_script(),
+        };
+        match node.sh(&script, Duration::from_secs(10)) {
+            Ok(o) if o.status == 0 => Ok(()),
+            Ok(o) => Err(format!(
+                "exit {}: {}",
+                o.status,
+                format!("{} {}", o.stderr.trim(), o.stdout.trim()).trim()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl Db for CommandDb {
+    fn info(&self) -> &'static DbInfo {
+        self.info
+    }
+
+    fn install(&self, node: &dyn Remote) -> Result<(), DbError> {
+        if let Some(i) = &self.file.db.install {
+            self.run(node, "db.install", i, STEP)?;
+        }
+        Ok(())
+    }
+
+    fn version(&self, node: &dyn Remote) -> Result<String, DbError> {
+        match &self.file.db.version {
+            Some(v) => Ok(self.run(node, "db.version", v, SHORT)?.trim().to_string()),
+            None => Ok(format!("{} (no db.version command)", self.file.name)),
+        }
+    }
+
+    fn wipe(&self, node: &dyn Remote) -> Result<usize, DbError> {
+        let d = self.daemon();
+        sh_step(node, "stopping the server", &d.kill_script(), SHORT)?;
+        if let Some(w) = &self.file.db.wipe {
+            self.run(node, "db.wipe", w, SHORT)?;
+        }
+        let out = sh_step(node, "wiping", &d.wipe_script(), SHORT)?;
+        Ok(out.lines().filter(|l| l.starts_with("stale ")).count())
+    }
+
+    fn start_all<'a>(
+        &'a self,
+        nodes: &'a [Arc<dyn Remote>],
+        timeout: Duration,
+    ) -> DbFuture<'a, Result<(), DbError>> {
+        Box::pin(async move {
+            for n in nodes {
+                self.start(n.as_ref())?;
+            }
+            let t0 = Instant::now();
+            loop {
+                let mut waiting = Vec::new();
+                for n in nodes {
+                    if let Err(e) = self.ready(n.as_ref()) {
+                        waiting.push(format!("{}: {e}", n.node()));
+                    }
+                }
+                if waiting.is_empty() {
+                    return Ok(());
+                }
+                if t0.elapsed() > timeout {
+                    return Err(DbError::Unhealthy {
+                        db: self.file.name.clone(),
+                        secs: timeout.as_secs(),
+                        detail: waiting.join("; "),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    }
+
+    fn log_files(&self) -> Vec<LogFile> {
+        let mut out = vec![LogFile {
+            remote: self.daemon().log_path(),
+            local: "server.log".into(),
+        }];
+        // Log paths use only {dir} and {data_dir} (the file is checked for that), so any
+        // node's variables fill them.
+        let vars = self.vars("");
+        for t in &self.file.db.log_files {
+            if let Ok(p) = render(t, &vars) {
+                let local = p.rsplit('/').next().unwrap_or("log").to_string();
+                out.push(LogFile { remote: p, local });
+            }
+        }
+        out
+    }
+
+    fn client(&self, workload: &str) -> Result<Arc<dyn Client>, DbError> {
+        if !self.info.workloads.contains(&workload) {
+            return Err(DbError::Option {
+                option: "--workload".into(),
+                msg: format!(
+                    "{workload:?}: {} runs {}",
+                    self.file.name,
+                    self.info.workloads.join(", ")
+                ),
+            });
+        }
+        let name = self.file.name.clone();
+        Ok(Arc::new(SubprocessClient::new(
+            ClientCommand {
+                command: self.file.client.command.clone(),
+                dir: Some(self.base.clone()),
+                env: self
+                    .file
+                    .client
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain([("LABRYS_WORKLOAD".to_string(), workload.to_string())])
+                    .collect(),
+            },
+            self.members
+                .iter()
+                .map(|(n, h)| NodeEnv {
+                    name: n.clone(),
+                    host: h.clone(),
+                })
+                .collect(),
+            // Client stderr: `LABRYS_LOG=client=info` shows it.
+            Arc::new(move |line: &str| tracing::info!(target: "client", db = %name, "{line}")),
+        )))
+    }
+
+    fn process(&self) -> Option<Arc<dyn Process>> {
+        Some(Arc::new(CommandProcess(self.clone_parts())))
+    }
+
+    fn primaries(&self) -> Option<Arc<dyn Primaries>> {
+        self.file.db.primaries.as_ref()?;
+        Some(Arc::new(CommandProcess(self.clone_parts())))
+    }
+}
+
+impl CommandDb {
+    fn clone_parts(&self) -> Arc<CommandDb> {
+        Arc::new(CommandDb {
+            file: self.file.clone(),
+            base: self.base.clone(),
+            info: self.info,
+            members: self.members.clone(),
+            dir: self.dir.clone(),
+        })
+    }
+}
+
+/// Kill, pause and primaries of a command-driven database.
+struct CommandProcess(Arc<CommandDb>);
+
+impl Process for CommandProcess {
+    fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
+        self.0.start(node)
+    }
+    fn kill(&self, node: &dyn Remote) -> Result<(), DbError> {
+        sh_step(node, "kill", &self.0.daemon().kill_script(), SHORT).map(|_| ())
+    }
+    fn pause(&self, node: &dyn Remote) -> Result<(), DbError> {
+        sh_step(node, "pause", &self.0.daemon().signal_script("STOP"), SHORT).map(|_| ())
+    }
+    fn resume(&self, node: &dyn Remote) -> Result<(), DbError> {
+        sh_step(
+            node,
+            "resume",
+            &self.0.daemon().signal_script("CONT"),
+            SHORT,
+        )
+        .map(|_| ())
+    }
+}
+
+impl Primaries for CommandProcess {
+    /// `db.primaries` on the first node where it succeeds: the node names it prints.
+    fn primaries(&self, nodes: &[Arc<dyn Remote>]) -> Vec<String> {
+        let Some(cmd) = &self.0.file.db.primaries else {
+            return Vec::new();
+        };
+        for n in nodes {
+            if let Ok(out) = self
+                .0
+                .run(n.as_ref(), "db.primaries", cmd, Duration::from_secs(10))
+            {
+                return out
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| self.0.members.iter().any(|(m, _)| m == l))
+                    .map(String::from)
+                    .collect();
+            }
+        }
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_name_is_the_start_commands_program() {
+        assert_eq!(comm_of("/usr/local/bin/mykv --data x"), "mykv");
+        assert_eq!(comm_of("etcd --name {node}"), "etcd");
+    }
+}
