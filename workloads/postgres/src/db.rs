@@ -711,12 +711,20 @@ mod tests {
         std::fs::create_dir_all(&elsewhere).unwrap();
         let exe = base.path().join("postgres");
         std::fs::copy("/bin/sleep", &exe).unwrap();
+        // The copy was just written: a fork in another test thread can still hold it open
+        // for writing for an instant (ETXTBSY), so try again then.
         let spawn = |cwd: &std::path::Path| {
-            Command::new(&exe)
-                .arg("60")
-                .current_dir(cwd)
-                .spawn()
-                .unwrap()
+            let mut tries = 0;
+            loop {
+                match Command::new(&exe).arg("60").current_dir(cwd).spawn() {
+                    Ok(c) => break c,
+                    Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
         };
         let mut pm = spawn(std::path::Path::new(&data));
         let mut backend = spawn(std::path::Path::new(&data));
