@@ -125,6 +125,11 @@ fn integration_any_db_etcd_from_a_test_file_is_valid_under_partitions() {
         latest.join("n1/server.log").is_file(),
         "the server's output is kept"
     );
+    let clients = std::fs::read_to_string(latest.join("clients.log")).unwrap_or_default();
+    assert!(
+        clients.contains("client (process 0): process 0: talking to"),
+        "the clients' stderr is kept: {clients}"
+    );
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(latest.join("test.json")).unwrap()).unwrap();
     assert_eq!(test["db"], "etcd-any");

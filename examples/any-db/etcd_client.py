@@ -59,6 +59,10 @@ def handle(f, key, arg):
     return {"type": "fail", "error": f"unknown f {f!r}"}
 
 
+# stderr is for people: labrys keeps it in the run folder's clients.log.
+print(f"process {os.environ.get('LABRYS_PROCESS')}: talking to {HOST}:{PORT}"
+      f"{' (serializable reads)' if SERIALIZABLE else ''}", file=sys.stderr, flush=True)
+
 for line in sys.stdin:
     req = json.loads(line)
     f, (key, arg) = req["f"], req["value"]

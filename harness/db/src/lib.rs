@@ -174,6 +174,9 @@ pub struct DbOptions {
     pub dir: Option<String>,
     /// `--isolation`: the level transactions run at (default: the database's first).
     pub isolation: Option<String>,
+    /// The run's folder on this machine, for what a database's clients write there (a
+    /// subprocess client's stderr, say); `None` outside a run.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl DbInfo {
@@ -412,6 +415,7 @@ mod tests {
                 .collect(),
             dir: None,
             isolation: None,
+            run_dir: None,
         }
     }
 

@@ -9,7 +9,8 @@
 //!   earlier, killed harness left (by its process name and `{data_dir}` on its command line).
 //! - `db.ready` is polled on every node after a start until it exits 0; `db.install`,
 //!   `db.version`, `db.wipe` and `db.primaries` run when the file gives them.
-//! - Clients are [`SubprocessClient`]s running `client.command`.
+//! - Clients are [`SubprocessClient`]s running `client.command`; what they write on stderr
+//!   goes to the run folder's `clients.log`.
 //!
 //! `DbInfo` is `'static` in the contract (the built-in databases are tables in the binary);
 //! the one built from a test file is leaked once, when the file is read.
@@ -78,6 +79,7 @@ impl DbKind for CommandKind {
                 .map(|n| (n.node().to_string(), n.host().to_string()))
                 .collect(),
             dir,
+            clients_log: opts.run_dir.as_ref().map(|d| d.join(CLIENTS_LOG)),
         }))
     }
 }
@@ -88,12 +90,17 @@ fn comm_of(start: &str) -> String {
     first.rsplit('/').next().unwrap_or(first).to_string()
 }
 
+/// The file in the run folder that collects what the clients write on stderr.
+pub const CLIENTS_LOG: &str = "clients.log";
+
 struct CommandDb {
     file: Arc<TestFile>,
     base: PathBuf,
     info: &'static DbInfo,
     members: Vec<(String, String)>,
     dir: String,
+    /// Where client stderr goes (`<run>/clients.log`); without a run, the tracing log.
+    clients_log: Option<PathBuf>,
 }
 
 impl CommandDb {
@@ -288,8 +295,7 @@ impl Db for CommandDb {
                     host: h.clone(),
                 })
                 .collect(),
-            // Client stderr: `LABRYS_LOG=client=info` shows it.
-            Arc::new(move |line: &str| tracing::info!(target: "client", db = %name, "{line}")),
+            client_log(self.clients_log.as_deref(), name),
         )))
     }
 
@@ -311,7 +317,32 @@ impl CommandDb {
             info: self.info,
             members: self.members.clone(),
             dir: self.dir.clone(),
+            clients_log: self.clients_log.clone(),
         })
+    }
+}
+
+/// Where the clients' stderr lines go: appended, timestamped, to `path` (the run folder's
+/// `clients.log`), or to the tracing log (`LABRYS_LOG=client=info`) when there is no file.
+fn client_log(path: Option<&std::path::Path>, db: String) -> crate::client::LogFn {
+    let file = path.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    match file {
+        Some(f) => {
+            let f = std::sync::Mutex::new(f);
+            let t0 = Instant::now();
+            Arc::new(move |line: &str| {
+                use std::io::Write as _;
+                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = writeln!(f, "{:>9.3} {line}", t0.elapsed().as_secs_f64());
+            })
+        }
+        None => Arc::new(move |line: &str| tracing::info!(target: "client", db = %db, "{line}")),
     }
 }
 

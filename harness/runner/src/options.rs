@@ -147,6 +147,7 @@ impl TestOptions {
             opts: self.db_opts.clone(),
             dir: self.db_dir.clone(),
             isolation: self.isolation.clone(),
+            run_dir: None,
         }
     }
 

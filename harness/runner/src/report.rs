@@ -24,6 +24,10 @@ fn links(dir: &Path) -> Vec<Link> {
         (RESULTS, "results.json: the checker's full result"),
         (TEST, "test.json: the test's options, versions and times"),
         (LOG, "labrys.log: what the harness did, in order"),
+        (
+            "clients.log",
+            "clients.log: what the clients wrote on stderr",
+        ),
     ] {
         if dir.join(name).exists() {
             out.push(Link {

@@ -329,7 +329,13 @@ async fn body(
     // Database.
     let name = kind.info().name;
     let db: Arc<dyn Db> = kind
-        .open(&remotes, &opts.db_options())
+        .open(
+            &remotes,
+            &labrys_db::DbOptions {
+                run_dir: Some(run.path().to_path_buf()),
+                ..opts.db_options()
+            },
+        )
         .map_err(|e| failed("opening the database")(e.to_string()))?;
     guard.set_db(db.clone(), remotes.clone());
     // Reset: whatever an earlier run left on these nodes (it may have been killed mid-fault)

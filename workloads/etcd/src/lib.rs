@@ -79,6 +79,7 @@ mod tests {
             opts: [("reads".to_string(), reads.to_string())].into(),
             dir: None,
             isolation: None,
+            run_dir: None,
         }
     }
 

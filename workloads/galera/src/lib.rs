@@ -119,6 +119,7 @@ mod tests {
                 .collect(),
             dir: None,
             isolation: isolation.map(str::to_string),
+            run_dir: None,
         }
     }
 

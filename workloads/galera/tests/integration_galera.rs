@@ -93,14 +93,17 @@ fn integration_galera_list_append_with_kills_is_valid() {
     eprintln!("integration run took {:.0?}", t0.elapsed());
 }
 
-/// A kill of a majority leaves no primary component: the survivor turns non-Primary, and the
-/// killed nodes, restarted, find no quorum to join. `start_all` after the kill must bring the
-/// cluster back (a full-cluster restart from its most advanced node), as an operator would.
-#[test]
-#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
-fn integration_galera_recovers_after_a_majority_is_killed() {
-    use labrys_db::Process;
-    let cluster = "gl-maj";
+/// A fresh 3-node Galera cluster on local cluster `cluster`, started; `body` gets it, its
+/// nodes and a runtime; afterwards every node is wiped and the cluster brought down, whatever
+/// `body` returned.
+fn with_galera<T>(
+    cluster: &str,
+    body: impl FnOnce(
+        &labrys_galera::Galera,
+        &[std::sync::Arc<dyn labrys_control::Remote>],
+        &tokio::runtime::Runtime,
+    ) -> Result<T, String>,
+) -> T {
     let _ = labrys_cluster::down(cluster);
     let c = labrys_cluster::up(cluster, 3).unwrap();
     let nodes = c.connect().unwrap();
@@ -110,18 +113,35 @@ fn integration_galera_recovers_after_a_majority_is_killed() {
         .enable_all()
         .build()
         .unwrap();
-    let outcome = (|| -> Result<Duration, String> {
+    let outcome = (|| -> Result<T, String> {
         for n in &nodes {
             g.install(n.as_ref()).map_err(|e| e.to_string())?;
             g.wipe(n.as_ref()).map_err(|e| e.to_string())?;
         }
         rt.block_on(g.start_all(&nodes, Duration::from_secs(120)))
             .map_err(|e| format!("first start: {e}"))?;
+        body(&g, &nodes, &rt)
+    })();
+    for n in &nodes {
+        let _ = g.wipe(n.as_ref());
+    }
+    labrys_cluster::down(cluster).unwrap();
+    outcome.unwrap()
+}
+
+/// A kill of a majority leaves no primary component: the survivor turns non-Primary, and the
+/// killed nodes, restarted, find no quorum to join. `start_all` after the kill must bring the
+/// cluster back (a full-cluster restart from its most advanced node), as an operator would.
+#[test]
+#[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
+fn integration_galera_recovers_after_a_majority_is_killed() {
+    use labrys_db::Process;
+    let took = with_galera("gl-maj", |g, nodes, rt| {
         // As the kill nemesis did when this was found: the bootstrapping node killed and
         // restarted first, then the two others killed at once.
         g.kill(nodes[0].as_ref()).map_err(|e| e.to_string())?;
         std::thread::sleep(Duration::from_secs(5));
-        rt.block_on(g.start_all(&nodes, Duration::from_secs(100)))
+        rt.block_on(g.start_all(nodes, Duration::from_secs(100)))
             .map_err(|e| format!("restarting n1: {e}"))?;
         for n in &nodes[1..] {
             g.kill(n.as_ref()).map_err(|e| e.to_string())?;
@@ -129,15 +149,10 @@ fn integration_galera_recovers_after_a_majority_is_killed() {
         // As after the nemesis's kill and heal: restarted a few seconds later.
         std::thread::sleep(Duration::from_secs(4));
         let t = Instant::now();
-        rt.block_on(g.start_all(&nodes, Duration::from_secs(100)))
+        rt.block_on(g.start_all(nodes, Duration::from_secs(100)))
             .map_err(|e| format!("after the kill: {e}"))?;
         Ok(t.elapsed())
-    })();
-    for n in &nodes {
-        let _ = g.wipe(n.as_ref());
-    }
-    labrys_cluster::down(cluster).unwrap();
-    let took = outcome.unwrap();
+    });
     assert!(took < Duration::from_secs(100), "{took:?}");
 }
 
@@ -148,49 +163,28 @@ fn integration_galera_recovers_after_a_majority_is_killed() {
 #[ignore = "needs root, namespaces, sshd and the databases: scripts/test runs it as root with --ignored"]
 fn integration_galera_restarts_a_cluster_killed_whole_from_its_most_advanced_node() {
     use labrys_db::Process;
-    let cluster = "gl-whole";
-    let _ = labrys_cluster::down(cluster);
-    let c = labrys_cluster::up(cluster, 3).unwrap();
-    let nodes = c.connect().unwrap();
-    let g = labrys_galera::Galera::for_nodes(labrys_galera::GaleraConfig::default(), &nodes);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let data = format!("{}/data", labrys_galera::GaleraConfig::default().dir);
-    let outcome = (|| -> Result<String, String> {
-        for n in &nodes {
-            g.install(n.as_ref()).map_err(|e| e.to_string())?;
-            g.wipe(n.as_ref()).map_err(|e| e.to_string())?;
-        }
-        rt.block_on(g.start_all(&nodes, Duration::from_secs(120)))
-            .map_err(|e| format!("first start: {e}"))?;
-        for n in &nodes {
+    let dir = labrys_galera::GaleraConfig::default().dir;
+    let total = with_galera("gl-whole", |g, nodes, rt| {
+        for n in nodes {
             g.kill(n.as_ref()).map_err(|e| e.to_string())?;
             n.sh(
-                &format!("rm -f {data}/gvwstate.dat"),
+                &format!("rm -f {dir}/data/gvwstate.dat"),
                 Duration::from_secs(10),
             )
             .map_err(|e| e.to_string())?;
         }
-        rt.block_on(g.start_all(&nodes, Duration::from_secs(100)))
+        rt.block_on(g.start_all(nodes, Duration::from_secs(100)))
             .map_err(|e| format!("after the kill: {e}"))?;
         // The bank accounts the first start created survived the restart.
         let out = nodes[2]
             .sh(
                 &format!(
-                    "mariadb --no-defaults --socket={}/mariadbd.sock -u root -N -B -e 'SELECT SUM(balance) FROM labrys.accounts'",
-                    labrys_galera::GaleraConfig::default().dir
+                    "mariadb --no-defaults --socket={dir}/mariadbd.sock -u root -N -B -e 'SELECT SUM(balance) FROM labrys.accounts'"
                 ),
                 Duration::from_secs(10),
             )
             .map_err(|e| e.to_string())?;
         Ok(out.stdout.trim().to_string())
-    })();
-    for n in &nodes {
-        let _ = g.wipe(n.as_ref());
-    }
-    labrys_cluster::down(cluster).unwrap();
-    assert_eq!(outcome.unwrap(), labrys_db::bank::TOTAL.to_string());
+    });
+    assert_eq!(total, labrys_db::bank::TOTAL.to_string());
 }

@@ -97,6 +97,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             dir: None,
             isolation: level.map(str::to_string),
+            run_dir: None,
         }
     }
 

@@ -97,6 +97,7 @@ mod tests {
                 .collect(),
             dir: None,
             isolation: None,
+            run_dir: None,
         }
     }
 

@@ -79,6 +79,7 @@ mod tests {
                 .collect(),
             dir: None,
             isolation: None,
+            run_dir: None,
         }
     }
 
