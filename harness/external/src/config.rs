@@ -105,13 +105,6 @@ pub struct ClientSpec {
     pub env: BTreeMap<String, String>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, col)
-}
-
 /// Splits a template into literal text and placeholders. A placeholder is `{name}` with a
 /// lowercase name (`a`-`z`, `_`), not preceded by `$`: so shell braces (`{ a; b; }`,
 /// `${VAR}`, `$(..)`) stay as they are.
@@ -142,12 +135,12 @@ fn pieces(template: &str) -> Vec<(bool, &str)> {
 }
 
 /// The placeholder names in a template.
-fn placeholders(template: &str) -> Result<Vec<&str>, String> {
-    Ok(pieces(template)
+fn placeholders(template: &str) -> Vec<&str> {
+    pieces(template)
         .into_iter()
         .filter(|(p, _)| *p)
         .map(|(_, n)| n)
-        .collect())
+        .collect()
 }
 
 /// Fills a command template; every placeholder must be one of [`PLACEHOLDERS`] (checked when
@@ -173,7 +166,7 @@ impl TestFile {
         let t: TestFile = toml::from_str(text).map_err(|e| {
             let at = match e.span() {
                 Some(s) => {
-                    let (l, c) = line_col(text, s.start);
+                    let (l, c) = labrys_history::read::line_col(text, s.start);
                     format!("{file}:{l}:{c}")
                 }
                 None => file.to_string(),
@@ -237,7 +230,7 @@ impl TestFile {
             if template.trim().is_empty() {
                 return Err(err(&key, "empty; expected a shell command".into()));
             }
-            for p in placeholders(template).map_err(|m| err(&key, m))? {
+            for p in placeholders(template) {
                 if key.starts_with("db.log_files") && p != "dir" && p != "data_dir" {
                     return Err(err(
                         &key,

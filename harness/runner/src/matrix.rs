@@ -83,7 +83,10 @@ impl Plan {
     /// Parses a plan's text; errors name the file, line and column (TOML's own message).
     pub fn parse(text: &str, file: &str) -> Result<Plan, PlanError> {
         let plan: Plan = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            let (line, col) = e
+                .span()
+                .map(|s| labrys_history::read::line_col(text, s.start))
+                .unwrap_or((0, 0));
             PlanError::Parse {
                 file: if line > 0 {
                     format!("{file}:{line}:{col}")
@@ -119,13 +122,6 @@ impl Plan {
         set_node_count(&mut o, self.node_count);
         Ok(o)
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, col)
 }
 
 fn secs(what: &'static str, s: f64) -> Result<Duration, PlanError> {

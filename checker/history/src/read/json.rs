@@ -217,7 +217,7 @@ fn key_offset(bytes: &[u8], name: &str) -> Option<usize> {
 }
 
 /// The file position of byte `off` of a record that starts at `line`:`col`.
-fn place_in(bytes: &[u8], off: usize, line: u32, col: u32) -> (u32, u32) {
+pub(crate) fn place_in(bytes: &[u8], off: usize, line: u32, col: u32) -> (u32, u32) {
     let before = &bytes[..off.min(bytes.len())];
     match memchr::memrchr(b'\n', before) {
         None => (line, col + off as u32),

@@ -51,6 +51,12 @@ impl Format {
 }
 
 /// Reads and pairs a history file, with no limit on memory.
+/// The 1-based line and column of byte `offset` of `text`: where an error found at that byte
+/// (a TOML span, say) is in its file. The readers place their own errors the same way.
+pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    json::place_in(text.as_bytes(), offset, 1, 1)
+}
+
 pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
     read_file_within(path, format, ReadLimits::UNLIMITED)
 }
