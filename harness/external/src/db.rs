@@ -93,6 +93,7 @@ fn comm_of(start: &str) -> String {
 /// The file in the run folder that collects what the clients write on stderr.
 pub const CLIENTS_LOG: &str = "clients.log";
 
+#[derive(Clone)]
 struct CommandDb {
     file: Arc<TestFile>,
     base: PathBuf,
@@ -300,25 +301,12 @@ impl Db for CommandDb {
     }
 
     fn process(&self) -> Option<Arc<dyn Process>> {
-        Some(Arc::new(CommandProcess(self.clone_parts())))
+        Some(Arc::new(CommandProcess(Arc::new(self.clone()))))
     }
 
     fn primaries(&self) -> Option<Arc<dyn Primaries>> {
         self.file.db.primaries.as_ref()?;
-        Some(Arc::new(CommandProcess(self.clone_parts())))
-    }
-}
-
-impl CommandDb {
-    fn clone_parts(&self) -> Arc<CommandDb> {
-        Arc::new(CommandDb {
-            file: self.file.clone(),
-            base: self.base.clone(),
-            info: self.info,
-            members: self.members.clone(),
-            dir: self.dir.clone(),
-            clients_log: self.clients_log.clone(),
-        })
+        Some(Arc::new(CommandProcess(Arc::new(self.clone()))))
     }
 }
 
