@@ -16,10 +16,7 @@ use std::time::{Duration, Instant};
 pub struct TestArgs {
     #[arg(long, default_value = "etcd", help = crate::dbs::help())]
     pub db: String,
-    /// Workload: register (linearizable per key), list-append or rw-register (transactions,
-    /// checked at the --isolation level's promise), bank (totals conserved), set (no
-    /// acknowledged add lost). Each database runs some of them: see --db.
-    #[arg(long, default_value = "register")]
+    #[arg(long, default_value = "register", help = labrys_harness::workload::help())]
     pub workload: String,
     /// Faults, comma-separated: partition (any shape), partition-random-halves,
     /// partition-majorities-ring, partition-random-node, partition-primaries, bridge, kill,
@@ -217,7 +214,11 @@ pub(crate) fn with_config(
     let Some(path) = &a.config else {
         return Ok((o, dbs));
     };
-    let file = labrys_external::TestFile::read(path).map_err(|e| e.to_string())?;
+    let names: Vec<&str> = labrys_harness::workload::WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .collect();
+    let file = labrys_external::TestFile::read(path, &names).map_err(|e| e.to_string())?;
     if dbs.iter().any(|d| d.info().name == file.name) {
         return Err(format!(
             "{}: name {:?} is a database labrys has built in; give yours another name",

@@ -1,8 +1,11 @@
 //! Any database through a test file and a subprocess client (examples/any-db/): etcd
 //! described by commands, with a Python client on its JSON gateway. Under partitions it is
 //! valid; with reads the database does not promise to be linearizable (`serializable` reads)
-//! the stale reads are found. Also: a broken test file is exit 3 naming its place, before
-//! anything is touched.
+//! the stale reads are found. Redis likewise, with a Python client on its text protocol:
+//! the queue and counter workloads valid under kills and partitions, replica reads caught.
+//! Also: a broken test file is exit 3 naming its place, before anything is touched, and a
+//! command that fails on one node is exit 3 naming the node and the command, with the
+//! cluster torn down.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,17 +26,11 @@ fn example(name: &str) -> String {
 }
 
 fn run(config: &str, store: &Path, cluster: &str, extra: &[&str]) -> (Output, serde_json::Value) {
-    let mut args = vec![
-        "test",
-        "--config",
-        config,
-        "--nemesis",
-        "partition",
-        "--cluster",
-        cluster,
-        "--store",
-        store.to_str().unwrap(),
-    ];
+    let mut args = vec!["test", "--config", config];
+    if !extra.contains(&"--nemesis") {
+        args.extend(["--nemesis", "partition"]);
+    }
+    args.extend(["--cluster", cluster, "--store", store.to_str().unwrap()]);
     args.extend_from_slice(extra);
     let o = labrys(&args);
     let results = std::fs::read_to_string(store.join("latest/results.json"))
@@ -168,4 +165,168 @@ fn integration_any_db_stale_reads_are_found() {
         results["anomaly_types"],
         serde_json::json!(["linearizability"])
     );
+}
+
+fn results_of(store: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    // Every run folder once: not through the `latest` links.
+    let real = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
+    for test in std::fs::read_dir(store).unwrap().flatten().filter(real) {
+        for run in std::fs::read_dir(test.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(real)
+        {
+            if let Ok(t) = std::fs::read_to_string(run.path().join("results.json")) {
+                out.push(serde_json::from_str(&t).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs root, namespaces, sshd, redis and python3: scripts/test runs it as root with --ignored"]
+fn integration_any_db_redis_queue_and_counter_are_valid_under_kills_and_partitions() {
+    for workload in ["queue", "counter"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store: PathBuf = dir.path().join("store");
+        let (o, _) = run(
+            &example("redis.toml"),
+            &store,
+            "lbit-anyredis",
+            &[
+                "--workload",
+                workload,
+                "--nemesis",
+                "partition,kill",
+                "--time-limit",
+                "15",
+                "--node-count",
+                "3",
+                "--nemesis-interval",
+                "3",
+                "--rate",
+                "200",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{workload}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let results = results_of(&store);
+        assert_eq!(results.len(), 1);
+        let r = &results[0];
+        assert_eq!(r["valid"], true, "{r}");
+        let ops = &r["stats"]["ops"];
+        assert!(ops["total"]["ok"].as_u64().unwrap_or(0) > 200, "{r}");
+        match workload {
+            "queue" => {
+                assert_eq!(ops["drain"]["ok"], 1, "the final drain: {r}");
+                assert!(
+                    r["stats"]["acknowledged_count"].as_u64().unwrap_or(0) > 100,
+                    "{r}"
+                );
+            }
+            _ => assert!(r["stats"]["read_count"].as_u64().unwrap_or(0) > 30, "{r}"),
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, namespaces, sshd, redis and python3: scripts/test runs it as root with --ignored"]
+fn integration_any_db_redis_replica_reads_are_caught() {
+    // Any partition of three nodes cuts some replica off from the primary (n1), and that
+    // replica's workers keep reading what it last had.
+    let dir = tempfile::tempdir().unwrap();
+    let store: PathBuf = dir.path().join("store");
+    let (o, _) = run(
+        &example("redis-replica-reads.toml"),
+        &store,
+        "lbit-anyreplica",
+        &[
+            "--time-limit",
+            "15",
+            "--node-count",
+            "3",
+            "--nemesis-interval",
+            "3",
+            "--rate",
+            "200",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let results = results_of(&store);
+    assert_eq!(
+        results[0]["anomaly_types"],
+        serde_json::json!(["linearizability"])
+    );
+}
+
+#[test]
+#[ignore = "needs root, namespaces and sshd: scripts/test runs it as root with --ignored"]
+fn integration_any_db_a_command_failing_on_one_node_is_exit_3_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = dir.path().join("client.py");
+    std::fs::write(
+        &client,
+        "import json, sys\nfor l in sys.stdin:\n    print(json.dumps({'id': json.loads(l)['id'], 'type': 'ok', 'value': 1}), flush=True)\n",
+    )
+    .unwrap();
+    let cases = [
+        (
+            "install = \"[ {node} != n2 ] || { echo 'no space left on device' >&2; exit 4; }\"\nstart = \"sleep 1000000\"",
+            "node n2: db.install `[ n2 != n2 ] || { echo 'no space left on device' >&2; exit 4; }` failed: exit 4: no space left on device",
+        ),
+        (
+            "start = \"sh -c '[ {node} != n3 ] || { echo fatal: bad line 3 >&2; exit 7; }; exec sleep 1000000'\"\nprocess = \"sleep\"",
+            "node n3: db.start failed: the server is not running",
+        ),
+    ];
+    for (i, (db, want)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(
+            &file,
+            format!("name = \"bad{i}\"\nworkloads = [\"unique-ids\"]\n[db]\n{db}\n[client]\ncommand = \"python3 client.py\"\n"),
+        )
+        .unwrap();
+        let store = dir.path().join(format!("store{i}"));
+        let cluster = format!("lbit-anybad{i}");
+        let (o, _) = run(
+            file.to_str().unwrap(),
+            &store,
+            &cluster,
+            &["--time-limit", "5", "--node-count", "3"],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(want), "wanted {want:?} in:\n{err}");
+        let results = results_of(&store);
+        assert!(
+            results[0]["error"].as_str().unwrap_or("").contains(want),
+            "the run folder keeps why: {}",
+            results[0]
+        );
+        if i == 1 {
+            assert!(
+                err.contains("fatal: bad line 3"),
+                "the server's last words: {err}"
+            );
+        }
+        let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&netns.stdout).contains(&cluster),
+            "the cluster is torn down"
+        );
+    }
 }

@@ -323,8 +323,8 @@ fn test_all_refuses_bad_plans_and_names_before_any_run() {
             "--db mongo: expected one of".into(),
         ),
         (
-            &["--workload", "register,queue"],
-            "--workload queue: expected one of".into(),
+            &["--workload", "register,queues"],
+            "--workload queues: expected one of".into(),
         ),
         (
             &["--db", "etcd", "--nemesis", "none,explode"],

@@ -24,7 +24,16 @@ pub static INFO: DbInfo = DbInfo {
     packages: &[],
     honours_faketime: true,
     faketime_note: "",
-    workloads: &["register", "list-append", "rw-register", "bank", "set"],
+    workloads: &[
+        "register",
+        "list-append",
+        "rw-register",
+        "bank",
+        "set",
+        "counter",
+        "unique-ids",
+        "queue",
+    ],
     options: &[],
     isolations: &[Isolation {
         name: "serializable",
@@ -56,6 +65,10 @@ struct State {
     /// The bank's balances, created on the first bank op.
     accounts: Option<Vec<i64>>,
     set: Vec<Value>,
+    counter: i64,
+    /// The last id `generate` handed out.
+    last_id: i64,
+    queue: std::collections::VecDeque<Value>,
     /// Nodes whose server is down (killed or paused).
     down: BTreeSet<String>,
 }
@@ -117,6 +130,24 @@ impl Inner {
                 ))
             }
             "read" if workload == "set" => Completion::ok(Value::List(st.set.clone())),
+            "read" if workload == "counter" => Completion::ok(Value::Int(st.counter)),
+            "add" if workload == "counter" => match op.value.as_i64() {
+                Some(n) => {
+                    st.counter += n;
+                    Completion::ok(op.value.clone())
+                }
+                None => Completion::fail("expected an integer"),
+            },
+            "generate" => {
+                st.last_id += 1;
+                Completion::ok(Value::Int(st.last_id))
+            }
+            "enqueue" => {
+                st.queue.push_back(op.value.clone());
+                Completion::ok(op.value.clone())
+            }
+            "dequeue" => Completion::ok(st.queue.pop_front().unwrap_or(Value::Nil)),
+            "drain" => Completion::ok(Value::List(st.queue.drain(..).collect())),
             "read" | "write" | "cas" => {
                 let Some((k, v)) = pair(&op.value) else {
                     return Completion::fail("expected [key value]");

@@ -272,10 +272,18 @@ pub trait DbKind: Send + Sync {
 /// A file a server writes on each node, downloaded into the run folder at teardown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogFile {
-    /// Path on the node.
+    /// Path on the node; or a shell glob (with `*`, `?` or `[`), whose every matching file
+    /// is kept under its own name instead of `local`.
     pub remote: String,
     /// File name in the run's node folder.
     pub local: String,
+}
+
+impl LogFile {
+    /// Whether `remote` is a glob.
+    pub fn is_glob(&self) -> bool {
+        self.remote.contains(['*', '?', '['])
+    }
 }
 
 /// A database on a set of nodes.

@@ -51,16 +51,14 @@ pub const PLACEHOLDERS: [&str; 9] = [
     "data_dir",
 ];
 
-/// The workloads a client can answer through the protocol.
-pub const WORKLOADS: [&str; 5] = ["register", "list-append", "rw-register", "bank", "set"];
-
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TestFile {
     /// The database's name, as `--db` and the run folder give it: lowercase letters, digits
     /// and `-`.
     pub name: String,
-    /// Workloads the client answers; the first is the default.
+    /// Workloads the client answers (names from the runner's table of workloads); the first
+    /// is the default.
     pub workloads: Vec<String>,
     pub db: Lifecycle,
     pub client: ClientSpec,
@@ -70,7 +68,11 @@ pub struct TestFile {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Lifecycle {
-    /// Makes the server runnable (installs packages); idempotent. Optional.
+    /// Debian packages the server needs, installed by labrys's one rule for packages
+    /// (announced, once, without starting any service they bring) before `install` runs.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Makes the server runnable (builds, copies, configures); idempotent. Optional.
     pub install: Option<String>,
     /// Starts the server in the foreground: labrys runs it as a daemon it owns (pid file,
     /// output to `{dir}/server.log`), so kill, pause and restart work without more commands.
@@ -80,13 +82,25 @@ pub struct Lifecycle {
     pub ready: Option<String>,
     /// Prints the server's version. Optional.
     pub version: Option<String>,
+    /// Stops the server gracefully (it must also succeed when nothing runs). Run before every
+    /// wipe; labrys then kills whatever of the server is left. Optional.
+    pub stop: Option<String>,
     /// Removes the node's data, after labrys has stopped the server. Default: remove
     /// `{data_dir}`.
     pub wipe: Option<String>,
+    /// Kills the server for the `kill` fault. Default: SIGKILL to the process group labrys
+    /// started. Restarts are always `start` again.
+    pub kill: Option<String>,
+    /// Pauses the server for the `pause` fault (given with `resume`). Default: SIGSTOP to
+    /// the process group labrys started.
+    pub pause: Option<String>,
+    /// Resumes a paused server (given with `pause`). Default: SIGCONT.
+    pub resume: Option<String>,
     /// Prints the names of the nodes that are primaries now (one per line), for faults aimed
     /// at primaries. Optional: without it those faults are refused.
     pub primaries: Option<String>,
-    /// Log files to keep in the run folder (paths using `{dir}` or `{data_dir}`).
+    /// Log files to keep in the run folder: paths using `{dir}` or `{data_dir}`, which may be
+    /// shell globs (`{data_dir}/logs/*.log`: every file matching, under its own name).
     /// `{dir}/server.log` (the start command's output) is always kept.
     #[serde(default)]
     pub log_files: Vec<String>,
@@ -160,9 +174,39 @@ pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, S
     Ok(out)
 }
 
+/// Where `key` (`name`, `db.start`, `db.log_files[2]`) is set in `text`, as line and column
+/// of its name: the line `start = ...` inside `[db]` (or `db.start = ...` at the top). A
+/// best effort for error messages; `None` when the file sets it some other way (an inline
+/// table).
+fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    let key = key.split('[').next()?;
+    let (table, name) = match key.split_once('.') {
+        Some((t, n)) => (t, n),
+        None => ("", key),
+    };
+    let mut current = "";
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(h) = t.strip_prefix('[') {
+            current = h.split(']').next().unwrap_or("").trim();
+            continue;
+        }
+        let Some((lhs, _)) = t.split_once('=') else {
+            continue;
+        };
+        let lhs = lhs.trim().trim_matches('"');
+        let dotted = !table.is_empty() && current.is_empty() && lhs == key;
+        if (current == table && lhs == name) || dotted {
+            return Some((i + 1, line.len() - t.len() + 1));
+        }
+    }
+    None
+}
+
 impl TestFile {
-    /// Reads and checks a test file's text; `file` names it in errors.
-    pub fn parse(text: &str, file: &str) -> Result<TestFile, ConfigError> {
+    /// Reads and checks a test file's text; `file` names it in errors, `workloads` are the
+    /// workload names labrys runs (the runner's table).
+    pub fn parse(text: &str, file: &str, workloads: &[&str]) -> Result<TestFile, ConfigError> {
         let t: TestFile = toml::from_str(text).map_err(|e| {
             let at = match e.span() {
                 Some(s) => {
@@ -177,7 +221,10 @@ impl TestFile {
             }
         })?;
         let err = |key: &str, message: String| ConfigError {
-            at: format!("{file}: {key}"),
+            at: match locate(text, key) {
+                Some((l, c)) => format!("{file}:{l}:{c}: {key}"),
+                None => format!("{file}: {key}"),
+            },
             message,
         };
         if t.name.is_empty()
@@ -197,26 +244,52 @@ impl TestFile {
         if t.workloads.is_empty() {
             return Err(err(
                 "workloads",
-                format!("empty; expected some of {}", WORKLOADS.join(", ")),
+                format!("empty; expected some of {}", workloads.join(", ")),
             ));
         }
         for w in &t.workloads {
-            if !WORKLOADS.contains(&w.as_str()) {
+            if !workloads.contains(&w.as_str()) {
                 return Err(err(
                     "workloads",
                     format!(
                         "{w:?} is not a workload; expected one of {}",
-                        WORKLOADS.join(", ")
+                        workloads.join(", ")
                     ),
                 ));
             }
+        }
+        for (i, p) in t.db.packages.iter().enumerate() {
+            let ok = p.len() > 1
+                && p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+            if !ok {
+                return Err(err(
+                    &format!("db.packages[{i}]"),
+                    format!("{p:?} is not a Debian package name"),
+                ));
+            }
+        }
+        if t.db.pause.is_some() != t.db.resume.is_some() {
+            return Err(err(
+                if t.db.pause.is_some() {
+                    "db.pause"
+                } else {
+                    "db.resume"
+                },
+                "pause and resume come together: give both, or neither for SIGSTOP/SIGCONT".into(),
+            ));
         }
         let mut commands: Vec<(String, &str)> = vec![("db.start".into(), &t.db.start)];
         for (k, v) in [
             ("db.install", &t.db.install),
             ("db.ready", &t.db.ready),
             ("db.version", &t.db.version),
+            ("db.stop", &t.db.stop),
             ("db.wipe", &t.db.wipe),
+            ("db.kill", &t.db.kill),
+            ("db.pause", &t.db.pause),
+            ("db.resume", &t.db.resume),
             ("db.primaries", &t.db.primaries),
         ] {
             if let Some(v) = v {
@@ -257,20 +330,22 @@ impl TestFile {
         Ok(t)
     }
 
-    /// Reads a test file from disk.
-    pub fn read(path: &std::path::Path) -> Result<TestFile, ConfigError> {
+    /// Reads a test file from disk (see [`TestFile::parse`]).
+    pub fn read(path: &std::path::Path, workloads: &[&str]) -> Result<TestFile, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             at: file.clone(),
             message: format!("cannot read it: {e}"),
         })?;
-        TestFile::parse(&text, &file)
+        TestFile::parse(&text, &file, workloads)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KNOWN: &[&str] = &["register", "set", "queue"];
 
     const GOOD: &str = r#"
 name = "mykv"
@@ -288,7 +363,7 @@ env = { MYKV_PORT = "7000" }
 
     #[test]
     fn a_good_file_reads_and_its_templates_fill() {
-        let t = TestFile::parse(GOOD, "mykv.toml").unwrap();
+        let t = TestFile::parse(GOOD, "mykv.toml", KNOWN).unwrap();
         assert_eq!(t.name, "mykv");
         assert_eq!(t.workloads, ["register", "set"]);
         assert_eq!(t.client.env["MYKV_PORT"], "7000");
@@ -322,22 +397,34 @@ env = { MYKV_PORT = "7000" }
 
     #[test]
     fn mistakes_are_named_with_their_place() {
-        let cases: [(&str, &str); 6] = [
+        let cases: [(&str, &str); 9] = [
             (
                 "name = \"x\"\nworkloads = [\"register\"]\nspeed = 3\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
                 "k.toml:3:1: unknown field `speed`",
             ),
             (
                 "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s {adress}\"\n[client]\ncommand = \"c\"\n",
-                "k.toml: db.start: unknown placeholder {adress}",
+                "k.toml:4:1: db.start: unknown placeholder {adress}",
             ),
             (
-                "name = \"x\"\nworkloads = [\"queue\"]\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
-                "k.toml: workloads: \"queue\" is not a workload",
+                "name = \"x\"\nworkloads = [\"queues\"]\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
+                "k.toml:2:1: workloads: \"queues\" is not a workload; expected one of register, set, queue",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"set\"]\n[db]\nstart = \"s\"\npause = \"kill -STOP 1\"\n[client]\ncommand = \"c\"\n",
+                "k.toml:5:1: db.pause: pause and resume come together",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"set\"]\n[db]\npackages = [\"redis-server\", \"rm -rf\"]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
+                "k.toml:4:1: db.packages[1]: \"rm -rf\" is not a Debian package name",
+            ),
+            (
+                "name = \"x\"\nworkloads = [\"set\"]\n[db]\nstart = \"s\"\nkill = \"pkill -9 {nod}\"\n[client]\ncommand = \"c\"\n",
+                "k.toml:5:1: db.kill: unknown placeholder {nod}",
             ),
             (
                 "name = \"My DB\"\nworkloads = [\"register\"]\n[db]\nstart = \"s\"\n[client]\ncommand = \"c\"\n",
-                "k.toml: name: \"My DB\": expected lowercase",
+                "k.toml:1:1: name: \"My DB\": expected lowercase",
             ),
             (
                 "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"s\"\n",
@@ -345,14 +432,34 @@ env = { MYKV_PORT = "7000" }
             ),
             (
                 "name = \"x\"\nworkloads = [\"register\"]\n[db]\nstart = \"  \"\n[client]\ncommand = \"c\"\n",
-                "k.toml: db.start: empty",
+                "k.toml:4:1: db.start: empty",
             ),
         ];
         for (text, want) in cases {
-            let e = TestFile::parse(text, "k.toml").unwrap_err().to_string();
+            let e = TestFile::parse(text, "k.toml", KNOWN)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(want), "{e}\nwanted it to start with {want}");
         }
-        let missing = TestFile::parse(cases[4].0, "k.toml").unwrap_err();
+        let missing = TestFile::parse(cases[7].0, "k.toml", KNOWN).unwrap_err();
         assert!(missing.message.contains("client"), "{missing}");
+        // Dotted keys at the top are found too; an inline table only by its key.
+        let dotted =
+            "name = \"x\"\nworkloads = [\"set\"]\n  db.start = \"s {x}\"\nclient.command = \"c\"\n";
+        let e = TestFile::parse(dotted, "k.toml", KNOWN)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("k.toml:3:3: db.start: unknown placeholder {x}"),
+            "{e}"
+        );
+        let inline = "name = \"x\"\nworkloads = [\"set\"]\ndb = { start = \"s {x}\" }\nclient = { command = \"c\" }\n";
+        let e = TestFile::parse(inline, "k.toml", KNOWN)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("k.toml: db.start: unknown placeholder {x}"),
+            "{e}"
+        );
     }
 }

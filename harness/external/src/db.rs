@@ -7,8 +7,13 @@
 //!   (`/opt/labrys-<name>` unless the test says otherwise), so kill and pause are signals to
 //!   its process group, a restart after a kill is the same start, and `wipe` finds a server an
 //!   earlier, killed harness left (by its process name and `{data_dir}` on its command line).
-//! - `db.ready` is polled on every node after a start until it exits 0; `db.install`,
-//!   `db.version`, `db.wipe` and `db.primaries` run when the file gives them.
+//! - `db.packages` go to the runner's one install rule (as a built-in database's do);
+//!   `db.ready` is polled on every node after a start until it exits 0; `db.install`,
+//!   `db.version`, `db.stop` (before every wipe), `db.wipe` and `db.primaries` run when the
+//!   file gives them; `db.kill`, `db.pause` and `db.resume` replace the signals when given.
+//! - Every command runs in the node's directory; one that fails is an error naming the node,
+//!   the file's key and the command's exit status and output (the runner logs it, heals and
+//!   tears down).
 //! - Clients are [`SubprocessClient`]s running `client.command`; what they write on stderr
 //!   goes to the run folder's `clients.log`.
 //!
@@ -42,9 +47,10 @@ impl CommandKind {
     pub fn new(file: TestFile, base: PathBuf) -> CommandKind {
         let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
         let workloads: Vec<&'static str> = file.workloads.iter().map(|w| leak(w)).collect();
+        let packages: Vec<&'static str> = file.db.packages.iter().map(|p| leak(p)).collect();
         let info = Box::leak(Box::new(DbInfo {
             name: leak(&file.name),
-            packages: &[],
+            packages: Box::leak(packages.into_boxed_slice()),
             honours_faketime: false,
             faketime_note:
                 "a database from a test file is started by its own command, not under libfaketime",
@@ -144,6 +150,16 @@ impl CommandDb {
         render(template, &self.vars(node.node())).map_err(|e| DbError::node(node.node(), key, e))
     }
 
+    /// How a failing command is named: its key, and the command as run (cut short).
+    fn step(key: &str, cmd: &str) -> String {
+        let one_line = cmd.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut short: String = one_line.chars().take(100).collect();
+        if short.len() < one_line.len() {
+            short.push_str(" ...");
+        }
+        format!("{key} `{short}`")
+    }
+
     /// Runs the file's command `key` on `node` in the node's directory.
     fn run(
         &self,
@@ -154,16 +170,51 @@ impl CommandDb {
     ) -> Result<String, DbError> {
         let cmd = self.command(node, key, template)?;
         let d = labrys_control::shell_quote(&self.dir);
-        sh_step(node, key, &format!("mkdir -p {d} && cd {d} && {cmd}\n"), t)
+        let step = Self::step(key, &cmd);
+        sh_step(
+            node,
+            &step,
+            &format!("mkdir -p {d} && cd {d} && {cmd}\n"),
+            t,
+        )
     }
 
     fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
         let cmd = self.command(node, "db.start", &self.file.db.start)?;
-        let script = self
-            .daemon()
-            .start_script(&["sh", "-c", &format!("exec {cmd}")]);
-        sh_step(node, "db.start", &script, SHORT)?;
+        // `{data_dir}` exists when the server starts (some servers will not create it).
+        let data = labrys_control::shell_quote(&self.daemon().data_dir);
+        let script =
+            self.daemon()
+                .start_script(&["sh", "-c", &format!("mkdir -p {data} && exec {cmd}")]);
+        sh_step(node, &Self::step("db.start", &cmd), &script, SHORT)?;
         Ok(())
+    }
+
+    /// Whether the server labrys started on `node` still runs.
+    fn alive(&self, node: &dyn Remote) -> bool {
+        node.sh(&self.daemon().alive_script(), SHORT)
+            .is_ok_and(|o| o.status == 0)
+    }
+
+    /// The error for a server that is no longer running: the end of its output.
+    fn exited(&self, node: &dyn Remote) -> DbError {
+        let log = self.daemon().log_path();
+        let tail = node
+            .sh(
+                &format!("tail -n 5 {}", labrys_control::shell_quote(&log)),
+                SHORT,
+            )
+            .map(|o| o.stdout.trim().to_string())
+            .unwrap_or_default();
+        let comm = self.daemon().comm;
+        DbError::node(
+            node.node(),
+            "db.start",
+            format!(
+                "the server is not running (it exited, or its process is not named {comm:?}: \
+                 set db.process); the end of {log}:\n{tail}"
+            ),
+        )
     }
 
     /// Whether `node` serves: `db.ready` exits 0, or without one, the server runs.
@@ -192,6 +243,26 @@ impl Db for CommandDb {
     }
 
     fn install(&self, node: &dyn Remote) -> Result<(), DbError> {
+        // On a local cluster the runner installed them already (this finds them present);
+        // on given hosts this is where they are installed.
+        let pkgs: Vec<&str> = self.file.db.packages.iter().map(String::as_str).collect();
+        if !pkgs.is_empty() {
+            let present = pkgs
+                .iter()
+                .map(|p| {
+                    format!(
+                        "dpkg-query -W -f='${{Status}}' {p} 2>/dev/null | grep -q 'ok installed'"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" && ");
+            sh_step(
+                node,
+                "db.packages",
+                &labrys_db::install_script(&present, &pkgs),
+                STEP,
+            )?;
+        }
         if let Some(i) = &self.file.db.install {
             self.run(node, "db.install", i, STEP)?;
         }
@@ -207,6 +278,9 @@ impl Db for CommandDb {
 
     fn wipe(&self, node: &dyn Remote) -> Result<usize, DbError> {
         let d = self.daemon();
+        if let Some(stop) = &self.file.db.stop {
+            self.run(node, "db.stop", stop, SHORT)?;
+        }
         sh_step(node, "stopping the server", &d.kill_script(), SHORT)?;
         if let Some(w) = &self.file.db.wipe {
             self.run(node, "db.wipe", w, SHORT)?;
@@ -229,6 +303,11 @@ impl Db for CommandDb {
                 let mut waiting = Vec::new();
                 for n in nodes {
                     if let Err(e) = self.ready(n.as_ref()) {
+                        // A server that is gone will not become ready: say so now, with
+                        // the end of its output.
+                        if t0.elapsed() > Duration::from_secs(2) && !self.alive(n.as_ref()) {
+                            return Err(self.exited(n.as_ref()));
+                        }
                         waiting.push(format!("{}: {e}", n.node()));
                     }
                 }
@@ -257,6 +336,7 @@ impl Db for CommandDb {
         let vars = self.vars("");
         for t in &self.file.db.log_files {
             if let Ok(p) = render(t, &vars) {
+                // A glob's matches keep their own names (`LogFile`'s contract).
                 let local = p.rsplit('/').next().unwrap_or("log").to_string();
                 out.push(LogFile { remote: p, local });
             }
@@ -337,24 +417,39 @@ fn client_log(path: Option<&std::path::Path>, db: String) -> crate::client::LogF
 /// Kill, pause and primaries of a command-driven database.
 struct CommandProcess(Arc<CommandDb>);
 
+impl CommandProcess {
+    /// The file's command `key` when it gives one, else `default`, the daemon's script.
+    fn either(
+        &self,
+        node: &dyn Remote,
+        key: &str,
+        given: &Option<String>,
+        default: String,
+    ) -> Result<(), DbError> {
+        match given {
+            Some(cmd) => self.0.run(node, key, cmd, SHORT).map(|_| ()),
+            None => sh_step(node, key, &default, SHORT).map(|_| ()),
+        }
+    }
+}
+
 impl Process for CommandProcess {
     fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
         self.0.start(node)
     }
     fn kill(&self, node: &dyn Remote) -> Result<(), DbError> {
-        sh_step(node, "kill", &self.0.daemon().kill_script(), SHORT).map(|_| ())
+        let db = &self.0.file.db;
+        self.either(node, "db.kill", &db.kill, self.0.daemon().kill_script())
     }
     fn pause(&self, node: &dyn Remote) -> Result<(), DbError> {
-        sh_step(node, "pause", &self.0.daemon().signal_script("STOP"), SHORT).map(|_| ())
+        let db = &self.0.file.db;
+        let default = self.0.daemon().signal_script("STOP");
+        self.either(node, "db.pause", &db.pause, default)
     }
     fn resume(&self, node: &dyn Remote) -> Result<(), DbError> {
-        sh_step(
-            node,
-            "resume",
-            &self.0.daemon().signal_script("CONT"),
-            SHORT,
-        )
-        .map(|_| ())
+        let db = &self.0.file.db;
+        let default = self.0.daemon().signal_script("CONT");
+        self.either(node, "db.resume", &db.resume, default)
     }
 }
 

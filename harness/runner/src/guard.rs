@@ -142,9 +142,12 @@ impl Guard {
             for node in nodes {
                 for f in &logs {
                     step(&format!("{} {}", node.node(), f.local), &mut || {
-                        download_if_present(node.as_ref(), &f.remote, || {
-                            self.run.node_dir(node.node()).map(|d| d.join(&f.local))
-                        })
+                        for (remote, local) in matches(node.as_ref(), f)? {
+                            download_if_present(node.as_ref(), &remote, || {
+                                self.run.node_dir(node.node()).map(|d| d.join(&local))
+                            })?;
+                        }
+                        Ok(())
                     });
                 }
                 step(&format!("{} wipe", node.node()), &mut || {
@@ -189,6 +192,30 @@ impl Drop for Guard {
             );
         }
     }
+}
+
+/// The files a log entry names on `node`, each with its name in the run folder: itself, or
+/// every file its glob matches (at most 100) under their own names.
+fn matches(node: &dyn Remote, f: &labrys_db::LogFile) -> Result<Vec<(String, String)>, String> {
+    if !f.is_glob() {
+        return Ok(vec![(f.remote.clone(), f.local.clone())]);
+    }
+    let script = format!(
+        "for f in {}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; done; true\n",
+        f.remote
+    );
+    let out = node
+        .sh(&script, std::time::Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    Ok(out
+        .stdout
+        .lines()
+        .take(100)
+        .map(|p| {
+            let name = p.rsplit('/').next().unwrap_or(p).to_string();
+            (p.to_string(), name)
+        })
+        .collect())
 }
 
 /// Copies `remote` from `node` to the path `local` gives, when the node has that file (a

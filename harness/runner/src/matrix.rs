@@ -702,11 +702,11 @@ mod tests {
             .contains("--db mongo: expected one of fake, sql, kv"));
         let e = expand(
             &TestOptions::default(),
-            &axis("kv", "queue", "", ""),
+            &axis("kv", "queues", "", ""),
             &dbs(),
         )
         .unwrap_err();
-        assert!(e.to_string().starts_with("--workload queue"));
+        assert!(e.to_string().starts_with("--workload queues"));
     }
 
     #[test]

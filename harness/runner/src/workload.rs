@@ -22,6 +22,16 @@
 //!
 //! The set workload adds distinct integers (`add v`) to one set; one final `read` shows
 //! which adds survived.
+//!
+//! The counter workload is Jepsen's: `add n` (n from 1 to 5) to one counter and `read`s of
+//! it throughout, each read checked against what must and what may have been added by then.
+//!
+//! The unique-ids workload is Jepsen's: `generate` asks for an id; no two acknowledged
+//! generates may return the same one.
+//!
+//! The queue workload is Jepsen's total queue: `enqueue v` of values unique across the test
+//! and `dequeue`s (an empty queue answers nil), then one `drain` takes everything left;
+//! nothing acknowledged may be lost, nothing may come out twice or out of nowhere.
 
 use labrys_gen::{from_fn, sequence, Generator, OpSpec};
 use labrys_history::Value;
@@ -34,6 +44,8 @@ use std::sync::{Arc, Mutex};
 /// (`DbInfo::workloads`) and gives a client for each.
 pub struct Workload {
     pub name: &'static str,
+    /// What it checks, in a few words (for `--workload`'s help).
+    pub about: &'static str,
     /// The checker registry's name for its histories.
     pub checker: &'static str,
     /// The endless main-phase schedule (`ops_per_key`, the keys used so far).
@@ -49,6 +61,7 @@ pub const WORKLOADS: &[Workload] = &[
     // Independent `[key value]` registers, checked per key as linearizable registers.
     Workload {
         name: "register",
+        about: "linearizable per key",
         checker: "kv",
         main: register,
         finals: final_reads,
@@ -57,6 +70,7 @@ pub const WORKLOADS: &[Workload] = &[
     // Elle's list-append transactions, checked for strict serializability by default.
     Workload {
         name: "list-append",
+        about: "transactions, checked at the --isolation level's promise",
         checker: "list-append",
         main: list_append,
         finals: final_txn_reads,
@@ -65,6 +79,7 @@ pub const WORKLOADS: &[Workload] = &[
     // Elle's read-write register transactions, checked at the database's isolation level.
     Workload {
         name: "rw-register",
+        about: "transactions over registers, likewise",
         checker: "rw-register",
         main: rw_register,
         finals: final_txn_reads,
@@ -73,6 +88,7 @@ pub const WORKLOADS: &[Workload] = &[
     // Jepsen's bank: transfers conserve the total every snapshot read shows.
     Workload {
         name: "bank",
+        about: "totals conserved",
         checker: "bank",
         main: bank,
         finals: bank_reads,
@@ -81,12 +97,52 @@ pub const WORKLOADS: &[Workload] = &[
     // Distinct adds to one set, and a final read: nothing acknowledged may be lost.
     Workload {
         name: "set",
+        about: "no acknowledged add lost",
         checker: "set",
         main: set,
         finals: set_read,
         total_amount: None,
     },
+    // Increments and reads of one counter: each read between the must- and may-have-added.
+    Workload {
+        name: "counter",
+        about: "reads within what was added",
+        checker: "counter",
+        main: counter,
+        finals: counter_reads,
+        total_amount: None,
+    },
+    // Ids from a generator: no id handed out twice.
+    Workload {
+        name: "unique-ids",
+        about: "no id handed out twice",
+        checker: "unique-ids",
+        main: unique_ids,
+        finals: no_finals,
+        total_amount: None,
+    },
+    // A queue: what is enqueued comes out, once (a final drain takes the rest).
+    Workload {
+        name: "queue",
+        about: "what is enqueued comes out once",
+        checker: "total-queue",
+        main: queue,
+        finals: drain,
+        total_amount: None,
+    },
 ];
+
+/// `--workload`'s help: every workload and what it checks.
+pub fn help() -> String {
+    let each: Vec<String> = WORKLOADS
+        .iter()
+        .map(|w| format!("{} ({})", w.name, w.about))
+        .collect();
+    format!(
+        "Workload: {}. Each database runs some of them: see --db",
+        each.join(", ")
+    )
+}
 
 /// The workload named `name`.
 pub fn workload(name: &str) -> Option<&'static Workload> {
@@ -239,6 +295,51 @@ pub fn set_read(_used: &UsedKeys) -> Box<dyn Generator> {
     sequence([OpSpec::new("read", Value::Nil)])
 }
 
+/// The endless counter schedule: three adds of 1 to 5 for every read.
+pub fn counter(_ops_per_key: u64, _used: UsedKeys) -> Box<dyn Generator> {
+    from_fn(move |rng| {
+        Some(if rng.random_range(0..4) == 0 {
+            OpSpec::new("read", Value::Nil)
+        } else {
+            OpSpec::new("add", Value::Int(rng.random_range(1..=5)))
+        })
+    })
+}
+
+/// After the heal, a few reads of the counter.
+pub fn counter_reads(_used: &UsedKeys) -> Box<dyn Generator> {
+    sequence((0..3).map(|_| OpSpec::new("read", Value::Nil)))
+}
+
+/// The endless unique-ids schedule: `generate`, over and over.
+pub fn unique_ids(_ops_per_key: u64, _used: UsedKeys) -> Box<dyn Generator> {
+    from_fn(move |_rng| Some(OpSpec::new("generate", Value::Nil)))
+}
+
+/// Nothing to read after the heal.
+pub fn no_finals(_used: &UsedKeys) -> Box<dyn Generator> {
+    sequence(std::iter::empty())
+}
+
+/// The endless queue schedule: half enqueues of 0, 1, 2, ... (each value once), half
+/// dequeues.
+pub fn queue(_ops_per_key: u64, _used: UsedKeys) -> Box<dyn Generator> {
+    let mut next: i64 = 0;
+    from_fn(move |rng| {
+        Some(if rng.random_bool(0.5) {
+            next += 1;
+            OpSpec::new("enqueue", Value::Int(next - 1))
+        } else {
+            OpSpec::new("dequeue", Value::Nil)
+        })
+    })
+}
+
+/// After the heal, one drain of everything left in the queue.
+pub fn drain(_used: &UsedKeys) -> Box<dyn Generator> {
+    sequence([OpSpec::new("drain", Value::Nil)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +482,48 @@ mod tests {
         let vals: Vec<i64> = ops.iter().map(|o| o.value.as_i64().unwrap()).collect();
         assert_eq!(vals, (0..50).collect::<Vec<_>>());
         assert!(ops.iter().all(|o| &*o.f == "add"));
+    }
+
+    #[test]
+    fn counter_adds_small_increments_and_reads() {
+        let ops = pull_n(&mut counter(1, UsedKeys::default()), 400);
+        let reads = ops.iter().filter(|o| &*o.f == "read").count();
+        assert!((50..150).contains(&reads), "{reads} reads");
+        for o in ops.iter().filter(|o| &*o.f == "add") {
+            assert!((1..=5).contains(&o.value.as_i64().unwrap()), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn queue_enqueues_each_value_once_and_ends_with_a_drain() {
+        let ops = pull_n(&mut queue(1, UsedKeys::default()), 400);
+        let enq: Vec<i64> = ops
+            .iter()
+            .filter(|o| &*o.f == "enqueue")
+            .map(|o| o.value.as_i64().unwrap())
+            .collect();
+        assert_eq!(enq, (0..enq.len() as i64).collect::<Vec<_>>());
+        assert!(enq.len() > 100 && enq.len() < 300);
+        assert!(ops
+            .iter()
+            .all(|o| &*o.f == "enqueue" || (&*o.f == "dequeue" && o.value.is_nil())));
+        let fin = pull_n(&mut drain(&UsedKeys::default()), 1);
+        assert_eq!(&*fin[0].f, "drain");
+    }
+
+    #[test]
+    fn unique_ids_only_generates() {
+        let ops = pull_n(&mut unique_ids(1, UsedKeys::default()), 20);
+        assert!(ops.iter().all(|o| &*o.f == "generate" && o.value.is_nil()));
+        let mut rng = rng_for(3, "client");
+        let ctx = Ctx {
+            now: tokio::time::Instant::now(),
+            in_flight: 0,
+        };
+        assert!(matches!(
+            no_finals(&UsedKeys::default()).pull(&ctx, &mut rng),
+            Pull::Done
+        ));
     }
 
     #[test]

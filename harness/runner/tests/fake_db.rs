@@ -30,7 +30,8 @@ fn run(workload: &str) -> (labrys_harness::Outcome, Vec<String>, tempfile::TempD
 
 #[test]
 fn a_test_sets_up_runs_heals_reads_tears_down_and_checks_in_that_order() {
-    for workload in ["register", "list-append", "rw-register", "bank", "set"] {
+    for w in labrys_harness::workload::WORKLOADS {
+        let workload = w.name;
         let (o, calls, _store) = run(workload);
         let run_dir = o.run_dir.clone().expect("a run folder");
         let log = std::fs::read_to_string(run_dir.join("labrys.log")).unwrap();
@@ -89,6 +90,23 @@ fn a_test_sets_up_runs_heals_reads_tears_down_and_checks_in_that_order() {
             assert!(ok > 50, "{results}");
             assert_eq!(results["stats"]["acknowledged_count"].as_u64(), Some(ok));
             assert_eq!(results["stats"]["lost_count"], 0);
+        }
+        let stat = |k: &str| results["stats"][k].as_u64().unwrap_or(u64::MAX);
+        match workload {
+            "counter" => {
+                assert!(stat("read_count") > 20, "{results}");
+                assert_eq!(stat("error_count"), 0, "{results}");
+            }
+            "unique-ids" => {
+                assert!(stat("acknowledged_count") > 50, "{results}");
+                assert_eq!(stat("duplicated_count"), 0, "{results}");
+            }
+            "queue" => {
+                assert!(stat("acknowledged_count") > 20, "{results}");
+                assert_eq!(stat("lost_count"), 0, "{results}");
+                assert_eq!(results["stats"]["ops"]["drain"]["ok"], 1, "{results}");
+            }
+            _ => {}
         }
     }
 }
