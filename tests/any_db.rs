@@ -330,3 +330,69 @@ fn integration_any_db_a_command_failing_on_one_node_is_exit_3_naming_it() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs root, namespaces, sshd and python3: scripts/test runs it as root with --ignored"]
+fn integration_any_db_toykv_a_newcomers_database_is_uploaded_killed_and_its_lost_writes_found() {
+    // The template a newcomer copies: a server uploaded from the test file's folder, started
+    // by a command line (an assignment before the program, no exec), killed and paused as a
+    // process group. Correct, it is valid; acknowledging writes it drops, it is not.
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/any-db/toykv");
+    for f in ["server.py", "client.py", "toykv.toml"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let good = dir.path().join("toykv.toml");
+    let text = std::fs::read_to_string(&good).unwrap();
+    assert!(text.contains("TOYKV_LOSE=0 "), "{text}");
+    let lossy = dir.path().join("lossy.toml");
+    std::fs::write(&lossy, text.replace("TOYKV_LOSE=0 ", "TOYKV_LOSE=0.2 ")).unwrap();
+    for (file, nemesis, want) in [(&good, "kill,pause", 0), (&lossy, "none", 1)] {
+        let store = dir.path().join(format!("store{want}"));
+        let (o, _) = run(
+            file.to_str().unwrap(),
+            &store,
+            "lbit-anytoy",
+            &[
+                "--nemesis",
+                nemesis,
+                "--time-limit",
+                "12",
+                "--node-count",
+                "3",
+                "--nemesis-interval",
+                "3",
+                "--rate",
+                "100",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{}: {}\n{}",
+            file.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let results = results_of(&store);
+        let ok = results[0]["stats"]["ops"]["total"]["ok"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(ok > 200, "{}", results[0]);
+        if want == 1 {
+            assert_eq!(
+                results[0]["anomaly_types"],
+                serde_json::json!(["linearizability"])
+            );
+        }
+    }
+    let left = Command::new("sh")
+        .args(["-c", "for d in /proc/[0-9]*; do tr '\\000' ' ' <$d/cmdline 2>/dev/null | grep -q '^python3 server.py' && echo $d; done; true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout),
+        "",
+        "no server left running"
+    );
+}

@@ -16,11 +16,22 @@
 //!   killed harness started and whose pid file is gone), and removes the directory. It prints
 //!   `stale <pid>` for each such orphan.
 //!
+//! A [`Daemon::grouped`] one is a shell command line rather than one executable: it is alive
+//! while a process of the group its start made lives (by name, when it has one), and its
+//! processes carry [`GROUP_TAG`] in their environment, by which `wipe` finds its orphans.
+//!
+//! A group is signalled as `kill -SIG "-$pid"`: Debian's `sh` (dash) takes no `--` there,
+//! and `kill -SIG -- -$pid` fails, leaving the group's other processes running.
+//!
 //! Signals land when the process is next scheduled, so `kill_script` and `signal_script` wait
 //! (up to 10 s and 2 s) for the state they asked for: a pause is in effect when the nemesis op
 //! that asked for it completes.
 
 use crate::quote::shell_quote;
+
+/// The environment variable a [`Daemon::grouped`] start puts on the server's processes (its
+/// directory), by which `wipe` finds them when their pid file is gone.
+pub const GROUP_TAG: &str = "LABRYS_DAEMON";
 
 /// A server run from a directory on a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +45,10 @@ pub struct Daemon {
     /// The data directory on the server's command line (`<dir>/data` by default), which tells
     /// this server's orphans apart from other processes of the same name.
     pub data_dir: String,
+    /// Whether the server is the whole process group the start made (a shell running a
+    /// command line, with the server as its child) rather than the one process the pid file
+    /// names: see [`Daemon::grouped`].
+    pub group: bool,
 }
 
 impl Daemon {
@@ -45,7 +60,18 @@ impl Daemon {
             comm: comm.chars().take(15).collect(),
             name: name.to_string(),
             data_dir: format!("{dir}/data"),
+            group: false,
         }
+    }
+
+    /// The same daemon, alive while any process of the group its start made lives (named
+    /// `comm`, or any name when `comm` is empty), for servers started by a shell command line
+    /// (`cd x && VAR=1 server ...`) that is not one `exec`. The pid file then names the
+    /// group's leader; kill and pause already act on the whole group. A group is alive only
+    /// while its leader's pid is the group id, so a reused pid is not mistaken for it.
+    pub fn grouped(mut self) -> Daemon {
+        self.group = true;
+        self
     }
 
     pub fn log_path(&self) -> String {
@@ -57,13 +83,25 @@ impl Daemon {
     }
 
     /// Shell lines defining `D` (the directory), `P` (the pid file) and `alive` (true while
-    /// the pid file names a live, non-zombie process called `comm`, whose pid it sets).
+    /// the pid file names a live, non-zombie process called `comm`, whose pid it sets; for a
+    /// [`Daemon::grouped`] one, while a live process of that name is in the group the pid
+    /// file names, read from `/proc/*/stat` with builtins only).
     fn prelude(&self) -> String {
-        format!(
-            "D={dir}\nP={pid}\nC={comm}\n\
-             alive() {{ [ -f \"$P\" ] || return 1; pid=$(cat \"$P\"); \
+        let alive = if self.group {
+            "alive() { [ -f \"$P\" ] || return 1; read -r pid 2>/dev/null <\"$P\" || return 1; \
+             [ -n \"$pid\" ] || return 1; \
+             for d in /proc/[0-9]*; do read -r s 2>/dev/null <\"$d/stat\" || continue; \
+             set -- ${s##*) }; [ \"$3\" = \"$pid\" ] && [ \"$1\" != Z ] || continue; \
+             [ -z \"$C\" ] && return 0; \
+             read -r c 2>/dev/null <\"$d/comm\" && [ \"$c\" = \"$C\" ] && return 0; \
+             done; return 1; }\n"
+        } else {
+            "alive() { [ -f \"$P\" ] || return 1; pid=$(cat \"$P\"); \
              [ \"$(cat /proc/$pid/comm 2>/dev/null)\" = \"$C\" ] || return 1; \
-             ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; }}\n",
+             ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; }\n"
+        };
+        format!(
+            "D={dir}\nP={pid}\nC={comm}\n{alive}",
             dir = shell_quote(&self.dir),
             pid = shell_quote(&self.pid_path()),
             comm = shell_quote(&self.comm),
@@ -78,9 +116,14 @@ impl Daemon {
             "set -e\n{prelude}mkdir -p \"$D\"\n\
              if alive; then echo running; exit 0; fi\n\
              cd \"$D\"\n\
-             setsid {argv} >>{log} 2>&1 </dev/null &\n\
+             setsid {tag}{argv} >>{log} 2>&1 </dev/null &\n\
              echo $! >\"$P\"\necho started\n",
             prelude = self.prelude(),
+            tag = if self.group {
+                format!("env {}=\"$D\" ", GROUP_TAG)
+            } else {
+                String::new()
+            },
             argv = argv.join(" "),
             log = shell_quote(&self.log_path()),
         )
@@ -93,7 +136,7 @@ impl Daemon {
     pub fn signal_script(&self, signal: &str) -> String {
         let until = if signal == "STOP" { "= T" } else { "!= T" };
         format!(
-            "{}if alive; then kill -{signal} -- \"-$pid\" 2>/dev/null || kill -{signal} \"$pid\"; \
+            "{}if alive; then kill -{signal} \"-$pid\" 2>/dev/null || kill -{signal} \"$pid\"; \
              i=0; while alive && ! [ \"$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)\" {until} ] \
              && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; fi\n",
             self.prelude()
@@ -106,7 +149,7 @@ impl Daemon {
     /// it does not), and removes the pid file.
     pub fn kill_script(&self) -> String {
         format!(
-            "{}if alive; then kill -KILL -- \"-$pid\" 2>/dev/null || kill -KILL \"$pid\"; \
+            "{}if alive; then kill -KILL \"-$pid\" 2>/dev/null || kill -KILL \"$pid\"; \
              i=0; while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi\n\
              if alive; then echo \"$C pid $pid survived SIGKILL\" >&2; exit 1; fi\n\
              rm -f \"$P\"\n",
@@ -120,17 +163,24 @@ impl Daemon {
         format!(
             "{kill}me=$(readlink /proc/self/ns/net)\nM={marker}\n\
              stale() {{ for d in /proc/[0-9]*; do \
-             [ \"$(cat \"$d/comm\" 2>/dev/null)\" = \"$C\" ] || continue; \
+             [ -z \"$C\" ] || [ \"$(cat \"$d/comm\" 2>/dev/null)\" = \"$C\" ] || continue; \
              [ \"$(readlink \"$d/ns/net\" 2>/dev/null)\" = \"$me\" ] || continue; \
              grep -q '^State:[[:space:]]*Z' \"$d/status\" 2>/dev/null && continue; \
-             tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"$M\" || continue; \
+             {mine} || continue; \
              echo \"${{d#/proc/}}\"; done; }}\n\
-             for p in $(stale); do {{ kill -KILL -- \"-$p\" 2>/dev/null || kill -KILL \"$p\" 2>/dev/null; }} && echo \"stale $p\"; done\n\
+             for p in $(stale); do {{ kill -KILL \"-$p\" 2>/dev/null || kill -KILL \"$p\" 2>/dev/null; }} && echo \"stale $p\"; done\n\
              i=0; while [ -n \"$(stale)\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n\
              if [ -n \"$(stale)\" ]; then echo \"$C survived SIGKILL: $(stale)\" >&2; exit 1; fi\n\
              rm -rf \"$D\"\n",
             kill = self.kill_script(),
             marker = shell_quote(&format!("{} ", self.data_dir)),
+            // A grouped server's processes carry the tag in their environment; a shell
+            // command line could name the data directory anywhere, this script's included.
+            mine = if self.group {
+                format!("tr '\\000' '\\n' <\"$d/environ\" 2>/dev/null | grep -qxF -- \"{GROUP_TAG}=$D\"")
+            } else {
+                "tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"$M\"".to_string()
+            },
         )
     }
 
@@ -252,6 +302,65 @@ mod tests {
             "",
             "its own recorded server is not an orphan"
         );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// A grouped daemon: a shell command line (`cd`, an assignment, no `exec`) whose child
+    /// is the server. Alive by the child's name, or by any process of the group when no name
+    /// is given; paused and killed as a group; its orphans found by the environment tag even
+    /// though nothing on their command lines names the data directory.
+    #[test]
+    fn a_grouped_daemon_is_its_process_group() {
+        let base = std::env::temp_dir().join(format!("labrys-group-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let exe = base.join("lbgroup");
+        std::fs::copy("/bin/sh", &exe).unwrap();
+        let node = LocalRemote::new("n1", "127.0.0.1").unwrap();
+        let line = format!(
+            "cd / && X=1 {} -c 'while :; do sleep 0.2; done'\necho exited $?",
+            exe.display()
+        );
+        for comm in ["lbgroup", ""] {
+            let dir = base.join(format!("d{}", comm.len())).display().to_string();
+            let d = Daemon::new(&dir, "srv", comm).grouped();
+            let start = d.start_script(&["sh", "-c", &line]);
+            assert_eq!(node.sh_ok(&start, T).unwrap().stdout.trim(), "started");
+            let leader = std::fs::read_to_string(d.pid_path())
+                .unwrap()
+                .trim()
+                .to_string();
+            let t = Instant::now();
+            while node.sh(&d.alive_script(), T).unwrap().status != 0 {
+                assert!(
+                    t.elapsed() < Duration::from_secs(5),
+                    "{comm:?}: never alive"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_eq!(node.sh_ok(&start, T).unwrap().stdout.trim(), "running");
+            node.sh_ok(&d.signal_script("STOP"), T).unwrap();
+            assert_eq!(state(&leader), Some('T'), "{comm:?}: paused");
+            node.sh_ok(&d.signal_script("CONT"), T).unwrap();
+            node.sh_ok(&d.kill_script(), T).unwrap();
+            assert!(node.sh(&d.alive_script(), T).unwrap().status != 0);
+
+            // An orphan group: its pid file lost.
+            node.sh_ok(&start, T).unwrap();
+            let leader = std::fs::read_to_string(d.pid_path())
+                .unwrap()
+                .trim()
+                .to_string();
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::remove_file(d.pid_path()).unwrap();
+            let out = node.sh_ok(&d.wipe_script(), T).unwrap();
+            assert!(out.stdout.contains("stale "), "{comm:?}: {out:?}");
+            let t = Instant::now();
+            while state(&leader).is_some() && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_eq!(state(&leader), None, "{comm:?}: the orphan group is gone");
+            assert!(!std::path::Path::new(&dir).exists());
+        }
         let _ = std::fs::remove_dir_all(&base);
     }
 }

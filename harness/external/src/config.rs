@@ -72,10 +72,17 @@ pub struct Lifecycle {
     /// (announced, once, without starting any service they bring) before `install` runs.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// Files next to the test file (paths relative to its folder) copied into `{dir}` on
+    /// each node, under their own names and with their permission bits, before `install`
+    /// runs: the server's program or script, its configuration. Nodes of a local cluster do
+    /// not see this machine's `/tmp` or `/root`.
+    #[serde(default)]
+    pub upload: Vec<String>,
     /// Makes the server runnable (builds, copies, configures); idempotent. Optional.
     pub install: Option<String>,
-    /// Starts the server in the foreground: labrys runs it as a daemon it owns (pid file,
-    /// output to `{dir}/server.log`), so kill, pause and restart work without more commands.
+    /// Starts the server in the foreground: a shell command line, run in `{dir}` as a daemon
+    /// labrys owns (its own process group, pid file, output to `{dir}/server.log`), so kill,
+    /// pause and restart work without more commands. `{data_dir}` exists when it runs.
     pub start: String,
     /// Exits 0 once the node serves clients; polled after every start. Optional (then the
     /// server is taken as ready once it runs).
@@ -104,8 +111,9 @@ pub struct Lifecycle {
     /// `{dir}/server.log` (the start command's output) is always kept.
     #[serde(default)]
     pub log_files: Vec<String>,
-    /// The server's process name, as `/proc/<pid>/comm` shows it, which tells labrys a pid
-    /// is still its server. Default: the start command's first word (its base name).
+    /// The server's process name, as `/proc/<pid>/comm` shows it: the server is up while a
+    /// process of that name runs in the start command's process group. Default: while any
+    /// process of the group runs.
     pub process: Option<String>,
 }
 
@@ -121,13 +129,28 @@ pub struct ClientSpec {
 
 /// Splits a template into literal text and placeholders. A placeholder is `{name}` with a
 /// lowercase name (`a`-`z`, `_`), not preceded by `$`: so shell braces (`{ a; b; }`,
-/// `${VAR}`, `$(..)`) stay as they are.
+/// `${VAR}`, `$(..)`) stay as they are. `{{name}}` is the literal text `{name}` (a Python
+/// f-string in an install script, say).
 fn pieces(template: &str) -> Vec<(bool, &str)> {
     let mut out = Vec::new();
     let bytes = template.as_bytes();
     let mut lit = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if bytes[i] == b'{' && bytes.get(i + 1) == Some(&b'{') {
+            let name_len = bytes[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_lowercase() || **c == b'_')
+                .count();
+            let close = i + 2 + name_len;
+            if name_len > 0 && bytes.get(close..close + 2) == Some(b"}}") {
+                out.push((false, &template[lit..i]));
+                out.push((false, &template[i + 1..close + 1]));
+                i = close + 2;
+                lit = i;
+                continue;
+            }
+        }
         if bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'$') {
             let name_len = bytes[i + 1..]
                 .iter()
@@ -270,6 +293,15 @@ impl TestFile {
                 ));
             }
         }
+        for (i, u) in t.db.upload.iter().enumerate() {
+            let p = std::path::Path::new(u);
+            if u.is_empty() || p.file_name().is_none() {
+                return Err(err(
+                    &format!("db.upload[{i}]"),
+                    format!("{u:?}: expected a file's path, relative to the test file's folder"),
+                ));
+            }
+        }
         if t.db.pause.is_some() != t.db.resume.is_some() {
             return Err(err(
                 if t.db.pause.is_some() {
@@ -337,7 +369,25 @@ impl TestFile {
             at: file.clone(),
             message: format!("cannot read it: {e}"),
         })?;
-        TestFile::parse(&text, &file, workloads)
+        let t = TestFile::parse(&text, &file, workloads)?;
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        for (i, u) in t.db.upload.iter().enumerate() {
+            if !base.join(u).is_file() {
+                let (l, c) = locate(&text, "db.upload").unwrap_or((0, 0));
+                return Err(ConfigError {
+                    at: if l > 0 {
+                        format!("{file}:{l}:{c}: db.upload[{i}]")
+                    } else {
+                        format!("{file}: db.upload[{i}]")
+                    },
+                    message: format!(
+                        "{u:?}: no such file in {} (paths are relative to the test file's folder)",
+                        base.display()
+                    ),
+                });
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -393,6 +443,12 @@ env = { MYKV_PORT = "7000" }
             "echo ${node}",
             "a shell variable"
         );
+        assert_eq!(
+            render("print(f\"{{node}} is {{x}}\") {node} {{ a; }}", &vars).unwrap(),
+            "print(f\"{node} is {x}\") n1 {{ a; }}",
+            "doubled braces around a name are literal"
+        );
+        assert!(placeholders("f\"{{cur}}\" {node}") == ["node"]);
     }
 
     #[test]

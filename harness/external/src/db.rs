@@ -2,11 +2,14 @@
 //! the same `labrys-db` traits as the built-in ones, so every nemesis and the whole runner
 //! work unchanged.
 //!
-//! - The server is `db.start`, run on each node through `sh -c 'exec ...'` as a
-//!   [`Daemon`] labrys owns: pid file and output (`server.log`) in the node's directory
-//!   (`/opt/labrys-<name>` unless the test says otherwise), so kill and pause are signals to
-//!   its process group, a restart after a kill is the same start, and `wipe` finds a server an
-//!   earlier, killed harness left (by its process name and `{data_dir}` on its command line).
+//! - The server is `db.start`, run on each node through `sh -c` as a grouped [`Daemon`]
+//!   labrys owns (the shell and everything it starts are one process group): pid file and
+//!   output (`server.log`) in the node's directory (`/opt/labrys-<name>` unless the test says
+//!   otherwise), so kill and pause are signals to the group, a restart after a kill is the
+//!   same start, and `wipe` finds a server an earlier, killed harness left (by the tag in its
+//!   processes' environment).
+//! - Files the test file lists in `db.upload` are copied from its folder into `{dir}` on each
+//!   node before `db.install` (nodes of a local cluster have their own `/tmp` and `/root`).
 //! - `db.packages` go to the runner's one install rule (as a built-in database's do);
 //!   `db.ready` is polled on every node after a start until it exits 0; `db.install`,
 //!   `db.version`, `db.stop` (before every wipe), `db.wipe` and `db.primaries` run when the
@@ -90,12 +93,6 @@ impl DbKind for CommandKind {
     }
 }
 
-/// The process name a start command's server shows: its first word's base name.
-fn comm_of(start: &str) -> String {
-    let first = start.split_whitespace().next().unwrap_or("server");
-    first.rsplit('/').next().unwrap_or(first).to_string()
-}
-
 /// The file in the run folder that collects what the clients write on stderr.
 pub const CLIENTS_LOG: &str = "clients.log";
 
@@ -111,14 +108,11 @@ struct CommandDb {
 }
 
 impl CommandDb {
+    /// The server: the start command's process group, alive while a process of it named
+    /// `db.process` (any, without one) lives.
     fn daemon(&self) -> Daemon {
-        let comm = self
-            .file
-            .db
-            .process
-            .clone()
-            .unwrap_or_else(|| comm_of(&self.file.db.start));
-        Daemon::new(&self.dir, "server", &comm)
+        let comm = self.file.db.process.as_deref().unwrap_or("");
+        Daemon::new(&self.dir, "server", comm).grouped()
     }
 
     fn vars(&self, node: &str) -> BTreeMap<&'static str, String> {
@@ -181,11 +175,15 @@ impl CommandDb {
 
     fn start(&self, node: &dyn Remote) -> Result<(), DbError> {
         let cmd = self.command(node, "db.start", &self.file.db.start)?;
-        // `{data_dir}` exists when the server starts (some servers will not create it).
+        // The command line as written (`cd x && VAR=1 server ...` works: the server is the
+        // group), with `{data_dir}` made first (some servers will not create it), and its
+        // exit status in the log when it ends.
         let data = labrys_control::shell_quote(&self.daemon().data_dir);
-        let script =
-            self.daemon()
-                .start_script(&["sh", "-c", &format!("mkdir -p {data} && exec {cmd}")]);
+        let line = format!(
+            "mkdir -p {data} || exit 1\n{cmd}\n\
+             echo \"[labrys] the start command exited with status $?\"\n"
+        );
+        let script = self.daemon().start_script(&["sh", "-c", &line]);
         sh_step(node, &Self::step("db.start", &cmd), &script, SHORT)?;
         Ok(())
     }
@@ -206,13 +204,17 @@ impl CommandDb {
             )
             .map(|o| o.stdout.trim().to_string())
             .unwrap_or_default();
-        let comm = self.daemon().comm;
+        let named = match &self.file.db.process {
+            Some(p) => format!(", or no process of it is named {p:?} (db.process)"),
+            None => String::new(),
+        };
         DbError::node(
             node.node(),
             "db.start",
             format!(
-                "the server is not running (it exited, or its process is not named {comm:?}: \
-                 set db.process); the end of {log}:\n{tail}"
+                "the server is not running (the start command ended{named}); the end of its \
+                 output ({log} on the node, {n}/server.log in the run folder):\n{tail}",
+                n = node.node()
             ),
         )
     }
@@ -262,6 +264,26 @@ impl Db for CommandDb {
                 &labrys_db::install_script(&present, &pkgs),
                 STEP,
             )?;
+        }
+        if !self.file.db.upload.is_empty() {
+            let d = labrys_control::shell_quote(&self.dir);
+            sh_step(node, "db.upload", &format!("mkdir -p {d}\n"), SHORT)?;
+        }
+        for u in &self.file.db.upload {
+            let local = self.base.join(u);
+            let name = local
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let remote = format!("{}/{name}", self.dir);
+            let step = format!("db.upload {u}");
+            node.upload(&local, &remote)
+                .map_err(|e| DbError::node(node.node(), &step, e))?;
+            let mode = std::fs::metadata(&local)
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                .unwrap_or(0o644);
+            let chmod = format!("chmod {mode:o} {}\n", labrys_control::shell_quote(&remote));
+            sh_step(node, &step, &chmod, SHORT)?;
         }
         if let Some(i) = &self.file.db.install {
             self.run(node, "db.install", i, STEP)?;
@@ -473,16 +495,5 @@ impl Primaries for CommandProcess {
             }
         }
         Vec::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_server_name_is_the_start_commands_program() {
-        assert_eq!(comm_of("/usr/local/bin/mykv --data x"), "mykv");
-        assert_eq!(comm_of("etcd --name {node}"), "etcd");
     }
 }

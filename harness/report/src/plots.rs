@@ -124,7 +124,7 @@ fn latency_frame<'a, 'b>(
     chart
         .configure_mesh()
         .x_desc(d.axis.label())
-        .y_desc("latency (ms)")
+        .y_desc("latency")
         .y_label_formatter(&|v| format_ms(*v))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 15))
@@ -268,11 +268,12 @@ pub fn latency_raw(d: &Data, f: u16) -> Result<Option<Plot>, ReportError> {
     }))
 }
 
+/// A latency tick with its unit: `0.5ms`, `20ms`, `2s`.
 fn format_ms(v: f64) -> String {
     if v >= 1000.0 {
         format!("{}s", trim(v / 1000.0))
     } else {
-        trim(v)
+        format!("{}ms", trim(v))
     }
 }
 

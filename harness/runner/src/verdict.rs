@@ -8,7 +8,9 @@
 //! A verdict also says how much the test exercised: `stats.longest_without_ok` is the longest
 //! stretch of the main phase in which no client op succeeded, and when that is more than half
 //! of the main phase a `no-progress` warning says so (a valid verdict on a test whose cluster
-//! was down most of the time proves little).
+//! was down most of the time proves little). When no op at all succeeded in the main phase,
+//! the verdict is `unknown`, not valid: nothing was tested (clients that could never talk to
+//! the database, say).
 
 use labrys_history::{CheckOptions, Deadline, History, OpType, Validity, Warning};
 use labrys_store::run_dir::{RESULTS, TEST};
@@ -91,6 +93,11 @@ impl NoOkStretch {
         self.main_to - self.main_from
     }
 
+    /// Not one client op succeeded in the whole main phase.
+    pub fn whole_main(&self) -> bool {
+        self.main_nanos() > 0 && self.from == self.main_from && self.to == self.main_to
+    }
+
     /// More than half of the main phase went without a single successful op.
     pub fn most_of_main(&self) -> bool {
         self.main_nanos() > 0 && 2 * self.nanos() > self.main_nanos()
@@ -115,7 +122,8 @@ impl NoOkStretch {
             message: format!(
                 "no client operation succeeded for {:.1} s of the {:.1} s main phase \
                  (from {:.1} s to {:.1} s): most of this test exercised nothing, so its \
-                 verdict says little (were most nodes down or cut off?)",
+                 verdict says little (were most nodes down or cut off, or the clients \
+                 failing?)",
                 secs(self.nanos()),
                 secs(self.main_nanos()),
                 secs(self.from),
@@ -260,6 +268,24 @@ pub fn check_run(
             let mut warned = None;
             if let Some(s) = &stretch {
                 result.stat("longest_without_ok", s.to_json());
+                // A test in which nothing succeeded tested nothing: not a valid verdict.
+                if s.whole_main() && result.valid == Validity::Valid {
+                    let clients = run.path().join("clients.log");
+                    let hint = if clients.is_file() {
+                        format!(
+                            "; {} says what the clients wrote and why labrys replaced them",
+                            clients.display()
+                        )
+                    } else {
+                        "; labrys.log and the node logs may say why".to_string()
+                    };
+                    result.valid = Validity::Unknown;
+                    result.unknown_reason = Some(format!(
+                        "no client operation succeeded in the {:.1} s main phase, so nothing \
+                         was tested{hint}",
+                        secs(s.main_nanos())
+                    ));
+                }
                 if let Some(w) = s.warning() {
                     log.line(&format!("warning: {}", w.message));
                     warned = Some(w.message.clone());
