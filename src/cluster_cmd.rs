@@ -17,7 +17,7 @@ enum ClusterCmd {
     /// As root, installs missing Debian packages (sshd, iptables, iproute2) first.
     Up {
         /// Cluster name: lowercase letters, digits, '-'.
-        #[arg(long, default_value = "labrys")]
+        #[arg(long, visible_alias = "cluster", default_value = "labrys")]
         name: String,
         /// Number of nodes.
         #[arg(long, short = 'n', default_value_t = 5)]
@@ -25,12 +25,12 @@ enum ClusterCmd {
     },
     /// Remove every namespace, interface, rule, process and file of a cluster.
     Down {
-        #[arg(long, default_value = "labrys")]
+        #[arg(long, visible_alias = "cluster", default_value = "labrys")]
         name: String,
     },
     /// Show a cluster's nodes and whether each answers over SSH.
     Status {
-        #[arg(long, default_value = "labrys")]
+        #[arg(long, visible_alias = "cluster", default_value = "labrys")]
         name: String,
     },
 }

@@ -17,6 +17,7 @@ pub fn help() -> String {
             s.push_str(&format!(" (--isolation {})", levels.join(", ")));
         }
     }
+    s.push_str("\n  or any other: --config FILE (a test file; see examples/any-db/)");
     s
 }
 

@@ -359,7 +359,7 @@ fn integration_any_db_toykv_a_newcomers_database_is_uploaded_killed_and_its_lost
                 "--time-limit",
                 "12",
                 "--node-count",
-                "3",
+                "1",
                 "--nemesis-interval",
                 "3",
                 "--rate",

@@ -113,17 +113,24 @@ pub fn text(name: &str, r: &Value, lint_only: bool) -> String {
         }
     }
     if !warnings.is_empty() {
-        let _ = writeln!(s, "\n  warnings (the history itself looks suspect):");
+        let _ = writeln!(
+            s,
+            "\n  warnings (the history, or the test that made it, looks suspect):"
+        );
         for w in &warnings {
             let field = |k: &str| {
                 w.get(k)
                     .map(|v| v.to_string().trim_matches('"').to_string())
             };
+            // A warning about the whole history has line 0: no line to name.
+            let at = match field("line").filter(|l| l != "0" && !l.is_empty()) {
+                Some(l) => format!(" line {l}"),
+                None => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "    [{}] line {}: {}",
+                "    [{}]{at}: {}",
                 field("kind").unwrap_or_default(),
-                field("line").unwrap_or_default(),
                 w.get("message").and_then(Value::as_str).unwrap_or("")
             );
         }

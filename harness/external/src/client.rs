@@ -59,7 +59,17 @@ struct Proc {
 }
 
 impl Drop for Proc {
+    /// SIGKILL to the subprocess's whole process group: `sh -c` does not `exec` the client
+    /// (Debian's dash forks it), so killing the shell alone would leave the client running,
+    /// stuck or writing into a closed pipe.
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill(2) with a negative pid signals that process group; the group is
+            // the one `spawn` made for this child (`process_group(0)`), so nothing else.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
         let _ = self.child.start_kill();
     }
 }
@@ -73,6 +83,8 @@ pub struct SubprocessClient {
     log: LogFn,
     slots: Mutex<HashMap<usize, Slot>>,
     spawned: std::sync::atomic::AtomicU64,
+    /// Whether the first misbehaviour has been shown on the console.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl SubprocessClient {
@@ -83,6 +95,20 @@ impl SubprocessClient {
             log,
             slots: Mutex::new(HashMap::new()),
             spawned: std::sync::atomic::AtomicU64::new(0),
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The first time a client misbehaves, says so on the console (`tracing` at warn): a
+    /// client that prints a debug line on stdout, or crashes at once, would otherwise only
+    /// show as a run of `info` ops.
+    fn first_problem(&self, process: i64, what: &str) {
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                "client (process {process}): {what}; its op is info and the client replaced \
+                 (the first such problem; the run folder's clients.log has every one, with \
+                 what the clients wrote on stderr)"
+            );
         }
     }
 
@@ -110,6 +136,7 @@ impl SubprocessClient {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            .process_group(0)
             .env("LABRYS_PROCESS", ctx.process.to_string())
             .env("LABRYS_WORKER", ctx.worker.to_string())
             .env("LABRYS_NODE_INDEX", ctx.node.to_string())
@@ -162,6 +189,7 @@ impl SubprocessClient {
                 Ok(p) => *guard = Some(p),
                 Err(e) => {
                     (self.log)(&e);
+                    self.first_problem(ctx.process, &e);
                     return Completion::fail(e);
                 }
             }
@@ -200,10 +228,13 @@ impl SubprocessClient {
                         .ok()
                         .and_then(Result::ok);
                 *guard = None;
-                return Completion::info(match status {
+                let why = match status {
                     Some(s) => format!("the client exited ({s}) before replying"),
                     None => "the client closed its stdout before replying".to_string(),
-                });
+                };
+                (self.log)(&format!("client (process {}): {why}", ctx.process));
+                self.first_problem(ctx.process, &why);
+                return Completion::info(why);
             }
             Err(e) => {
                 *guard = None;
@@ -217,6 +248,7 @@ impl SubprocessClient {
                     "client (process {}): {why}; replacing it",
                     ctx.process
                 ));
+                self.first_problem(ctx.process, &why);
                 *guard = None;
                 Completion::info(why)
             }

@@ -346,7 +346,8 @@ impl TestFile {
                     return Err(err(
                         &key,
                         format!(
-                            "unknown placeholder {{{p}}}; expected one of {}",
+                            "unknown placeholder {{{p}}}; expected one of {} (or {{{{{p}}}}} for \
+                             the literal text {{{p}}})",
                             PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
                         ),
                     ));

@@ -216,3 +216,44 @@ async fn a_missing_client_program_is_info_and_a_client_that_cannot_start_is_fail
         .contains("cannot start the client `cat`"));
     assert_eq!(log.lock().unwrap().len(), 1, "and the run log says so");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_client_dies_with_everything_it_started() {
+    // `sh -c` forks the client rather than exec it: killing the shell alone would leave this
+    // script sleeping. Its pid is written down, and it must be gone once it is replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let cmd = script(
+        dir.path(),
+        "stuck.sh",
+        &format!(
+            r#"  if [ ! -e {p} ]; then echo $$ > {p}; sleep 30; fi
+  printf '{{"id":%s,"type":"ok","value":"p%s"}}\n' "$id" "$LABRYS_PROCESS""#,
+            p = pidfile.display()
+        ),
+    );
+    let (c, _) = client(cmd);
+    let first = tokio::time::timeout(
+        Duration::from_millis(500),
+        c.invoke(ctx(0, 0), &op("read", Value::Nil)),
+    )
+    .await;
+    assert!(first.is_err(), "stuck");
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    assert!(alive(&pid), "the client runs while its op is pending");
+    let d = c.invoke(ctx(10, 0), &op("read", Value::Nil)).await;
+    assert_eq!(d.value, Some(Value::Str("p10".into())), "{d:?}");
+    let t = std::time::Instant::now();
+    while alive(&pid) && t.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alive(&pid), "the replaced client {pid} was killed");
+}

@@ -269,7 +269,8 @@ pub fn check_run(
             if let Some(s) = &stretch {
                 result.stat("longest_without_ok", s.to_json());
                 // A test in which nothing succeeded tested nothing: not a valid verdict.
-                if s.whole_main() && result.valid == Validity::Valid {
+                let nothing_tested = s.whole_main() && result.valid == Validity::Valid;
+                if nothing_tested {
                     let clients = run.path().join("clients.log");
                     let hint = if clients.is_file() {
                         format!(
@@ -286,7 +287,8 @@ pub fn check_run(
                         secs(s.main_nanos())
                     ));
                 }
-                if let Some(w) = s.warning() {
+                // (Nothing tested says it all; the warning would repeat it.)
+                if let Some(w) = s.warning().filter(|_| !nothing_tested) {
                     log.line(&format!("warning: {}", w.message));
                     warned = Some(w.message.clone());
                     result.warnings.push(w);
