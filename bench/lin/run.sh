@@ -25,6 +25,10 @@ done
 for n in "5000 16" "5000 30"; do
   LIN_BENCH_DOMAIN=5 timeout 60 "$bin" cas $n valid || echo "cas $n values 0..5: not decided within 60 s"
 done
+# One key of Jepsen's cas-register test (5 clients, values 0..5, crashed and refused cas), cut
+# where a refused cas leaves a quiescent point after a long segment; and 100 such keys.
+"$bin" cas1 1000 5 4 1997
+LIN_BENCH_DOMAIN=5 timeout 120 "$bin" kv 100 1000 || echo "kv 100 keys x 1000 ops values 0..5: not decided within 120 s"
 "$bin" cas 5000 16 valid search
 "$bin" cas 5000 16 invalid search
 if [ "${1:-}" != "--quick" ]; then

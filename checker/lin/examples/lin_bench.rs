@@ -135,6 +135,90 @@ fn main() {
                 eprintln!("{} {:?}", r.stats["linearizability"], r.unknown_reason);
             }
         }
+        "cas1" => {
+            // One key as in Jepsen's cas-register tests: `cas1 OPS CLIENTS SEED [PREFIX]`, values
+            // 0..5 (LIN_BENCH_DOMAIN), ~2% of steps crash (LIN_BENCH_CRASH), some cas fail on
+            // compare; PREFIX keeps only the first records. Prints steps, seconds, peak memory;
+            // LIN_BENCH_DUMP=FILE writes the history; LIN_BENCH_STEPS bounds the search.
+            let n: usize = arg(1).parse().expect("ops");
+            let clients: usize = arg(2).parse().expect("clients");
+            let seed: u64 = arg(3).parse().expect("seed");
+            let env = |k: &str, d: u64| {
+                std::env::var(k)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d)
+            };
+            let sim = Sim {
+                processes: clients,
+                ops: n,
+                crash: env("LIN_BENCH_CRASH", 1),
+                fail: env("LIN_BENCH_FAIL", 2),
+                domain: env("LIN_BENCH_DOMAIN", 5) as i64,
+                ..Sim::new(Object::CasRegister)
+            };
+            // LIN_BENCH_FILE=FILE: check that history instead.
+            let mut ops = match std::env::var_os("LIN_BENCH_FILE") {
+                Some(f) => read_file(std::path::Path::new(&f), Format::Auto)
+                    .expect("a history")
+                    .ops
+                    .clone(),
+                None => sim.run(seed),
+            };
+            if arg(4) == "scan" {
+                // Every prefix, within LIN_BENCH_STEPS steps each: the slowest ones.
+                let budget = env("LIN_BENCH_STEPS", 1_000_000);
+                let mut worst: Vec<(u64, usize, String)> = Vec::new();
+                for k in 1..=ops.len() {
+                    let h = history(ops[..k].to_vec());
+                    let (m, lops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
+                    let o = labrys_lin::check::check_ops_cancellable(
+                        &m,
+                        &lops,
+                        &opts_initial0(),
+                        Strategy::default(),
+                        None,
+                        budget,
+                    );
+                    worst.push((o.steps, k, format!("{:?}", o.verdict)));
+                }
+                worst.sort();
+                for (steps, k, v) in worst.iter().rev().take(5) {
+                    println!("seed {seed} prefix {k}: {steps} steps, {v}");
+                }
+                return;
+            }
+            if let Ok(k) = arg(4).parse::<usize>() {
+                ops.truncate(k);
+            }
+            if let Some(path) = std::env::var_os("LIN_BENCH_DUMP") {
+                let text: String = ops.iter().map(|o| o.to_json().to_string() + "\n").collect();
+                std::fs::write(path, text).expect("dump");
+            }
+            let records = ops.len();
+            let h = history(ops);
+            let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
+            let (m, lops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
+            let t = Instant::now();
+            let o = labrys_lin::check::check_ops_cancellable(
+                &m,
+                &lops,
+                &opts_initial0(),
+                Strategy::default(),
+                None,
+                env("LIN_BENCH_STEPS", u64::MAX),
+            );
+            println!(
+                "cas1 {n} ops {clients} clients seed {seed} ({records} records, {infos} crashed): {:?} in {:.3} s, {} steps, {} segments (largest {}), {} pruned, peak {:.0} MiB",
+                o.verdict,
+                t.elapsed().as_secs_f64(),
+                o.steps,
+                o.segments,
+                o.largest_segment,
+                o.pruned_info,
+                peak_mib()
+            );
+        }
         which @ ("fifo" | "unordered" | "set" | "mutex") => {
             let object = match which {
                 "fifo" => Object::Fifo,
@@ -183,14 +267,30 @@ fn main() {
             let keys: usize = arg(1).parse().expect("keys");
             let per: usize = arg(2).parse().expect("ops per key");
             // Each key's ops come from its own simulation, interleaved round-robin.
+            // LIN_BENCH_DOMAIN=D: values 0..D that repeat, ~2% crashed and some refused
+            // cas, as in Jepsen's cas-register tests (default: unique values).
+            let domain: i64 = std::env::var("LIN_BENCH_DOMAIN")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
             let sims: Vec<Vec<Op>> = (0..keys)
                 .map(|k| {
-                    Sim {
+                    let sim = Sim {
                         processes: 5,
                         ops: per,
                         ..Sim::new(Object::CasRegister)
-                    }
-                    .run(k as u64)
+                    };
+                    let sim = if domain > 0 {
+                        Sim {
+                            domain,
+                            crash: 1,
+                            fail: 2,
+                            ..sim
+                        }
+                    } else {
+                        sim
+                    };
+                    sim.run(k as u64)
                 })
                 .collect();
             let mut ops = Vec::new();
@@ -215,8 +315,13 @@ fn main() {
             let h = History::from_ops(ops, "kv-bench").expect("well-formed");
             let t = Instant::now();
             let r = labrys_lin::check("kv", &h, &opts_initial0()).expect("checks");
+            let values = if domain > 0 {
+                format!(" values 0..{domain}")
+            } else {
+                String::new()
+            };
             println!(
-                "kv {keys} keys x {per} ops: {:?} in {:.3} s on {} threads, peak {:.0} MiB",
+                "kv {keys} keys x {per} ops{values}: {:?} in {:.3} s on {} threads, peak {:.0} MiB",
                 r.valid,
                 t.elapsed().as_secs_f64(),
                 rayon::current_num_threads(),

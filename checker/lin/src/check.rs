@@ -1,4 +1,4 @@
-//! The driver: plan, then search segment after segment, carrying the set of possible states.
+//! The driver: plan, then search the segments depth-first (see [`Level`]).
 //!
 //! This is the generic entry point for any [`Model`]: [`check_ops`]. It returns an
 //! [`Outcome`] in model terms (op indices, described states); `crate::report` turns that into
@@ -6,14 +6,51 @@
 
 use crate::model::{Fast, LinOp, Model};
 use crate::plan::plan;
-use crate::search::{search_segment, Best, Limits, SegResult, Stop};
+use crate::search::{search_segment, Best, Limits, Next, SegResult, SegSearch, Stop};
 use labrys_history::CheckOptions;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::AtomicBool;
 
-/// At most this many end states are carried across a quiescent point; past it, the window
-/// widens to the next point (exact either way: it only changes where we cut).
+/// At most this many end states of a segment are enumerated before the search goes on
+/// depth-first instead (see [`Level`]).
 pub const MAX_CARRIED_STATES: usize = 64;
+
+/// Steps a segment's search may take enumerating every end state before the search goes on
+/// depth-first instead (see [`Level`] and [`Strategy::enumerate`]).
+pub const EAGER_STEPS: u64 = 20_000;
+
+/// One segment in the depth-first search over segments of [`check_ops_cancellable`].
+///
+/// A linearization of the history is one of each segment in turn, each starting where the
+/// one before ended (see `plan`). The search goes depth-first: a segment's search stops at
+/// its first end state, which the next segment's search takes as a start; when a segment's
+/// search runs out (no end state from any start given), the segment before is asked for its
+/// next end state. Every search keeps its memo cache while it may be asked again, so no
+/// configuration of any segment is explored twice: asking for every end state costs no more
+/// than enumerating them up front did, and a valid history costs what one search for a
+/// linearization costs, as in Porcupine. Enumerating every end state up front (within
+/// [`Strategy::enumerate`] steps) proves the history up to there leaves no other state, so
+/// the searches before it are dropped: memory stays bounded by the segments since the last
+/// such point.
+///
+/// Exact: the history is linearizable iff some sequence of end states chains through every
+/// segment; the depth-first search tries every end state of every segment from every start
+/// it can be given before it gives up, and a search only ever stops early for a verdict
+/// (linearizable) or a limit (unknown). When it gives up, the furthest segment's search was
+/// given every state the history before it can leave, and found no end state from any.
+struct Level<'a, M: Model> {
+    /// Index into the plan's segments.
+    seg: usize,
+    search: SegSearch<'a, M>,
+    /// Whether the search is still enumerating every end state (it was given every start
+    /// state), until `pause_at` steps or [`MAX_CARRIED_STATES`] end states.
+    eager: bool,
+    pause_at: u64,
+    /// The end states enumerated so far.
+    found: Vec<M::State>,
+    /// Bytes its memo cache held when the search last left it (0 while it is searching).
+    held: u64,
+}
 
 /// The reason given for a search stopped because its result was no longer needed.
 pub const CANCELLED: &str = "not finished: another key was already found not linearizable";
@@ -42,6 +79,10 @@ pub struct Strategy {
     pub order: bool,
     /// Cut a counterexample's window down to a few ops (see `shrink`); no effect on verdicts.
     pub shrink: bool,
+    /// Steps a segment's search may spend enumerating every end state up front, which frees
+    /// the searches before it, before it goes on depth-first over segments (see [`Level`]);
+    /// 0: always depth-first. Default [`EAGER_STEPS`].
+    pub enumerate: u64,
 }
 
 impl Default for Strategy {
@@ -54,6 +95,7 @@ impl Default for Strategy {
             fast: true,
             order: true,
             shrink: true,
+            enumerate: EAGER_STEPS,
         }
     }
 }
@@ -160,6 +202,7 @@ pub fn check_ops_cancellable<M: Model>(
         deadline: opts.deadline,
         memory: opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT),
         steps: 0,
+        held: 0,
     };
     if strategy.fast {
         if let Some(o) = fast(model, ops, strategy, &mut limits) {
@@ -187,75 +230,157 @@ pub fn check_ops_cancellable<M: Model>(
         steps: 0,
         method: SEARCH,
     };
-    let mut states = vec![model.init()];
-    let mut ok_done = 0usize;
     let segs = &p.segments;
-    let mut k = 0;
-    while k < segs.len() {
-        // Search segments k..=end as one window; widen it when the end states of a window
-        // are too many to carry (each widening doubles the window).
-        let mut end = k;
-        loop {
-            let window: Vec<usize> = segs[k..=end].iter().flatten().copied().collect();
-            let win_ops: Vec<&LinOp<M::Op>> = window.iter().map(|&i| &ops[i]).collect();
-            let want_all = end + 1 < segs.len();
-            match search_segment(
-                model,
-                &win_ops,
-                &states,
-                want_all,
-                MAX_CARRIED_STATES,
-                strategy,
-                &mut limits,
-            ) {
-                SegResult::Ends(ends) => {
-                    states = ends;
-                    ok_done += win_ops.iter().filter(|o| o.complete.is_some()).count();
-                    outcome.largest_segment = outcome.largest_segment.max(window.len());
+    let mut ok_before = vec![0usize; segs.len() + 1];
+    for (k, seg) in segs.iter().enumerate() {
+        ok_before[k + 1] =
+            ok_before[k] + seg.iter().filter(|&&i| ops[i].complete.is_some()).count();
+    }
+    let level = |k: usize, starts: Vec<M::State>, complete: bool, steps: u64| {
+        let mut search =
+            SegSearch::new(model, segs[k].iter().map(|&i| &ops[i]).collect(), strategy);
+        for s in starts {
+            search.add_start(s);
+        }
+        Level {
+            seg: k,
+            search,
+            eager: strategy.enumerate > 0 && complete && k + 1 < segs.len(),
+            pause_at: steps.saturating_add(strategy.enumerate),
+            found: Vec::new(),
+            held: 0,
+        }
+    };
+    // The levels of a depth-first search over segments (see [`Level`]): `levels[cur]` is
+    // searching; the levels above it keep their searches for the states it has yet to give.
+    let mut levels: Vec<Level<'_, M>> = Vec::new();
+    if !segs.is_empty() {
+        levels.push(level(0, vec![model.init()], true, limits.steps));
+        outcome.largest_segment = segs[0].len();
+    }
+    let mut cur = 0;
+    let mut stopped: Option<Stop> = None;
+    let mut stuck = false;
+    // The memo caches of the levels other than `cur` (each as of when it was left), counted
+    // against the memory budget.
+    let mut held = 0u64;
+    let switch = |levels: &mut [Level<'_, M>], held: &mut u64, from: usize, to: usize| {
+        levels[from].held = levels[from].search.bytes();
+        *held += levels[from].held;
+        *held -= std::mem::take(&mut levels[to].held);
+    };
+    while !levels.is_empty() {
+        limits.held = held;
+        let lv = &mut levels[cur];
+        let next = lv.seg + 1;
+        if lv.eager {
+            match lv.search.next_end(&mut limits, lv.pause_at) {
+                Next::End(s) => {
+                    lv.found.push(s);
+                    if lv.found.len() <= MAX_CARRIED_STATES {
+                        continue;
+                    }
+                }
+                Next::Exhausted if lv.found.is_empty() => {
+                    stuck = true;
                     break;
                 }
-                SegResult::TooManyEnds => {
-                    end = (end + (end - k + 1)).min(segs.len() - 1);
+                Next::Exhausted => {
+                    // Every state the history up to here can leave is known: the next
+                    // segment starts from all of them, and nothing before is needed again.
+                    let found = std::mem::take(&mut lv.found);
+                    levels.clear();
+                    held = 0;
+                    levels.push(level(next, found, true, limits.steps));
+                    outcome.largest_segment = outcome.largest_segment.max(segs[next].len());
+                    if let Some(b) = &bar {
+                        b.set_position(ok_before[next] as u64);
+                    }
                     continue;
                 }
-                SegResult::Stuck(best) => {
-                    outcome.verdict = Verdict::NotLinearizable;
-                    let mut c = counterexample(model, ops, &window, &states, ok_done, best);
-                    if strategy.shrink && model.closed_cores() {
-                        if let Some(small) =
-                            shrink(model, ops, &window, c.stuck, &states, strategy, &mut limits)
-                        {
-                            c = small;
-                        }
-                    }
-                    outcome.counterexample = Some(c);
-                }
-                SegResult::Stopped(why, best) => {
-                    let reason = match why {
-                        Stop::Deadline => "the time limit passed during the linearization search".to_string(),
-                        Stop::Cancelled => CANCELLED.to_string(),
-                        Stop::Budget => OUT_OF_STEPS.to_string(),
-                        Stop::Memory => format!(
-                            "the linearization search's memo cache reached the memory limit ({} MiB) on a \
-                             window of {} ops",
-                            limits.memory >> 20,
-                            window.len()
-                        ),
-                    };
-                    outcome.verdict = Verdict::Unknown(reason);
-                    outcome.counterexample =
-                        Some(counterexample(model, ops, &window, &states, ok_done, best));
+                Next::Paused => {}
+                Next::Stopped(why) => {
+                    stopped = Some(why);
+                    break;
                 }
             }
-            outcome.steps = limits.steps;
-            if let Some(b) = &bar {
-                b.finish_and_clear();
+            // Too costly (or too many ends) to enumerate: go on depth-first, keeping this
+            // search to resume should the states found so far lead nowhere.
+            lv.eager = false;
+            let found = std::mem::take(&mut lv.found);
+            if !found.is_empty() {
+                levels.push(level(next, found, false, limits.steps));
+                outcome.largest_segment = outcome.largest_segment.max(segs[next].len());
+                switch(&mut levels, &mut held, cur, cur + 1);
+                cur += 1;
             }
-            return outcome;
+            continue;
         }
-        k = end + 1;
-        if let Some(b) = &bar {
-            b.set_position(ok_done as u64);
+        match lv.search.next_end(&mut limits, u64::MAX) {
+            Next::End(_) if next == segs.len() => break,
+            Next::End(s) => {
+                if cur + 1 == levels.len() {
+                    levels.push(level(next, Vec::new(), false, limits.steps));
+                    outcome.largest_segment = outcome.largest_segment.max(segs[next].len());
+                    if let Some(b) = &bar {
+                        b.set_position(ok_before[next] as u64);
+                    }
+                }
+                levels[cur + 1].search.add_start(s);
+                switch(&mut levels, &mut held, cur, cur + 1);
+                cur += 1;
+            }
+            Next::Exhausted if cur == 0 => {
+                stuck = true;
+                break;
+            }
+            Next::Exhausted => {
+                switch(&mut levels, &mut held, cur, cur - 1);
+                cur -= 1;
+            }
+            Next::Paused => unreachable!("no pause point was set"),
+            Next::Stopped(why) => {
+                stopped = Some(why);
+                break;
+            }
+        }
+    }
+    // The furthest level: stuck, it is the window no state before it can start a
+    // linearization of (every level below it is exhausted, so it was given every such state).
+    if let Some(top) = levels.last().filter(|_| stuck || stopped.is_some()) {
+        let window = &segs[top.seg];
+        let states = top.search.starts().to_vec();
+        let ok_done = ok_before[top.seg];
+        let best = top.search.best();
+        if stuck {
+            outcome.verdict = Verdict::NotLinearizable;
+            let mut c = counterexample(model, ops, window, &states, ok_done, best);
+            if strategy.shrink && model.closed_cores() {
+                limits.held = 0;
+                if let Some(small) =
+                    shrink(model, ops, window, c.stuck, &states, strategy, &mut limits)
+                {
+                    c = small;
+                }
+            }
+            outcome.counterexample = Some(c);
+        } else if let Some(why) = stopped {
+            let reason = match why {
+                Stop::Deadline => {
+                    "the time limit passed during the linearization search".to_string()
+                }
+                Stop::Cancelled => CANCELLED.to_string(),
+                Stop::Budget => OUT_OF_STEPS.to_string(),
+                Stop::Memory => format!(
+                    "the linearization search's memo cache reached the memory limit ({} MiB) on \
+                     a window of {} ops",
+                    limits.memory >> 20,
+                    levels[cur].search.ops().len()
+                ),
+            };
+            outcome.verdict = Verdict::Unknown(reason);
+            outcome.counterexample =
+                Some(counterexample(model, ops, window, &states, ok_done, best));
         }
     }
     if let Some(b) = bar {
@@ -324,7 +449,7 @@ fn fast<M: Model>(
                 ..strategy
             };
             let before = limits.steps;
-            match search_segment(model, &refs, &init, false, 1, exact, limits) {
+            match search_segment(model, &refs, &init, exact, limits) {
                 SegResult::Stuck(best) => {
                     let mut c = counterexample(model, ops, &core, &init, 0, best);
                     c.subset = true;
@@ -339,7 +464,7 @@ fn fast<M: Model>(
                     outcome.steps = limits.steps - before;
                     Some(outcome)
                 }
-                SegResult::Ends(_) | SegResult::TooManyEnds => {
+                SegResult::Ends(_) => {
                     debug_assert!(false, "fast check gave a core that is linearizable: {why}");
                     None
                 }
@@ -406,7 +531,7 @@ fn shrink<M: Model>(
             .saturating_add(SHRINK_STEPS)
             .min(budget_end)
             .min(saved);
-        let r = search_segment(model, &refs, starts, false, 1, exact, limits);
+        let r = search_segment(model, &refs, starts, exact, limits);
         limits.max_steps = saved;
         match r {
             SegResult::Stuck(best) => Some(best),

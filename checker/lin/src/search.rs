@@ -48,6 +48,8 @@ pub struct Limits<'a> {
     pub memory: u64,
     /// Steps taken so far (model steps attempted), for stats.
     pub steps: u64,
+    /// Bytes (an estimate) held by other memo caches still alive, counted against `memory`.
+    pub held: u64,
 }
 
 /// Why a search stopped without a verdict.
@@ -79,15 +81,25 @@ pub const TAIL: usize = 6;
 /// At most this many alternative states are kept for a counterexample.
 pub const MAX_STATES: usize = 8;
 
+/// The answer of [`search_segment`].
 pub enum SegResult<S> {
-    /// Every state a linearization of the segment can end in (only the first when the caller
-    /// asked for one).
+    /// A state some linearization of the segment ends in.
     Ends(Vec<S>),
     /// No linearization from any start state.
     Stuck(Best<S>),
     Stopped(Stop, Best<S>),
-    /// More than `max_ends` end states: the caller should search a larger window instead.
-    TooManyEnds,
+}
+
+/// What [`SegSearch::next_end`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<S> {
+    /// An end state not returned before.
+    End(S),
+    /// Every start given so far is searched through: no other end state.
+    Exhausted,
+    /// The step count reached the pause point asked for; calling again continues.
+    Paused,
+    Stopped(Stop),
 }
 
 struct Events {
@@ -192,76 +204,196 @@ fn bit_indices(bits: &[u64]) -> Vec<usize> {
     out
 }
 
-/// Searches one segment from each of `starts`. With `want_all`, enumerates every end state
-/// (giving up with `TooManyEnds` past `max_ends`); otherwise stops at the first linearization.
+/// Searches one segment from each of `starts` until the first linearization.
 pub fn search_segment<M: Model>(
     model: &M,
     ops: &[&LinOp<M::Op>],
     starts: &[M::State],
-    want_all: bool,
-    max_ends: usize,
     strategy: Strategy,
     limits: &mut Limits<'_>,
 ) -> SegResult<M::State> {
-    let m = ops.len();
-    let words = m.div_ceil(64).max(1);
-    let mut ev = Events::new(ops);
-    let is_ok: Vec<bool> = ops.iter().map(|o| o.complete.is_some()).collect();
-    let read_only: Vec<bool> = ops
-        .iter()
-        .map(|o| strategy.read_only && model.is_read_only(&o.op))
-        .collect();
-    let ok_total = is_ok.iter().filter(|&&b| b).count();
+    let mut search = SegSearch::new(model, ops.to_vec(), strategy);
+    for s in starts {
+        search.add_start(s.clone());
+    }
+    match search.next_end(limits, u64::MAX) {
+        Next::End(s) => SegResult::Ends(vec![s]),
+        Next::Exhausted => SegResult::Stuck(search.best()),
+        Next::Stopped(why) => SegResult::Stopped(why, search.best()),
+        Next::Paused => unreachable!("no pause point was set"),
+    }
+}
 
-    let entry_bytes = (words * 8 + std::mem::size_of::<M::State>() + 64) as u64;
-    let max_entries = (limits.memory / entry_bytes).max(1) as usize;
-    // A blind `info` write (produces a token, observes none) is only ever placed right
-    // before an op that observes its token (see the module docs); `need` is that token.
-    let blind_info: Vec<Option<u64>> = ops
-        .iter()
-        .map(|o| {
-            let deferrable = strategy.defer && o.complete.is_none();
-            deferrable.then(|| model.defer_class(&o.op)).flatten()
-        })
-        .collect();
-    let observes: Vec<Option<u64>> = ops.iter().map(|o| model.observes(&o.op)).collect();
-    // Orders every linearization has beyond real time (`Model::extra_order`): an op is a
-    // candidate only once all its predecessors are placed. Which ops are candidates is then
-    // still a function of the placed set, so the memo stays exact.
-    let mut succ: Vec<Vec<u32>> = vec![Vec::new(); m];
-    let mut blockers: Vec<u32> = vec![0; m];
-    if strategy.order {
-        for (a, b) in model.extra_order(ops) {
-            if a < m && b < m && a != b {
-                succ[a].push(b as u32);
-                blockers[b] += 1;
+/// A search of one segment that can be resumed: [`SegSearch::next_end`] returns the end
+/// states of the segment's linearizations one at a time, from every start state given so far
+/// ([`SegSearch::add_start`], also between calls). One memo cache serves every start and
+/// every call, so asking for all end states costs what one exhaustive search costs, and
+/// asking for the first costs what a search for one linearization costs.
+pub struct SegSearch<'a, M: Model> {
+    model: &'a M,
+    ops: Vec<&'a LinOp<M::Op>>,
+    ev: Events,
+    is_ok: Vec<bool>,
+    read_only: Vec<bool>,
+    ok_total: usize,
+    /// A blind `info` write (produces a token, observes none) is only ever placed right
+    /// before an op that observes its token (see the module docs); `need` is that token.
+    blind_info: Vec<Option<u64>>,
+    observes: Vec<Option<u64>>,
+    /// Orders every linearization has beyond real time (`Model::extra_order`): an op is a
+    /// candidate only once all its predecessors are placed. Which ops are candidates is then
+    /// still a function of the placed set, so the memo stays exact.
+    succ: Vec<Vec<u32>>,
+    blockers: Vec<u32>,
+    cache: FxHashSet<Key<M::State>>,
+    entry_bytes: u64,
+    bits: Vec<u64>,
+    best: Best<M::State>,
+    best_bits: Vec<u64>,
+    /// Every end state returned so far.
+    ends: FxHashSet<M::State>,
+    /// Every start state given, in order.
+    starts: Vec<M::State>,
+    /// How many of `starts` the search has taken up.
+    started: usize,
+    stack: Vec<(u32, M::State, Option<u64>)>,
+    /// Whether a search from a start is under way (`state`, `need`, `ok_left`, `entry` and
+    /// the stack are its position).
+    running: bool,
+    /// The last call returned an end state: backtrack from it before anything else.
+    resume: bool,
+    state: M::State,
+    need: Option<u64>,
+    ok_left: usize,
+    entry: u32,
+}
+
+type Key<S> = (Box<[u64]>, S, Option<u64>);
+
+impl<'a, M: Model> SegSearch<'a, M> {
+    pub fn new(model: &'a M, ops: Vec<&'a LinOp<M::Op>>, strategy: Strategy) -> Self {
+        let m = ops.len();
+        let words = m.div_ceil(64).max(1);
+        let ev = Events::new(&ops);
+        let is_ok: Vec<bool> = ops.iter().map(|o| o.complete.is_some()).collect();
+        let read_only = ops
+            .iter()
+            .map(|o| strategy.read_only && model.is_read_only(&o.op))
+            .collect();
+        let ok_total = is_ok.iter().filter(|&&b| b).count();
+        let blind_info = ops
+            .iter()
+            .map(|o| {
+                let deferrable = strategy.defer && o.complete.is_none();
+                deferrable.then(|| model.defer_class(&o.op)).flatten()
+            })
+            .collect();
+        let observes = ops.iter().map(|o| model.observes(&o.op)).collect();
+        let mut succ: Vec<Vec<u32>> = vec![Vec::new(); m];
+        let mut blockers: Vec<u32> = vec![0; m];
+        if strategy.order {
+            for (a, b) in model.extra_order(&ops) {
+                if a < m && b < m && a != b {
+                    succ[a].push(b as u32);
+                    blockers[b] += 1;
+                }
+            }
+        }
+        SegSearch {
+            model,
+            ops,
+            ev,
+            is_ok,
+            read_only,
+            ok_total,
+            blind_info,
+            observes,
+            succ,
+            blockers,
+            cache: FxHashSet::default(),
+            entry_bytes: (words * 8 + std::mem::size_of::<M::State>() + 64) as u64,
+            bits: vec![0u64; words],
+            best: Best {
+                placed: Vec::new(),
+                ok_placed: 0,
+                states: Vec::new(),
+                tail: Vec::new(),
+            },
+            best_bits: vec![0u64; words],
+            ends: FxHashSet::default(),
+            starts: Vec::new(),
+            started: 0,
+            stack: Vec::new(),
+            running: false,
+            resume: false,
+            state: model.init(),
+            need: None,
+            ok_left: 0,
+            entry: NIL,
+        }
+    }
+
+    /// Adds a start state (the next [`SegSearch::next_end`] searches from it too).
+    pub fn add_start(&mut self, s: M::State) {
+        self.starts.push(s);
+    }
+
+    /// Every start state given so far.
+    pub fn starts(&self) -> &[M::State] {
+        &self.starts
+    }
+
+    /// The segment's ops.
+    pub fn ops(&self) -> &[&'a LinOp<M::Op>] {
+        &self.ops
+    }
+
+    /// Bytes the memo cache holds (an estimate).
+    pub fn bytes(&self) -> u64 {
+        self.cache.len() as u64 * self.entry_bytes
+    }
+
+    /// The furthest point reached so far.
+    pub fn best(&self) -> Best<M::State> {
+        let mut b = self.best.clone();
+        b.placed = bit_indices(&self.best_bits);
+        b
+    }
+
+    /// Searches on to the next end state not returned before, or `Paused` once
+    /// `limits.steps` reaches `pause_at`.
+    pub fn next_end(&mut self, limits: &mut Limits<'_>, pause_at: u64) -> Next<M::State> {
+        loop {
+            if !self.running {
+                let Some(s0) = self.starts.get(self.started).cloned() else {
+                    return Next::Exhausted;
+                };
+                self.started += 1;
+                let key = (self.bits.clone().into_boxed_slice(), s0.clone(), None);
+                if !self.cache.insert(key) {
+                    continue;
+                }
+                if self.best.ok_placed == 0 && self.best.states.len() < MAX_STATES {
+                    self.best.states.push(s0.clone());
+                }
+                self.state = s0;
+                self.need = None;
+                self.ok_left = self.ok_total;
+                self.entry = self.ev.next[HEAD as usize];
+                self.running = true;
+            }
+            match self.run(limits, pause_at) {
+                Some(n) => return n,
+                None => self.running = false,
             }
         }
     }
-    type Key<S> = (Box<[u64]>, S, Option<u64>);
-    let mut cache: FxHashSet<Key<M::State>> = FxHashSet::default();
-    let mut bits = vec![0u64; words];
-    let mut best = Best {
-        placed: Vec::new(),
-        ok_placed: 0,
-        states: Vec::new(),
-        tail: Vec::new(),
-    };
-    let mut best_bits = vec![0u64; words];
-    let mut ends: Vec<M::State> = Vec::new();
-    let mut stack: Vec<(u32, M::State, Option<u64>)> = Vec::new();
 
-    for s0 in starts {
-        if !cache.insert((bits.clone().into_boxed_slice(), s0.clone(), None)) {
-            continue;
-        }
-        if best.ok_placed == 0 && best.states.len() < MAX_STATES {
-            best.states.push(s0.clone());
-        }
-        let mut state = s0.clone();
-        let mut need: Option<u64> = None;
-        let mut ok_left = ok_total;
-        let mut entry = ev.next[HEAD as usize];
+    /// Searches from the current position: `Some` when there is something to return, `None`
+    /// when the search from the current start is done.
+    fn run(&mut self, limits: &mut Limits<'_>, pause_at: u64) -> Option<Next<M::State>> {
+        let model = self.model;
+        let ev = &mut self.ev;
         loop {
             limits.steps += 1;
             if limits.steps & 1023 == 0 {
@@ -275,77 +407,83 @@ pub fn search_segment<M: Model>(
                     None
                 };
                 if let Some(why) = why {
-                    best.placed = bit_indices(&best_bits);
-                    return SegResult::Stopped(why, best);
+                    return Some(Next::Stopped(why));
                 }
             }
-            let mut backtrack = false;
-            if ok_left == 0 && need.is_some() {
+            if limits.steps >= pause_at {
+                return Some(Next::Paused);
+            }
+            let mut backtrack = std::mem::take(&mut self.resume);
+            if backtrack {
+                // Returned an end state last time: go on from there.
+            } else if self.ok_left == 0 && self.need.is_some() {
                 // Ending on a blind info write is the same as leaving it out.
                 backtrack = true;
-            } else if ok_left == 0 {
-                if !ends.contains(&state) {
-                    if ends.len() >= max_ends {
-                        return SegResult::TooManyEnds;
-                    }
-                    ends.push(state.clone());
-                }
-                if !want_all {
-                    return SegResult::Ends(ends);
+            } else if self.ok_left == 0 {
+                if self.ends.insert(self.state.clone()) {
+                    self.resume = true;
+                    return Some(Next::End(self.state.clone()));
                 }
                 backtrack = true;
-            } else if entry == NIL {
+            } else if self.entry == NIL {
                 backtrack = true;
-            } else if ev.is_call[entry as usize] {
+            } else if ev.is_call[self.entry as usize] {
+                let entry = self.entry;
                 let j = ev.op[entry as usize] as usize;
-                let allowed = (need.is_none() || observes[j] == need) && blockers[j] == 0;
-                if let Some(next) = model.step(&state, &ops[j].op).filter(|_| allowed) {
-                    set_bit(&mut bits, j);
-                    if cache.insert((bits.clone().into_boxed_slice(), next.clone(), blind_info[j]))
-                    {
-                        if cache.len() > max_entries {
-                            best.placed = bit_indices(&best_bits);
-                            return SegResult::Stopped(Stop::Memory, best);
+                let allowed =
+                    (self.need.is_none() || self.observes[j] == self.need) && self.blockers[j] == 0;
+                if let Some(next) = model.step(&self.state, &self.ops[j].op).filter(|_| allowed) {
+                    set_bit(&mut self.bits, j);
+                    let key = (
+                        self.bits.clone().into_boxed_slice(),
+                        next.clone(),
+                        self.blind_info[j],
+                    );
+                    if self.cache.insert(key) {
+                        if limits.held + self.cache.len() as u64 * self.entry_bytes > limits.memory
+                        {
+                            return Some(Next::Stopped(Stop::Memory));
                         }
-                        let prev = std::mem::replace(&mut state, next);
-                        stack.push((entry, prev, need));
-                        need = blind_info[j];
+                        let prev = std::mem::replace(&mut self.state, next);
+                        self.stack.push((entry, prev, self.need));
+                        self.need = self.blind_info[j];
                         ev.lift(entry);
-                        for &s in &succ[j] {
-                            blockers[s as usize] -= 1;
+                        for &s in &self.succ[j] {
+                            self.blockers[s as usize] -= 1;
                         }
-                        if is_ok[j] {
-                            ok_left -= 1;
+                        if self.is_ok[j] {
+                            self.ok_left -= 1;
                         }
-                        let done = ok_total - ok_left;
+                        let done = self.ok_total - self.ok_left;
+                        let best = &mut self.best;
                         if done > best.ok_placed {
                             best.ok_placed = done;
-                            best_bits.copy_from_slice(&bits);
+                            self.best_bits.copy_from_slice(&self.bits);
                             best.states.clear();
-                            best.states.push(state.clone());
-                            let from = stack.len().saturating_sub(TAIL);
-                            best.tail = stack[from..]
+                            best.states.push(self.state.clone());
+                            let from = self.stack.len().saturating_sub(TAIL);
+                            best.tail = self.stack[from..]
                                 .iter()
                                 .map(|(e, _, _)| ev.op[*e as usize] as usize)
                                 .collect();
                         } else if done == best.ok_placed
                             && best.states.len() < MAX_STATES
-                            && !best.states.contains(&state)
+                            && !best.states.contains(&self.state)
                         {
-                            best.states.push(state.clone());
+                            best.states.push(self.state.clone());
                         }
-                        entry = ev.next[HEAD as usize];
+                        self.entry = ev.next[HEAD as usize];
                         continue;
                     }
-                    clear_bit(&mut bits, j);
-                    if read_only[j] {
+                    clear_bit(&mut self.bits, j);
+                    if self.read_only[j] {
                         // Placing it now was already explored, and placing it now covers
                         // every other choice from here (see `Model::is_read_only`).
                         backtrack = true;
                     }
                 }
                 if !backtrack {
-                    entry = ev.next[entry as usize];
+                    self.entry = ev.next[entry as usize];
                 }
             } else {
                 backtrack = true;
@@ -354,32 +492,26 @@ pub fn search_segment<M: Model>(
             // was placed as early as possible, which covers every later placement of it
             // (see `Model::is_read_only`), so undo past it too.
             while backtrack {
-                let Some((e, prev, prev_need)) = stack.pop() else {
+                let Some((e, prev, prev_need)) = self.stack.pop() else {
                     break;
                 };
-                need = prev_need;
+                self.need = prev_need;
                 let j = ev.op[e as usize] as usize;
-                clear_bit(&mut bits, j);
+                clear_bit(&mut self.bits, j);
                 ev.unlift(e);
-                for &s in &succ[j] {
-                    blockers[s as usize] += 1;
+                for &s in &self.succ[j] {
+                    self.blockers[s as usize] += 1;
                 }
-                if is_ok[j] {
-                    ok_left += 1;
+                if self.is_ok[j] {
+                    self.ok_left += 1;
                 }
-                state = prev;
-                entry = ev.next[e as usize];
-                backtrack = read_only[j];
+                self.state = prev;
+                self.entry = ev.next[e as usize];
+                backtrack = self.read_only[j];
             }
             if backtrack {
-                break;
+                return None;
             }
         }
-    }
-    if ends.is_empty() {
-        best.placed = bit_indices(&best_bits);
-        SegResult::Stuck(best)
-    } else {
-        SegResult::Ends(ends)
     }
 }
