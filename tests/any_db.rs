@@ -17,6 +17,17 @@ fn labrys(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Asserts how `labrys` exited, showing everything it printed when it did not.
+fn exits(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/any-db")
@@ -25,13 +36,16 @@ fn example(name: &str) -> String {
         .to_string()
 }
 
-fn run(config: &str, store: &Path, cluster: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+/// `labrys test --config CONFIG` on its own cluster and store, with `extra` (options separated
+/// by spaces; `--nemesis partition` unless they name one).
+fn run(config: &str, store: &Path, cluster: &str, extra: &str) -> (Output, serde_json::Value) {
+    let extra: Vec<&str> = extra.split_whitespace().collect();
     let mut args = vec!["test", "--config", config];
     if !extra.contains(&"--nemesis") {
         args.extend(["--nemesis", "partition"]);
     }
     args.extend(["--cluster", cluster, "--store", store.to_str().unwrap()]);
-    args.extend_from_slice(extra);
+    args.extend_from_slice(&extra);
     let o = labrys(&args);
     let results = std::fs::read_to_string(store.join("latest/results.json"))
         .ok()
@@ -97,22 +111,9 @@ fn integration_any_db_etcd_from_a_test_file_is_valid_under_partitions() {
         &example("etcd.toml"),
         &store,
         "lbit-anydb",
-        &[
-            "--time-limit",
-            "20",
-            "--node-count",
-            "3",
-            "--nemesis-interval",
-            "5",
-        ],
+        "--time-limit 20 --node-count 3 --nemesis-interval 5",
     );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exits(&o, 0, "");
     assert_eq!(results["valid"], true);
     let ok = results["stats"]["ops"]["total"]["ok"].as_u64().unwrap_or(0);
     assert!(ok > 100, "the Python clients did real work: {ok} ok ops");
@@ -145,22 +146,9 @@ fn integration_any_db_stale_reads_are_found() {
         &example("etcd-stale-reads.toml"),
         &store,
         "lbit-anystale",
-        &[
-            "--time-limit",
-            "30",
-            "--nemesis-interval",
-            "5",
-            "--rate",
-            "50",
-        ],
+        "--time-limit 30 --nemesis-interval 5 --rate 50",
     );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exits(&o, 1, "");
     assert_eq!(
         results["anomaly_types"],
         serde_json::json!(["linearizability"])
@@ -196,28 +184,9 @@ fn integration_any_db_redis_queue_and_counter_are_valid_under_kills_and_partitio
             &example("redis.toml"),
             &store,
             "lbit-anyredis",
-            &[
-                "--workload",
-                workload,
-                "--nemesis",
-                "partition,kill",
-                "--time-limit",
-                "15",
-                "--node-count",
-                "3",
-                "--nemesis-interval",
-                "3",
-                "--rate",
-                "200",
-            ],
+            &format!("--workload {workload} --nemesis partition,kill --time-limit 15 --node-count 3 --nemesis-interval 3 --rate 200"),
         );
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{workload}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        exits(&o, 0, workload);
         let results = results_of(&store);
         assert_eq!(results.len(), 1);
         let r = &results[0];
@@ -248,24 +217,9 @@ fn integration_any_db_redis_replica_reads_are_caught() {
         &example("redis-replica-reads.toml"),
         &store,
         "lbit-anyreplica",
-        &[
-            "--time-limit",
-            "15",
-            "--node-count",
-            "3",
-            "--nemesis-interval",
-            "3",
-            "--rate",
-            "200",
-        ],
+        "--time-limit 15 --node-count 3 --nemesis-interval 3 --rate 200",
     );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exits(&o, 1, "");
     let results = results_of(&store);
     assert_eq!(
         results[0]["anomaly_types"],
@@ -306,7 +260,7 @@ fn integration_any_db_a_command_failing_on_one_node_is_exit_3_naming_it() {
             file.to_str().unwrap(),
             &store,
             &cluster,
-            &["--time-limit", "5", "--node-count", "3"],
+            "--time-limit 5 --node-count 3",
         );
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{err}");
@@ -353,27 +307,9 @@ fn integration_any_db_toykv_a_newcomers_database_is_uploaded_killed_and_its_lost
             file.to_str().unwrap(),
             &store,
             "lbit-anytoy",
-            &[
-                "--nemesis",
-                nemesis,
-                "--time-limit",
-                "12",
-                "--node-count",
-                "1",
-                "--nemesis-interval",
-                "3",
-                "--rate",
-                "100",
-            ],
+            &format!("--nemesis {nemesis} --time-limit 12 --node-count 1 --nemesis-interval 3 --rate 100"),
         );
-        assert_eq!(
-            o.status.code(),
-            Some(want),
-            "{}: {}\n{}",
-            file.display(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        exits(&o, want, &file.display().to_string());
         let results = results_of(&store);
         let ok = results[0]["stats"]["ops"]["total"]["ok"]
             .as_u64()
