@@ -142,7 +142,15 @@ impl Guard {
             for node in nodes {
                 for f in &logs {
                     step(&format!("{} {}", node.node(), f.local), &mut || {
-                        for (remote, local) in matches(node.as_ref(), f)? {
+                        let found = matches(node.as_ref(), f)?;
+                        if found.is_empty() {
+                            self.log.line(&format!(
+                                "{}: no file matches the log glob {}",
+                                node.node(),
+                                f.remote
+                            ));
+                        }
+                        for (remote, local) in found {
                             download_if_present(node.as_ref(), &remote, || {
                                 self.run.node_dir(node.node()).map(|d| d.join(&local))
                             })?;

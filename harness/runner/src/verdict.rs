@@ -253,8 +253,13 @@ pub fn check_run(
         deadline: timeout.map(Deadline::after).unwrap_or_else(Deadline::none),
         ..check_options(name, test.as_ref())
     };
+    let as_what = if name == workload {
+        name.to_string()
+    } else {
+        format!("{name} (the {workload} workload's checker)")
+    };
     log.line(&format!(
-        "checking {} ops ({} client operations) as {name}",
+        "checking {} ops ({} client operations) as {as_what}",
         history.ops.len(),
         history.pairs.len()
     ));
