@@ -168,6 +168,12 @@ impl Deadline {
     pub fn expired(&self) -> bool {
         self.0.is_some_and(|t| Instant::now() >= t)
     }
+
+    /// The same deadline `d` sooner, leaving time for work that must follow (no deadline stays
+    /// none).
+    pub fn earlier_by(&self, d: Duration) -> Deadline {
+        Deadline(self.0.map(|t| t.checked_sub(d).unwrap_or(t)))
+    }
 }
 
 /// Options from the command line that checkers read. Each checker documents which it uses.

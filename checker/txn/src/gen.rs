@@ -1,7 +1,8 @@
-//! A generator of histories from a strict-serializable in-memory store, for tests and
-//! benchmarks.
+//! Generators of histories for tests and benchmarks: [`generate`], from a strict-serializable
+//! in-memory store, and [`generate_causal`], rw-register histories from a causally consistent
+//! (not serializable) replicated store.
 //!
-//! Clients invoke random transactions concurrently; each transaction takes effect atomically
+//! [`generate`]: clients invoke random transactions concurrently; each transaction takes effect atomically
 //! at its completion, which lies inside its invocation–completion interval, so every history
 //! generated is strict-serializable by construction. Some transactions fail (no effect) and
 //! some crash (`info`: may or may not have taken effect; the client then gets a fresh process
@@ -195,4 +196,234 @@ pub fn generate(c: &GenConfig) -> History {
         }
     }
     History::from_ops(ops, "generated").expect("generated histories are well-formed")
+}
+
+/// Shape of a history from a causally consistent store ([`generate_causal`]).
+#[derive(Clone, Debug)]
+pub struct CausalConfig {
+    pub txns: usize,
+    /// Sessions (client processes), each pinned to replica `session % replicas`.
+    pub sessions: usize,
+    pub replicas: usize,
+    /// Keys, chosen with Zipf's law (exponent 1: a fifth of the keys take most accesses).
+    pub keys: usize,
+    /// Mean micro-ops per transaction (geometric, at least one).
+    pub mean_mops: u32,
+    /// Per mille of micro-ops that are reads (the rest are writes).
+    pub read_per_mille: u32,
+    /// One replication step (one replica catching up, in causal order, on another's log) per
+    /// this many events: the larger, the staler the replicas.
+    pub sync_every: u64,
+    /// Per mille of transactions that fail (no effect).
+    pub fail_per_mille: u32,
+    pub seed: u64,
+}
+
+impl CausalConfig {
+    /// Roughly the shape of AWDIT's generated causal histories: 1,001 sessions, a few thousand
+    /// keys with skewed popularity, ~4-5 micro-ops per transaction, 80% reads.
+    pub fn awdit_like(txns: usize, seed: u64) -> CausalConfig {
+        CausalConfig {
+            txns,
+            sessions: 1001,
+            replicas: 16,
+            keys: 2000,
+            mean_mops: 4,
+            read_per_mille: 800,
+            sync_every: 16,
+            fail_per_mille: 5,
+            seed,
+        }
+    }
+
+    /// A small history with few keys and sessions: lost updates and write skews in plenty.
+    pub fn small(seed: u64) -> CausalConfig {
+        CausalConfig {
+            txns: 300,
+            sessions: 7,
+            replicas: 3,
+            keys: 8,
+            mean_mops: 3,
+            read_per_mille: 600,
+            sync_every: 6,
+            fail_per_mille: 20,
+            seed,
+        }
+    }
+}
+
+/// A committed transaction in its origin replica's log.
+struct LogTxn {
+    /// What the origin replica had applied of each replica's log when it committed.
+    deps: Vec<u32>,
+    /// Lamport timestamp (clock, origin): a total order extending causality.
+    ts: (u64, usize),
+    writes: Vec<(i64, i64)>,
+}
+
+struct Replica {
+    /// Per key: the value and timestamp of the write that wins (the latest by timestamp).
+    state: HashMap<i64, (i64, (u64, usize))>,
+    /// How many transactions of each replica's log this replica has applied.
+    applied: Vec<u32>,
+    clock: u64,
+}
+
+impl Replica {
+    fn install(&mut self, writes: &[(i64, i64)], ts: (u64, usize)) {
+        self.clock = self.clock.max(ts.0);
+        for &(k, v) in writes {
+            match self.state.get_mut(&k) {
+                Some(cur) if cur.1 > ts => {}
+                Some(cur) => *cur = (v, ts),
+                None => {
+                    self.state.insert(k, (v, ts));
+                }
+            }
+        }
+    }
+}
+
+/// Zipf's law over `0..n` with exponent 1, by inverting the cumulative weights.
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(n: usize) -> Zipf {
+        let mut acc = 0.0;
+        Zipf(
+            (1..=n.max(1))
+                .map(|i| {
+                    acc += 1.0 / i as f64;
+                    acc
+                })
+                .collect(),
+        )
+    }
+
+    fn sample(&self, rng: &mut Rng) -> i64 {
+        let total = self.0[self.0.len() - 1];
+        let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        self.0.partition_point(|&c| c <= x).min(self.0.len() - 1) as i64
+    }
+}
+
+/// Generates a history of a causally consistent (Cerone et al.'s `causal`), non-serializable
+/// store of registers.
+///
+/// Each replica applies transactions atomically to its own state: its sessions' transactions
+/// at their completion, other replicas' transactions by lazy replication in causal order (a
+/// remote transaction is applied only after every transaction it depended on, i.e. everything
+/// its origin had applied when it committed). Conflicts resolve by last-writer-wins on Lamport
+/// timestamps, which extend causality, so one total arbitration order explains every read:
+/// each read returns the latest (by timestamp) write among the transactions its replica has
+/// applied, which are closed under causality and include the session's earlier transactions.
+/// Sessions therefore see stale but causal snapshots, and lost updates and write skews between
+/// replicas are common. Values are unique per key; failed transactions have no effect.
+pub fn generate_causal(c: &CausalConfig) -> History {
+    let mut rng = Rng::new(c.seed);
+    let r = c.replicas.max(1);
+    let zipf = Zipf::new(c.keys);
+    let mut replicas: Vec<Replica> = (0..r)
+        .map(|_| Replica {
+            state: HashMap::new(),
+            applied: vec![0; r],
+            clock: 0,
+        })
+        .collect();
+    let mut logs: Vec<Vec<LogTxn>> = (0..r).map(|_| Vec::new()).collect();
+    let mut ops: Vec<Op> = Vec::with_capacity(c.txns * 2);
+    let mut pending: Vec<Option<Vec<GMop>>> = (0..c.sessions).map(|_| None).collect();
+    let mut next_val: i64 = 0;
+    let (mut started, mut done) = (0, 0);
+    let mut events: u64 = 0;
+    while done < c.txns {
+        events += 1;
+        if c.sync_every > 0 && events.is_multiple_of(c.sync_every) && r > 1 {
+            // dst catches up on src's log as far as causality allows.
+            let dst = rng.below(r as u64) as usize;
+            let src = (dst + 1 + rng.below(r as u64 - 1) as usize) % r;
+            loop {
+                let i = replicas[dst].applied[src];
+                let Some(t) = logs[src].get(i as usize) else {
+                    break;
+                };
+                if t.deps
+                    .iter()
+                    .zip(&replicas[dst].applied)
+                    .any(|(d, a)| d > a)
+                {
+                    break;
+                }
+                replicas[dst].install(&t.writes, t.ts);
+                replicas[dst].applied[src] += 1;
+            }
+        }
+        let s = rng.below(c.sessions as u64) as usize;
+        let push = |ops: &mut Vec<Op>, kind, v| {
+            let idx = ops.len() as u64;
+            let mut op = Op::new(idx, kind, s as i64, "txn", Value::List(v));
+            op.time = Some(idx as i64 * 1000);
+            ops.push(op);
+        };
+        match pending[s].take() {
+            None if started < c.txns => {
+                let mut mops = Vec::new();
+                loop {
+                    let k = zipf.sample(&mut rng);
+                    if (rng.below(1000) as u32) < c.read_per_mille {
+                        mops.push(GMop::Read(k));
+                    } else {
+                        next_val += 1;
+                        mops.push(GMop::Write(k, next_val));
+                    }
+                    if rng.below(c.mean_mops.max(1) as u64) == 0 {
+                        break;
+                    }
+                }
+                push(&mut ops, OpType::Invoke, unapplied(&mops));
+                pending[s] = Some(mops);
+                started += 1;
+            }
+            None => {}
+            Some(mops) => {
+                done += 1;
+                if (rng.below(1000) as u32) < c.fail_per_mille {
+                    push(&mut ops, OpType::Fail, unapplied(&mops));
+                    continue;
+                }
+                let home = s % r;
+                let rep = &mut replicas[home];
+                // The transaction's own writes, seen by its later reads.
+                let mut own: HashMap<i64, i64> = HashMap::new();
+                let done_mops: Vec<Value> = mops
+                    .iter()
+                    .map(|m| match *m {
+                        GMop::Read(k) => {
+                            let v = own
+                                .get(&k)
+                                .copied()
+                                .or_else(|| rep.state.get(&k).map(|e| e.0));
+                            mop("r", k, v.map_or(Value::Nil, Value::Int))
+                        }
+                        GMop::Write(k, v) => {
+                            own.insert(k, v);
+                            mop("w", k, Value::Int(v))
+                        }
+                        GMop::Append(..) => unreachable!("registers only"),
+                    })
+                    .collect();
+                if !own.is_empty() {
+                    let mut writes: Vec<(i64, i64)> = own.into_iter().collect();
+                    writes.sort_unstable();
+                    let ts = (rep.clock + 1, home);
+                    let deps = rep.applied.clone();
+                    rep.install(&writes, ts);
+                    rep.applied[home] += 1;
+                    logs[home].push(LogTxn { deps, ts, writes });
+                }
+                push(&mut ops, OpType::Ok, done_mops);
+            }
+        }
+    }
+    History::from_ops(ops, "generated-causal").expect("generated histories are well-formed")
 }

@@ -5,7 +5,8 @@
 //! real-time order (only what the requested models need, as Elle does); [`cycles`] finds and
 //! names dependency cycles per SCC ([`scc`]) in parallel; [`model`] turns anomalies into the
 //! models they rule out; [`explain`] and [`dot`] put it into words and pictures. [`gen`] makes
-//! strict-serializable histories for tests and benchmarks.
+//! strict-serializable and causal histories for tests and benchmarks; [`reach`] answers the
+//! reachability questions that prune the cycle search.
 //!
 //! Entry point: [`check`]. Validity: invalid when an anomaly found is prohibited by the
 //! requested models; unknown when the deadline passed, a bounded search was inconclusive, or
@@ -20,6 +21,7 @@ pub mod explain;
 pub mod gen;
 pub mod graph;
 pub mod model;
+pub mod reach;
 pub mod register;
 pub mod scc;
 pub mod txn;

@@ -4,11 +4,18 @@
 //! transactions have paths a million nodes long (the real-time chain alone), far deeper than a
 //! thread's stack allows a recursive search to go.
 
-use crate::graph::{Adj, NONE};
+use crate::graph::{Adj, Edge, NONE};
 
 /// The SCC of each node, over edges whose kinds intersect `mask`: `(comp, sizes)` where
 /// `comp[n]` indexes `sizes`.
 pub fn components(adj: &Adj, mask: u8) -> (Vec<u32>, Vec<u32>) {
+    components_by(adj, |_, e| e.kinds & mask != 0)
+}
+
+/// The SCC of each node, over the edges `keep(source, edge)` accepts. Components are numbered
+/// in reverse topological order: when component `a` reaches a different component `b`,
+/// `b < a`.
+pub fn components_by(adj: &Adj, keep: impl Fn(u32, &Edge) -> bool) -> (Vec<u32>, Vec<u32>) {
     let n = adj.node_count();
     let mut index = vec![NONE; n];
     let mut low = vec![0u32; n];
@@ -32,7 +39,7 @@ pub fn components(adj: &Adj, mask: u8) -> (Vec<u32>, Vec<u32>) {
             let targets = adj.neighbors_slice(v);
             if ei < targets.len() {
                 call.last_mut().expect("non-empty").1 += 1;
-                if adj.edges_slice(v)[ei].kinds & mask == 0 {
+                if !keep(v, &adj.edges_slice(v)[ei]) {
                     continue;
                 }
                 let w = targets[ei];
