@@ -120,6 +120,22 @@ pub fn sorted_unique(mut edges: Vec<(u32, u32, Edge)>) -> Vec<(u32, u32, Edge)> 
 
 pub type Adj = Csr<(), Edge, Directed, u32>;
 
+/// A graph of `n` nodes with `edges` (`(from, to, kind)`), for tests.
+#[cfg(test)]
+pub(crate) fn adj(n: usize, edges: &[(u32, u32, u8)]) -> Adj {
+    let e = sorted_unique(
+        edges
+            .iter()
+            .map(|&(a, b, k)| (a, b, Edge::new(k, 0)))
+            .collect(),
+    );
+    let mut g: Adj = Csr::from_sorted_edges(&e).unwrap();
+    while g.node_count() < n {
+        g.add_node(());
+    }
+    g
+}
+
 /// The dependency graph. Nodes `0..n_txns` are transactions (indices into `Txns::txns`);
 /// higher nodes are virtual.
 pub struct Graph {

@@ -216,22 +216,7 @@ impl Reach {
 mod tests {
     use super::*;
     use crate::gen::Rng;
-    use crate::graph::{sorted_unique, RW, WR, WW};
-    use petgraph::csr::Csr;
-
-    fn adj(n: usize, edges: &[(u32, u32, u8)]) -> Adj {
-        let e = sorted_unique(
-            edges
-                .iter()
-                .map(|&(a, b, k)| (a, b, Edge::new(k, 0)))
-                .collect(),
-        );
-        let mut g: Adj = Csr::from_sorted_edges(&e).unwrap();
-        while g.node_count() < n {
-            g.add_node(());
-        }
-        g
-    }
+    use crate::graph::{adj, RW, WR, WW};
 
     /// Plain reachability by search, the reference.
     fn reaches(n: usize, edges: &[(u32, u32, u8)], mask: u8, a: u32, b: u32) -> bool {

@@ -81,22 +81,7 @@ pub fn components_by(adj: &Adj, keep: impl Fn(u32, &Edge) -> bool) -> (Vec<u32>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{sorted_unique, Edge, RW, WW};
-    use petgraph::csr::Csr;
-
-    fn adj(n: usize, edges: &[(u32, u32, u8)]) -> Adj {
-        let e = sorted_unique(
-            edges
-                .iter()
-                .map(|&(a, b, k)| (a, b, Edge::new(k, 0)))
-                .collect(),
-        );
-        let mut g: Adj = Csr::from_sorted_edges(&e).unwrap();
-        while g.node_count() < n {
-            g.add_node(());
-        }
-        g
-    }
+    use crate::graph::{adj, RW, WW};
 
     #[test]
     fn finds_cycles_and_respects_the_mask() {
