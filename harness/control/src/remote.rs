@@ -21,6 +21,12 @@ impl Output {
     pub fn success(&self) -> bool {
         self.status == 0
     }
+
+    /// A failed run in one line: `exit N: ` and what it wrote (stderr, then stdout).
+    pub fn failure(&self) -> String {
+        let said = format!("{} {}", self.stderr.trim(), self.stdout.trim());
+        format!("exit {}: {}", self.status, said.trim())
+    }
 }
 
 /// One node the harness controls.

@@ -87,13 +87,8 @@ pub fn sh_step(
     let out = node
         .sh(script, timeout)
         .map_err(|e| DbError::node(node.node(), step, e))?;
-    if out.status != 0 {
-        let detail = format!("{} {}", out.stderr.trim(), out.stdout.trim());
-        return Err(DbError::node(
-            node.node(),
-            step,
-            format!("exit {}: {}", out.status, detail.trim()),
-        ));
+    if !out.success() {
+        return Err(DbError::node(node.node(), step, out.failure()));
     }
     Ok(out.stdout)
 }
@@ -189,6 +184,21 @@ impl DbInfo {
         }
     }
 
+    /// Whether this database runs `workload`: an error naming the ones it runs otherwise.
+    pub fn runs(&self, workload: &str) -> Result<(), DbError> {
+        if self.workloads.contains(&workload) {
+            return Ok(());
+        }
+        Err(DbError::Option {
+            option: "--workload".into(),
+            msg: format!(
+                "{workload:?}: {} runs {}",
+                self.name,
+                self.workloads.join(", ")
+            ),
+        })
+    }
+
     /// Checks the workload, the isolation level and every `--db-opt` against this
     /// database's facts.
     pub fn validate(&self, o: &DbOptions) -> Result<(), DbError> {
@@ -216,17 +226,7 @@ impl DbInfo {
                 });
             }
         }
-        if !self.workloads.contains(&o.workload.as_str()) {
-            return Err(DbError::Option {
-                option: "--workload".into(),
-                msg: format!(
-                    "{:?}: {} runs {}",
-                    o.workload,
-                    self.name,
-                    self.workloads.join(", ")
-                ),
-            });
-        }
+        self.runs(&o.workload)?;
         for (k, v) in &o.opts {
             let Some(opt) = self.options.iter().find(|d| d.key == k) else {
                 let known: Vec<&str> = self.options.iter().map(|d| d.key).collect();

@@ -197,6 +197,20 @@ pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, S
     Ok(out)
 }
 
+impl ConfigError {
+    /// An error about `key` of the test file `file` (text `text`): at the key's line when
+    /// [`locate`] finds it, else at the file.
+    fn at_key(text: &str, file: &str, key: &str, message: String) -> ConfigError {
+        ConfigError {
+            at: match locate(text, key) {
+                Some((l, c)) => format!("{file}:{l}:{c}: {key}"),
+                None => format!("{file}: {key}"),
+            },
+            message,
+        }
+    }
+}
+
 /// Where `key` (`name`, `db.start`, `db.log_files[2]`) is set in `text`, as line and column
 /// of its name: the line `start = ...` inside `[db]` (or `db.start = ...` at the top). A
 /// best effort for error messages; `None` when the file sets it some other way (an inline
@@ -243,13 +257,7 @@ impl TestFile {
                 message: e.message().trim().to_string(),
             }
         })?;
-        let err = |key: &str, message: String| ConfigError {
-            at: match locate(text, key) {
-                Some((l, c)) => format!("{file}:{l}:{c}: {key}"),
-                None => format!("{file}: {key}"),
-            },
-            message,
-        };
+        let err = |key: &str, message: String| ConfigError::at_key(text, file, key, message);
         if t.name.is_empty()
             || !t
                 .name
@@ -374,18 +382,15 @@ impl TestFile {
         let base = path.parent().unwrap_or(std::path::Path::new("."));
         for (i, u) in t.db.upload.iter().enumerate() {
             if !base.join(u).is_file() {
-                let (l, c) = locate(&text, "db.upload").unwrap_or((0, 0));
-                return Err(ConfigError {
-                    at: if l > 0 {
-                        format!("{file}:{l}:{c}: db.upload[{i}]")
-                    } else {
-                        format!("{file}: db.upload[{i}]")
-                    },
-                    message: format!(
+                return Err(ConfigError::at_key(
+                    &text,
+                    &file,
+                    &format!("db.upload[{i}]"),
+                    format!(
                         "{u:?}: no such file in {} (paths are relative to the test file's folder)",
                         base.display()
                     ),
-                });
+                ));
             }
         }
         Ok(t)

@@ -30,6 +30,7 @@ use labrys_db::{
     sh_step, Db, DbError, DbFuture, DbInfo, DbKind, DbOptions, LogFile, Primaries, Process,
 };
 use labrys_gen::Client;
+use labrys_store::run_dir::CLIENTS_LOG;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,9 +93,6 @@ impl DbKind for CommandKind {
         }))
     }
 }
-
-/// The file in the run folder that collects what the clients write on stderr.
-pub const CLIENTS_LOG: &str = "clients.log";
 
 #[derive(Clone)]
 struct CommandDb {
@@ -228,12 +226,8 @@ impl CommandDb {
             None => self.daemon().alive_script(),
         };
         match node.sh(&script, Duration::from_secs(10)) {
-            Ok(o) if o.status == 0 => Ok(()),
-            Ok(o) => Err(format!(
-                "exit {}: {}",
-                o.status,
-                format!("{} {}", o.stderr.trim(), o.stdout.trim()).trim()
-            )),
+            Ok(o) if o.success() => Ok(()),
+            Ok(o) => Err(o.failure()),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -367,16 +361,7 @@ impl Db for CommandDb {
     }
 
     fn client(&self, workload: &str) -> Result<Arc<dyn Client>, DbError> {
-        if !self.info.workloads.contains(&workload) {
-            return Err(DbError::Option {
-                option: "--workload".into(),
-                msg: format!(
-                    "{workload:?}: {} runs {}",
-                    self.file.name,
-                    self.info.workloads.join(", ")
-                ),
-            });
-        }
+        self.info.runs(workload)?;
         let name = self.file.name.clone();
         Ok(Arc::new(SubprocessClient::new(
             ClientCommand {

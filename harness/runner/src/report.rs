@@ -6,7 +6,7 @@
 
 use labrys_history::History;
 use labrys_report::{render, Link, ReportInput};
-use labrys_store::run_dir::{HISTORY, LOG, RESULTS, TEST};
+use labrys_store::run_dir::{CLIENTS_LOG, HISTORY, LOG, RESULTS, TEST};
 use labrys_store::{read_history, RunDir};
 use std::path::{Path, PathBuf};
 
@@ -24,10 +24,7 @@ fn links(dir: &Path) -> Vec<Link> {
         (RESULTS, "results.json: the checker's full result"),
         (TEST, "test.json: the test's options, versions and times"),
         (LOG, "labrys.log: what the harness did, in order"),
-        (
-            "clients.log",
-            "clients.log: what the clients wrote on stderr",
-        ),
+        (CLIENTS_LOG, "clients.log: what the clients wrote on stderr"),
     ] {
         if dir.join(name).exists() {
             out.push(Link {

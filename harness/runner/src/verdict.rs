@@ -13,7 +13,7 @@
 //! the database, say).
 
 use labrys_history::{CheckOptions, Deadline, History, OpType, Validity, Warning};
-use labrys_store::run_dir::{RESULTS, TEST};
+use labrys_store::run_dir::{CLIENTS_LOG, RESULTS, TEST};
 use labrys_store::{read_history, RunDir, RunLog};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -276,7 +276,7 @@ pub fn check_run(
                 // A test in which nothing succeeded tested nothing: not a valid verdict.
                 let nothing_tested = s.whole_main() && result.valid == Validity::Valid;
                 if nothing_tested {
-                    let clients = run.path().join("clients.log");
+                    let clients = run.path().join(CLIENTS_LOG);
                     let hint = if clients.is_file() {
                         format!(
                             "; {} says what the clients wrote and why labrys replaced them",

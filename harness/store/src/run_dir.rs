@@ -16,6 +16,9 @@ pub const HISTORY: &str = "history.jsonl";
 pub const TEST: &str = "test.json";
 pub const RESULTS: &str = "results.json";
 pub const LOG: &str = "labrys.log";
+/// What the subprocess clients of a `--config` database wrote on stderr, and why labrys
+/// replaced them.
+pub const CLIENTS_LOG: &str = "clients.log";
 pub const LATEST: &str = "latest";
 
 /// One run's folder.
