@@ -161,7 +161,7 @@ impl Daemon {
     /// `stale <pid>` per orphan, then removes the directory.
     pub fn wipe_script(&self) -> String {
         format!(
-            "{kill}me=$(readlink /proc/self/ns/net)\nM={marker}\n\
+            "{kill}me=$(readlink /proc/self/ns/net)\n\
              stale() {{ for d in /proc/[0-9]*; do \
              [ -z \"$C\" ] || [ \"$(cat \"$d/comm\" 2>/dev/null)\" = \"$C\" ] || continue; \
              [ \"$(readlink \"$d/ns/net\" 2>/dev/null)\" = \"$me\" ] || continue; \
@@ -173,13 +173,16 @@ impl Daemon {
              if [ -n \"$(stale)\" ]; then echo \"$C survived SIGKILL: $(stale)\" >&2; exit 1; fi\n\
              rm -rf \"$D\"\n",
             kill = self.kill_script(),
-            marker = shell_quote(&format!("{} ", self.data_dir)),
-            // A grouped server's processes carry the tag in their environment; a shell
-            // command line could name the data directory anywhere, this script's included.
+            // A server's command line names its data directory; a grouped server's processes
+            // carry the tag in their environment instead (a shell command line could name the
+            // data directory anywhere, this script's included).
             mine = if self.group {
                 format!("tr '\\000' '\\n' <\"$d/environ\" 2>/dev/null | grep -qxF -- \"{GROUP_TAG}=$D\"")
             } else {
-                "tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- \"$M\"".to_string()
+                format!(
+                    "tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null | grep -qF -- {}",
+                    shell_quote(&format!("{} ", self.data_dir))
+                )
             },
         )
     }
