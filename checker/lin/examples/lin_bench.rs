@@ -165,21 +165,27 @@ fn main() {
                     .clone(),
                 None => sim.run(seed),
             };
+            // One key checked as a register from 0, within `budget` search steps; the time
+            // is the check's alone, without reading the ops.
+            let check = |h: &labrys_history::History, budget: u64| {
+                let (m, lops) = Register::from_history(h, &Value::Int(0)).expect("reads");
+                let t = Instant::now();
+                let o = labrys_lin::check::check_ops_cancellable(
+                    &m,
+                    &lops,
+                    &opts_initial0(),
+                    Strategy::default(),
+                    None,
+                    budget,
+                );
+                (o, t.elapsed())
+            };
             if arg(4) == "scan" {
                 // Every prefix, within LIN_BENCH_STEPS steps each: the slowest ones.
                 let budget = env("LIN_BENCH_STEPS", 1_000_000);
                 let mut worst: Vec<(u64, usize, String)> = Vec::new();
                 for k in 1..=ops.len() {
-                    let h = history(ops[..k].to_vec());
-                    let (m, lops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
-                    let o = labrys_lin::check::check_ops_cancellable(
-                        &m,
-                        &lops,
-                        &opts_initial0(),
-                        Strategy::default(),
-                        None,
-                        budget,
-                    );
+                    let (o, _) = check(&history(ops[..k].to_vec()), budget);
                     worst.push((o.steps, k, format!("{:?}", o.verdict)));
                 }
                 worst.sort();
@@ -198,20 +204,11 @@ fn main() {
             let records = ops.len();
             let h = history(ops);
             let infos = h.calls().filter(|c| c.outcome() == OpType::Info).count();
-            let (m, lops) = Register::from_history(&h, &Value::Int(0)).expect("reads");
-            let t = Instant::now();
-            let o = labrys_lin::check::check_ops_cancellable(
-                &m,
-                &lops,
-                &opts_initial0(),
-                Strategy::default(),
-                None,
-                env("LIN_BENCH_STEPS", u64::MAX),
-            );
+            let (o, took) = check(&h, env("LIN_BENCH_STEPS", u64::MAX));
             println!(
                 "cas1 {n} ops {clients} clients seed {seed} ({records} records, {infos} crashed): {:?} in {:.3} s, {} steps, {} segments (largest {}), {} pruned, peak {:.0} MiB",
                 o.verdict,
-                t.elapsed().as_secs_f64(),
+                took.as_secs_f64(),
                 o.steps,
                 o.segments,
                 o.largest_segment,
