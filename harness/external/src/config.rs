@@ -379,7 +379,10 @@ impl TestFile {
             message: format!("cannot read it: {e}"),
         })?;
         let t = TestFile::parse(&text, &file, workloads)?;
-        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
         for (i, u) in t.db.upload.iter().enumerate() {
             if !base.join(u).is_file() {
                 return Err(ConfigError::at_key(
