@@ -170,11 +170,18 @@ fn main() {
             let check = |h: &labrys_history::History, budget: u64| {
                 let (m, lops) = Register::from_history(h, &Value::Int(0)).expect("reads");
                 let t = Instant::now();
+                // LIN_BENCH_EDF=0 / LIN_BENCH_TWINS=0 turn those search orders off.
+                let on = |k: &str| std::env::var(k).map_or(true, |v| v != "0");
+                let strategy = Strategy {
+                    deadline_first: on("LIN_BENCH_EDF"),
+                    twins: on("LIN_BENCH_TWINS"),
+                    ..Strategy::default()
+                };
                 let o = labrys_lin::check::check_ops_cancellable(
                     &m,
                     &lops,
                     &opts_initial0(),
-                    Strategy::default(),
+                    strategy,
                     None,
                     budget,
                 );

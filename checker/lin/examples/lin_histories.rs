@@ -13,7 +13,7 @@
 //!   it is linearizable iff every input is, which checks a kv checker against known verdicts.
 
 use labrys_history::{read_file, Format, History, Op, OpType, Process, Value};
-use labrys_lin::sim::{plant_stale_read, Object, Sim};
+use labrys_lin::sim::{plant_impossible_read, plant_stale_read, Object, Sim};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -161,6 +161,24 @@ fn families() -> Vec<Family> {
             });
         }
     }
+    // Values that repeat at 30 clients, long: the hardest shape. Valid; and with a
+    // read no order explains, planted without crashed clients (a crashed write may take
+    // effect at any later time, so with crashes any value once written stays readable).
+    for ops in [5000, 20000] {
+        for domain in [5, 10] {
+            for stale in [false, true] {
+                out.push(Family {
+                    name: "hard30",
+                    ops,
+                    clients: 30,
+                    domain,
+                    stale,
+                    crash: if stale { 0 } else { base.crash },
+                    ..base
+                });
+            }
+        }
+    }
     // kv: independent keys, checked per key.
     for (keys, ops, clients) in [(10, 500, 5), (40, 250, 10)] {
         for domain in [5, 0] {
@@ -229,9 +247,14 @@ fn generate(dir: &Path) {
             .map(|k| fam.sim().run(seed * 1000 + k as u64))
             .collect();
         if fam.stale {
-            // In the second half of the first key.
+            // In the second half of the first key; among values that repeat, one no
+            // linearization explains (hard30) or one another write may explain (the others).
             let mid = per_key[0].len() / 2;
-            plant_stale_read(&mut per_key[0], mid).expect("a read to make stale");
+            if fam.name == "hard30" {
+                plant_impossible_read(&mut per_key[0], mid).expect("a read to make impossible");
+            } else {
+                plant_stale_read(&mut per_key[0], mid).expect("a read to make stale");
+            }
         }
         let ops = if fam.keys == 0 {
             per_key.pop().expect("one key")
@@ -247,6 +270,7 @@ fn generate(dir: &Path) {
         let expected = match (fam.stale, fam.domain) {
             (false, _) => "valid",
             (true, 0) => "invalid",
+            (true, _) if fam.name == "hard30" => "invalid",
             (true, _) => "?",
         };
         let _ = writeln!(

@@ -50,7 +50,25 @@ struct Level<'a, M: Model> {
     found: Vec<M::State>,
     /// Bytes its memo cache held when the search last left it (0 while it is searching).
     held: u64,
+    /// Whether it was given every state the history before it can leave (so a core of its
+    /// ops that no order linearizes from them refutes the history, see [`REFUTE_AFTER`]).
+    complete: bool,
 }
+
+/// Steps a search may take before a core is looked for around where it is stuck, while it
+/// is still searching; then again each time it has taken four times as many.
+///
+/// A history that is not linearizable is, to the search, one whose every order up to the
+/// violation must be tried: at 30 clients with values that repeat, millions of orders. But
+/// a violation is usually local, and [`shrink`] finds small subsets that no order
+/// linearizes, each verified by an exhaustive search of its own. Any subset closed under
+/// possible sources refutes the window (see [`Sources`]), whether or not the window's own
+/// search has finished, so the core can be looked for early: around the op the search is
+/// stuck on at its furthest point, within half the steps taken so far. Done only on the
+/// lowest level, given every start state it can have. Attempts are spaced geometrically
+/// and each is bounded by the search so far, so together they cost at most about two
+/// thirds as much as the search itself, and nothing on histories decided sooner.
+pub const REFUTE_AFTER: u64 = 1_000_000;
 
 /// The reason given for a search stopped because its result was no longer needed.
 pub const CANCELLED: &str = "not finished: another key was already found not linearizable";
@@ -83,6 +101,15 @@ pub struct Strategy {
     /// the searches before it, before it goes on depth-first over segments (see [`Level`]);
     /// 0: always depth-first. Default [`EAGER_STEPS`].
     pub enumerate: u64,
+    /// Try the candidates that must return first first (read-only ops before all); else
+    /// in invocation order (see `search`).
+    pub deadline_first: bool,
+    /// Among twin candidates (`Model::twin_key`) try only the one returning first.
+    pub twins: bool,
+    /// Steps a search takes before it looks for a small core that refutes the history, and
+    /// goes on looking each time it has taken four times as many (see [`REFUTE_AFTER`];
+    /// needs `shrink`); 0: never. Default [`REFUTE_AFTER`].
+    pub refute: u64,
 }
 
 impl Default for Strategy {
@@ -96,6 +123,9 @@ impl Default for Strategy {
             order: true,
             shrink: true,
             enumerate: EAGER_STEPS,
+            deadline_first: true,
+            twins: true,
+            refute: REFUTE_AFTER,
         }
     }
 }
@@ -249,6 +279,7 @@ pub fn check_ops_cancellable<M: Model>(
             pause_at: steps.saturating_add(strategy.enumerate),
             found: Vec::new(),
             held: 0,
+            complete,
         }
     };
     // The levels of a depth-first search over segments (see [`Level`]): `levels[cur]` is
@@ -261,6 +292,8 @@ pub fn check_ops_cancellable<M: Model>(
     let mut cur = 0;
     let mut stopped: Option<Stop> = None;
     let mut stuck = false;
+    let early = strategy.shrink && strategy.refute > 0 && model.closed_cores();
+    let mut refute_at = strategy.refute;
     // The memo caches of the levels other than `cur` (each as of when it was left), counted
     // against the memory budget.
     let mut held = 0u64;
@@ -316,7 +349,9 @@ pub fn check_ops_cancellable<M: Model>(
             }
             continue;
         }
-        match lv.search.next_end(&mut limits, u64::MAX) {
+        let refutable = early && lv.complete && cur == 0;
+        let pause = if refutable { refute_at } else { u64::MAX };
+        match lv.search.next_end(&mut limits, pause) {
             Next::End(_) if next == segs.len() => break,
             Next::End(s) => {
                 if cur + 1 == levels.len() {
@@ -338,7 +373,29 @@ pub fn check_ops_cancellable<M: Model>(
                 switch(&mut levels, &mut held, cur, cur - 1);
                 cur -= 1;
             }
-            Next::Paused => unreachable!("no pause point was set"),
+            Next::Paused => {
+                // Still searching: look for a core around where it is stuck.
+                let window = &segs[lv.seg];
+                let states = lv.search.starts().to_vec();
+                let c = counterexample(model, ops, window, &states, 0, lv.search.best());
+                limits.held = held + lv.search.bytes();
+                let budget = limits.steps / 2;
+                if let Some(core) = shrink(
+                    model,
+                    ops,
+                    window,
+                    c.stuck,
+                    &states,
+                    strategy,
+                    budget,
+                    &mut limits,
+                ) {
+                    outcome.verdict = Verdict::NotLinearizable;
+                    outcome.counterexample = Some(core);
+                    break;
+                }
+                refute_at = limits.steps.saturating_mul(4);
+            }
             Next::Stopped(why) => {
                 stopped = Some(why);
                 break;
@@ -357,9 +414,16 @@ pub fn check_ops_cancellable<M: Model>(
             let mut c = counterexample(model, ops, window, &states, ok_done, best);
             if strategy.shrink && model.closed_cores() {
                 limits.held = 0;
-                if let Some(small) =
-                    shrink(model, ops, window, c.stuck, &states, strategy, &mut limits)
-                {
+                if let Some(small) = shrink(
+                    model,
+                    ops,
+                    window,
+                    c.stuck,
+                    &states,
+                    strategy,
+                    SHRINK_TOTAL_STEPS,
+                    &mut limits,
+                ) {
                     c = small;
                 }
             }
@@ -504,8 +568,8 @@ const SHRINK_TOTAL_STEPS: u64 = 3_000_000;
 /// of the window would restrict to one of the subset, so a subset that cannot be linearized
 /// explains the window's failure. First a core is grown around the op no order could place
 /// (the nearest ops in time, galloping then bisecting on how many), then delta debugging
-/// drops what it can. Bounded by [`SHRINK_SEARCHES`] searches and [`SHRINK_TOTAL_STEPS`]
-/// steps; `None` when nothing smaller was found.
+/// drops what it can. Bounded by [`SHRINK_SEARCHES`] searches and `total_steps` steps
+/// ([`SHRINK_TOTAL_STEPS`] for a counterexample); `None` when nothing smaller was found.
 #[allow(clippy::too_many_arguments)]
 fn shrink<M: Model>(
     model: &M,
@@ -514,6 +578,7 @@ fn shrink<M: Model>(
     stuck: Option<usize>,
     starts: &[M::State],
     strategy: Strategy,
+    total_steps: u64,
     limits: &mut Limits<'_>,
 ) -> Option<Counterexample> {
     let exact = Strategy {
@@ -522,7 +587,7 @@ fn shrink<M: Model>(
     };
     let sources = Sources::new(model, ops, window);
     let closed = |keep: &[usize]| sources.close(keep);
-    let budget_end = limits.steps.saturating_add(SHRINK_TOTAL_STEPS);
+    let budget_end = limits.steps.saturating_add(total_steps);
     let stuck_on = |subset: &[usize], limits: &mut Limits<'_>| {
         let refs: Vec<&LinOp<M::Op>> = subset.iter().map(|&i| &ops[i]).collect();
         let saved = limits.max_steps;

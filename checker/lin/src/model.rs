@@ -124,6 +124,16 @@ pub trait Model: Sync {
         Vec::new()
     }
 
+    /// Optional. A key such that two ops with the same key are *twins*: `step` gives the
+    /// same answer for both from every state (a write of 3 and another write of 3; two reads
+    /// of 5). The search then tries, among twins that may go next, only the one that must
+    /// return first (see `search`). Ops that step differently must have different keys;
+    /// `None`: no twin. (The search also requires twins to agree on `observes`,
+    /// `defer_class` and `is_read_only`, and checks that itself.) Default `None`.
+    fn twin_key(&self, _op: &Self::Op) -> Option<u64> {
+        None
+    }
+
     /// Optional. `true` when a window's ops can be cut down to a *source-closed* subset for
     /// a counterexample: with every kept op that observes a token (see [`Model::produces`])
     /// the subset keeps every op that may be the last producing op before it. Contract:

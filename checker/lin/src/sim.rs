@@ -318,6 +318,80 @@ pub fn plant_stale_read(ops: &mut [Op], from: usize) -> Option<usize> {
     None
 }
 
+/// Makes one ok read of a cas-register return a value `v` no linearization can give it,
+/// also when values repeat: an ok write `w` of another value returns before the read begins,
+/// and every op that could leave `v` (a write of `v` or a cas to `v`, ok or crashed, invoked
+/// before the read returns) returned before `w` began. Then in every linearization `w` comes
+/// after all of them and before the read, so the read sees `w`'s value or a later one, never
+/// `v`. (`v` may be the initial value, which is older than every op.) Picks the first such
+/// read at or after `from` and the `w` that returned last before it; returns the read's
+/// completion position.
+///
+/// When values repeat and clients crash, there is usually no such `v`: a crashed write may
+/// take effect at any time after it began, so every value some crashed op wrote stays
+/// readable for ever. Then the first ok read at or after `from` returns a value no op wrote
+/// (one past the largest integer written): just as impossible, and still found only by
+/// exhausting every order of the ops before the read returns.
+pub fn plant_impossible_read(ops: &mut [Op], from: usize) -> Option<usize> {
+    let h = History::from_ops(ops.to_vec(), "planted").ok()?;
+    // (invoke, return or MAX, value produced) of every op that may have taken effect.
+    let producers: Vec<(usize, usize, Value)> = h
+        .calls()
+        .filter(|c| c.outcome() != OpType::Fail)
+        .filter_map(|c| {
+            let v = match c.f() {
+                "write" => c.invoke.value.clone(),
+                "cas" => c.invoke.value.as_seq()?.get(1)?.clone(),
+                _ => return None,
+            };
+            let done = if c.outcome() == OpType::Ok {
+                c.complete_pos
+            } else {
+                usize::MAX
+            };
+            Some((c.invoke_pos, done, v))
+        })
+        .collect();
+    let mut writes: Vec<(usize, usize, Value)> = h
+        .calls()
+        .filter(|c| c.outcome() == OpType::Ok && c.f() == "write")
+        .map(|c| (c.invoke_pos, c.complete_pos, c.invoke.value.clone()))
+        .collect();
+    writes.sort_by_key(|w| w.1);
+    let mut values: Vec<Value> = Vec::new();
+    for p in &producers {
+        if !values.contains(&p.2) {
+            values.push(p.2.clone());
+        }
+    }
+    for r in h
+        .calls()
+        .filter(|c| c.outcome() == OpType::Ok && c.f() == "read" && c.invoke_pos >= from)
+    {
+        let Some(w) = writes.iter().rev().find(|w| w.1 < r.invoke_pos) else {
+            continue;
+        };
+        let impossible = values.iter().find(|v| {
+            **v != w.2
+                && **v != *r.value()
+                && producers
+                    .iter()
+                    .filter(|p| p.2 == **v && p.0 < r.complete_pos)
+                    .all(|p| p.1 < w.0)
+        });
+        if let Some(v) = impossible {
+            ops[r.complete_pos].value = v.clone();
+            return Some(r.complete_pos);
+        }
+    }
+    let unwritten = values.iter().filter_map(Value::as_i64).max().unwrap_or(0) + 1;
+    let r = h
+        .calls()
+        .find(|c| c.outcome() == OpType::Ok && c.f() == "read" && c.invoke_pos >= from)?;
+    ops[r.complete_pos].value = Value::Int(unwritten);
+    Some(r.complete_pos)
+}
+
 /// Swaps the results of two ok dequeues `d1`, `d2` (d1 returned before d2 began) whose
 /// values `x`, `y` were enqueued one after the other: afterwards `d1` takes `y` while `x`,
 /// which went in first, is still queued. Returns whether it found such a pair.

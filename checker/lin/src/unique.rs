@@ -90,6 +90,52 @@ fn writes(op: RegOp) -> Option<u32> {
     }
 }
 
+/// For registers whose values repeat (where [`decide`] does not apply): an `ok` op that
+/// observes a value no op could have written before it returned (every op writing it
+/// began after, or there is none) and that is not the initial value. No linearization
+/// places a writer of that value before it, so the op alone is a core: the history is
+/// linearizable only if this one-op history is, from the initial value, and it is not.
+/// Linear time; finds reads from the future and values nobody wrote, the violations a
+/// search could otherwise only report after exhausting every order of the ops before them.
+pub fn read_before_written(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
+    let mut first_write: FxHashMap<u32, usize> = FxHashMap::default();
+    for o in ops {
+        if let Some(v) = writes(o.op) {
+            let at = first_write.entry(v).or_insert(o.invoke);
+            *at = (*at).min(o.invoke);
+        }
+    }
+    let d = Describe { reg, ops };
+    let (i, v) = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let done = o.complete?;
+            let v = observes(o.op).filter(|&v| v != reg.initial)?;
+            let possible = first_write.get(&v).is_some_and(|&at| at < done);
+            (!possible).then_some((done, i, v))
+        })
+        .min()
+        .map(|(_, i, v)| (i, v))?;
+    let why = match first_write.get(&v) {
+        Some(_) => format!(
+            "{} needs the register to hold {}, but every operation that writes {} began \
+             after it returned, and it is not the initial value.",
+            d.op(i),
+            d.value(v),
+            d.value(v)
+        ),
+        None => format!(
+            "{} needs the register to hold {}, but no operation that may have taken effect \
+             writes {} and it is not the initial value.",
+            d.op(i),
+            d.value(v),
+            d.value(v)
+        ),
+    };
+    Some(Fast::core(vec![i], why))
+}
+
 /// One block: its ops in groups (writer, its reads, next writer, …); the initial value's
 /// block has no writer op in its first group.
 struct Block {

@@ -212,7 +212,18 @@ impl Model for Register {
     /// Histories whose observed values are each written at most once are decided in
     /// O(n log n) by [`crate::unique`]; others are searched.
     fn fast_check(&self, ops: &[LinOp<RegOp>]) -> Option<Fast<RegOp>> {
-        crate::unique::decide(self, ops)
+        crate::unique::decide(self, ops).or_else(|| crate::unique::read_before_written(self, ops))
+    }
+
+    fn twin_key(&self, op: &RegOp) -> Option<u64> {
+        // Two bits of kind, then the values; a write's value merged with the values nobody
+        // reads (`class_of`), since those writes step alike. Values past 31 bits: no key.
+        let (kind, a, b) = match *op {
+            RegOp::Read(v) => (1u64, v, 0),
+            RegOp::Write(v) => (2, self.class_of(v), 0),
+            RegOp::Cas(old, new) => (3, old, self.class_of(new)),
+        };
+        (a < 1 << 31 && b < 1 << 31).then_some(kind << 62 | (a as u64) << 31 | b as u64)
     }
 
     fn observes(&self, op: &RegOp) -> Option<u64> {
