@@ -547,6 +547,84 @@ mod tests {
     }
 
     #[test]
+    fn session_aware_levels_hang_from_strong_session_si_not_plain_si() {
+        let si = implied_models(&["snapshot-isolation"]);
+        for m in [
+            "read-atomic",
+            "causal-cerone",
+            "parallel-snapshot-isolation",
+            "prefix",
+        ] {
+            assert!(!si.contains(m), "snapshot-isolation implies {m}");
+        }
+        let ss = implied_models(&["strong-session-snapshot-isolation"]);
+        for m in [
+            "read-atomic",
+            "causal-cerone",
+            "read-committed-be",
+            "read-committed",
+        ] {
+            assert!(
+                ss.contains(m),
+                "strong-session-snapshot-isolation misses {m}"
+            );
+        }
+        // What the old chain gave snapshot-isolation still rules it out.
+        for a in ["lost-update", "G1a", "internal", "future-read"] {
+            assert!(
+                impossible_models(&[a]).contains("snapshot-isolation"),
+                "{a}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_order_violations_spare_the_sessionless_models() {
+        for (plain, with_so, level) in [
+            (
+                "non-monotonic-read",
+                "non-monotonic-read-process",
+                "read-committed-be",
+            ),
+            ("fractured-read", "fractured-read-process", "read-atomic"),
+            (
+                "causality-violation",
+                "causality-violation-process",
+                "causal-cerone",
+            ),
+        ] {
+            let not = impossible_models(&[with_so]);
+            assert!(
+                not.contains(level) && not.contains("causal-cerone"),
+                "{with_so}"
+            );
+            assert!(
+                not.contains("strong-session-snapshot-isolation"),
+                "{with_so}"
+            );
+            for m in ["snapshot-isolation", "serializable", "read-committed"] {
+                assert!(!not.contains(m), "{with_so} rules out {m}");
+            }
+            let not = impossible_models(&[plain]);
+            for m in [
+                level,
+                "snapshot-isolation",
+                "serializable",
+                "repeatable-read",
+            ] {
+                assert!(not.contains(m), "{plain} spares {m}");
+            }
+            assert!(!not.contains("read-committed"), "{plain}");
+        }
+        // A fractured read does not rule out read committed (Biswas–Enea).
+        assert!(!impossible_models(&["fractured-read"]).contains("read-committed-be"));
+        assert_eq!(
+            order_edges_for(&prohibited_anomalies(&["read-atomic"])),
+            OrderEdges::Process
+        );
+    }
+
+    #[test]
     fn aliases_and_unknown_names() {
         assert_eq!(canonical("PL-SI").unwrap(), "snapshot-isolation");
         assert_eq!(canonical(":serializable").unwrap(), "serializable");
