@@ -602,6 +602,9 @@ impl Prepared {
             i = j;
         }
         drop(kw);
+        let run_session: Vec<u32> = runs.iter().map(|e| e.0).collect();
+        let zeros = vec![0u32; k];
+        let mut cand: Vec<u32> = Vec::new();
         // Clocks (inclusive of the transaction itself) live in slots, freed once every
         // successor has been processed.
         let mut remaining: Vec<u32> = (0..n).map(|t| succ_off[t + 1] - succ_off[t]).collect();
@@ -614,6 +617,9 @@ impl Prepared {
             .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
             .map(Reverse)
             .collect();
+        // Per t1 (while it has successors left), sorted by session: one past the last position of a
+        // write of that session already forced before t1.
+        let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
             rank[t3 as usize] = done;
@@ -632,23 +638,41 @@ impl Prepared {
                     continue;
                 };
                 let clock1: &[u32] = if r.from == BOT {
-                    &[]
+                    &zeros
                 } else {
                     let sl = slot_of[r.from as usize] as usize * k;
                     &slots[sl..sl + k]
                 };
-                for &(s, start, len) in &runs[a as usize..b as usize] {
+                // The sessions where the reader knows more than t1, without a branch per
+                // session (most fail the test; a mispredicted branch each was the main cost).
+                let sessions = &run_session[a as usize..b as usize];
+                cand.resize(sessions.len(), 0);
+                let mut m = 0;
+                for (j, &s) in sessions.iter().enumerate() {
+                    cand[m] = j as u32;
+                    m += usize::from(cur[s as usize] > clock1[s as usize]);
+                }
+                for &j in &cand[..m] {
+                    let (s, start, len) = runs[a as usize + j as usize];
                     let limit = cur[s as usize];
-                    let seen_by_t1 = clock1.get(s as usize).copied().unwrap_or(0);
-                    if limit <= seen_by_t1 {
-                        continue;
-                    }
+                    let seen_by_t1 = clock1[s as usize];
                     let ps = &positions[start as usize..(start + len) as usize];
                     let below = ps.partition_point(|&p| p < limit);
                     if below == 0 || ps[below - 1] < seen_by_t1 {
                         continue;
                     }
-                    let t2 = self.sessions[s as usize][ps[below - 1] as usize];
+                    let p2 = ps[below - 1];
+                    if r.from != BOT {
+                        // Already forced before t1: this write or a later one of its session
+                        // (which it reaches by `so`).
+                        let f = &mut forced[r.from as usize];
+                        match f.binary_search_by_key(&s, |e| e.0) {
+                            Ok(x) if f[x].1 > p2 => continue,
+                            Ok(x) => f[x].1 = p2 + 1,
+                            Err(x) => f.insert(x, (s, p2 + 1)),
+                        }
+                    }
+                    let t2 = self.sessions[s as usize][p2 as usize];
                     out.push(Co {
                         before: t2,
                         after: r.from,
@@ -673,6 +697,7 @@ impl Prepared {
                 if remaining[p as usize] == 0 {
                     free.push(slot_of[p as usize]);
                     slot_of[p as usize] = NONE;
+                    forced[p as usize] = Vec::new();
                 }
             }
             for &q in &succ[succ_off[t3 as usize] as usize..succ_off[t3 as usize + 1] as usize] {
