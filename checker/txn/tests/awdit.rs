@@ -609,5 +609,6 @@ fn generated_histories_never_violate_these_levels() {
     let txns = Txns::from_history(&h, Kind::RwRegister).unwrap();
     let found = awdit::check(&h, &txns, Level::Causal, &Deadline::none());
     assert!(found.anomalies.is_empty());
-    assert_eq!(found.ran.len(), 5, "{:?}", found.ran);
+    // One check settles it: causal holds, so every weaker level does.
+    assert_eq!(found.ran, vec!["causal-cerone"]);
 }
