@@ -167,6 +167,7 @@ fn main() {
         vm_hwm_mb()
     );
     println!("  phases (ms): {}", r.stats["phase_ms"]);
+    println!("  saturation checks (ms): {}", r.stats["saturation_checks"]);
     drop(h);
 
     let faulty: usize = std::env::var("FAULTY_TXNS")

@@ -605,13 +605,16 @@ impl Prepared {
         let run_session: Vec<u32> = runs.iter().map(|e| e.0).collect();
         let zeros = vec![0u32; k];
         let mut cand: Vec<u32> = Vec::new();
-        // Clocks (inclusive of the transaction itself) live in slots, freed once every
-        // successor has been processed.
+        // Clocks (inclusive of the transaction itself), kept while a successor is left and then
+        // recycled; a transaction whose last successor is its session successor hands its
+        // clock over to it (no copy: a long session is one clock updated in place).
         let mut remaining: Vec<u32> = (0..n).map(|t| succ_off[t + 1] - succ_off[t]).collect();
-        let mut slot_of = vec![NONE; n];
-        let mut slots: Vec<u32> = Vec::new();
-        let mut free: Vec<u32> = Vec::new();
-        let mut cur = vec![0u32; k];
+        let mut clocks: Vec<Option<Box<[u32]>>> = vec![None; n];
+        let mut pool: Vec<Box<[u32]>> = Vec::new();
+        let fresh = |pool: &mut Vec<Box<[u32]>>| {
+            pool.pop()
+                .unwrap_or_else(|| vec![0u32; k].into_boxed_slice())
+        };
         let mut rank = vec![NONE; n];
         let mut heap: BinaryHeap<Reverse<u32>> = (0..n as u32)
             .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
@@ -628,13 +631,23 @@ impl Prepared {
             // session predecessor's, and join only the writers it does not already cover (a
             // covered writer happens before something joined, so its clock is below).
             let so_pred = self.so_pred(t3);
-            match so_pred {
+            let reads_from = |p: u32| self.read_range(t3).any(|i| self.reads[i].from == p);
+            let mut cur = match so_pred {
+                // t3 is its last successor and does not read its clock: take it over.
+                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => clocks[p as usize]
+                    .take()
+                    .expect("a clock while successors are left"),
                 Some(p) => {
-                    let sl = slot_of[p as usize] as usize * k;
-                    cur.copy_from_slice(&slots[sl..sl + k]);
+                    let mut c = fresh(&mut pool);
+                    c.copy_from_slice(clocks[p as usize].as_deref().expect("live clock"));
+                    c
                 }
-                None => cur.iter_mut().for_each(|c| *c = 0),
-            }
+                None => {
+                    let mut c = fresh(&mut pool);
+                    c.iter_mut().for_each(|x| *x = 0);
+                    c
+                }
+            };
             let preds = &pred[pred_off[t3 as usize] as usize..pred_off[t3 as usize + 1] as usize];
             for &p in preds {
                 if Some(p) == so_pred
@@ -642,8 +655,8 @@ impl Prepared {
                 {
                     continue;
                 }
-                let sl = slot_of[p as usize] as usize * k;
-                for (c, &v) in cur.iter_mut().zip(&slots[sl..sl + k]) {
+                let other = clocks[p as usize].as_deref().expect("live clock");
+                for (c, &v) in cur.iter_mut().zip(other) {
                     *c = (*c).max(v);
                 }
             }
@@ -655,8 +668,7 @@ impl Prepared {
                 let clock1: &[u32] = if r.from == BOT {
                     &zeros
                 } else {
-                    let sl = slot_of[r.from as usize] as usize * k;
-                    &slots[sl..sl + k]
+                    clocks[r.from as usize].as_deref().expect("live clock")
                 };
                 // The sessions where the reader knows more than t1, without a branch per
                 // session (most fail the test; a mispredicted branch each was the main cost).
@@ -699,19 +711,16 @@ impl Prepared {
             let s3 = self.session[t3 as usize] as usize;
             cur[s3] = self.pos[t3 as usize] + 1;
             if remaining[t3 as usize] > 0 {
-                let slot = free.pop().unwrap_or_else(|| {
-                    slots.resize(slots.len() + k, 0);
-                    (slots.len() / k) as u32 - 1
-                });
-                let sl = slot as usize * k;
-                slots[sl..sl + k].copy_from_slice(&cur);
-                slot_of[t3 as usize] = slot;
+                clocks[t3 as usize] = Some(cur);
+            } else {
+                pool.push(cur);
             }
             for &p in preds {
                 remaining[p as usize] -= 1;
                 if remaining[p as usize] == 0 {
-                    free.push(slot_of[p as usize]);
-                    slot_of[p as usize] = NONE;
+                    if let Some(c) = clocks[p as usize].take() {
+                        pool.push(c);
+                    }
                     forced[p as usize] = Vec::new();
                 }
             }
@@ -954,8 +963,9 @@ impl Step {
 pub struct Found {
     pub anomalies: Vec<(&'static str, usize, Vec<Anomaly>)>,
     pub timed_out: bool,
-    /// Which checks ran, as `level` or `level-process`.
-    pub ran: Vec<String>,
+    /// Which checks ran (a model's name, `-sessionless` when without session order), with
+    /// their milliseconds; `prepare` first.
+    pub ran: Vec<(String, f64)>,
 }
 
 /// The highest level whose anomalies (either kind) are among `prohibited`, if any.
@@ -972,22 +982,34 @@ pub fn needed(prohibited: &std::collections::BTreeSet<String>) -> Option<Level> 
 /// weakest level that failed without it, until one fails. Later levels are not run once one
 /// fails: the lattice rules out every level above a failed one.
 pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
+    let started = std::time::Instant::now();
     let p = Prepared::new(t);
     let mut found = Found::default();
+    let mut lap = {
+        let mut last = started;
+        move |found: &mut Found, what: String| {
+            let now = std::time::Instant::now();
+            found.ran.push((what, (now - last).as_secs_f64() * 1000.0));
+            last = now;
+        }
+    };
+    lap(&mut found, "prepare".into());
     // The strongest check first: its forced pairs contain every other check's (weaker levels,
     // and the same level without session order), so when it finds no cycle none would.
-    found.ran.push(top.model().to_string());
-    if !p.check_level(top, true).violated() {
+    let strongest = p.check_level(top, true);
+    lap(&mut found, top.model().to_string());
+    if !strongest.violated() {
         found.timed_out = deadline.expired();
         return found;
     }
+    drop(strongest);
     let mut failed_plain: Option<Level> = None;
     for level in [Level::ReadCommitted, Level::ReadAtomic] {
         if level > top || deadline.expired() {
             break;
         }
-        found.ran.push(level.model().to_string() + "-sessionless");
         let r = p.check_level(level, false);
+        lap(&mut found, level.model().to_string() + "-sessionless");
         if r.forced_violation() {
             report(h, t, &p, &r, &mut found);
             failed_plain = Some(level);
@@ -1002,8 +1024,8 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
             found.timed_out = true;
             break;
         }
-        found.ran.push(level.model().to_string());
         let r = p.check_level(level, true);
+        lap(&mut found, level.model().to_string());
         if r.forced_violation() {
             report(h, t, &p, &r, &mut found);
             break;

@@ -158,7 +158,12 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
         "saturation_checks",
         saturation
             .as_ref()
-            .map(|s| s.ran.clone())
+            .map(|s| {
+                s.ran
+                    .iter()
+                    .map(|(what, ms)| serde_json::json!({"check": what, "ms": ms}))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default(),
     );
     result.stat("order_edges", format!("{order:?}").to_lowercase());
