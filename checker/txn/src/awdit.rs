@@ -31,7 +31,9 @@
 //! topological order of it is a `co` that contains `so ∪ wr` and puts every forced pair in the
 //! right order: the level holds. A forced pair `t2 → ⊥` is a contradiction by itself (`⊥`
 //! precedes everything). So each level is one saturation and one acyclicity test (Tarjan without
-//! recursion, [`crate::scc`]).
+//! recursion, [`crate::scc`]). A cycle of `so ∪ wr` alone, without a forced pair, is `G1c`
+//! or `G1c-process`: the dependency-graph search names it (these levels proscribe both), so it
+//! is not reported again here.
 //!
 //! Shortcuts, each proved before the code that takes it:
 //! - only the *last* `so`-predecessor of `t3` writing `x` needs an edge for `ra`: an older one
@@ -46,6 +48,17 @@
 //! - for `ra` and `rc`, pairs (reader, writer it read from) are intersected by walking the
 //!   smaller of the writer's written keys and the reader's reads, so the work is
 //!   `O(Σ min(|W|, |R|))` (the `O(n^1.5)` bound of AWDIT's analysis).
+//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s session was already
+//!   forced before `t1` (it reaches that one by `so`); this keeps the forced pairs of a hot
+//!   value read by many from repeating;
+//! - a clock is the join of the predecessors' clocks; a predecessor already covered by what is
+//!   joined (its own entry is) happens before something joined, so its clock is below and is
+//!   skipped. A clock is kept only while a successor is left, and handed down to the session
+//!   successor when that is the last one (it is then updated in place, not copied);
+//! - the strongest level asked for is checked first, with session order: its forced pairs
+//!   reach every weaker level's and every sessionless one's (each of those pairs is one of
+//!   its own, or follows from one by `so` or happens-before, which are in its graph), so when it
+//!   is acyclic every check is. The others run only to name the weakest violation.
 //!
 //! ## With and without session order
 //!
@@ -226,6 +239,8 @@ pub struct LevelResult {
     pub plain_sccs: usize,
     /// For causal: the position of each transaction in the topological order used.
     rank: Vec<u32>,
+    /// The deadline passed: nothing was decided.
+    pub timed_out: bool,
 }
 
 impl LevelResult {
@@ -528,7 +543,7 @@ impl Prepared {
     /// `t1`, the last write of `x` in each session that happens before the reader but not
     /// before `t1`. Returns the topological rank of each transaction, or `None` when `so ∪ wr`
     /// is cyclic (then read committed already fails).
-    fn saturate_cc(&self, out: &mut Vec<Co>) -> Option<Vec<u32>> {
+    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
         let n = self.n();
         let k = self.sessions.len();
         // Successors in so ∪ wr (distinct), as CSR.
@@ -625,6 +640,9 @@ impl Prepared {
         let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
+            if done.is_multiple_of(4096) && deadline.expired() {
+                return Err(());
+            }
             rank[t3 as usize] = done;
             done += 1;
             // The clock is the join of the predecessors' (inclusive) clocks: start from the
@@ -732,11 +750,22 @@ impl Prepared {
             }
         }
         let n_included = self.included.iter().filter(|&&b| b).count() as u32;
-        (done == n_included).then_some(rank)
+        Ok((done == n_included).then_some(rank))
     }
 
     /// Checks one level, with or without session order (causal: with only).
     pub fn check_level(&self, level: Level, with_so: bool) -> LevelResult {
+        self.check_level_until(level, with_so, &Deadline::none())
+    }
+
+    /// [`Self::check_level`], giving up (`timed_out`, nothing found) once `deadline` passes
+    /// during the causal saturation, the one long step.
+    pub fn check_level_until(
+        &self,
+        level: Level,
+        with_so: bool,
+        deadline: &Deadline,
+    ) -> LevelResult {
         let mut co = Vec::new();
         let mut rank = Vec::new();
         match level {
@@ -744,11 +773,24 @@ impl Prepared {
             Level::ReadAtomic => self.saturate_ra(with_so, &mut co),
             Level::Causal => {
                 assert!(with_so, "causal is checked with session order only");
-                match self.saturate_cc(&mut co) {
-                    Some(r) => rank = r,
-                    None => {
+                match self.saturate_cc(&mut co, deadline) {
+                    Ok(Some(r)) => rank = r,
+                    Ok(None) => {
                         // so ∪ wr is cyclic: report its cycles (no forced pair needed).
                         co.clear();
+                    }
+                    Err(()) => {
+                        return LevelResult {
+                            level,
+                            with_so,
+                            co: Vec::new(),
+                            initial: Vec::new(),
+                            cycles: Vec::new(),
+                            n_sccs: 0,
+                            plain_sccs: 0,
+                            rank,
+                            timed_out: true,
+                        }
                     }
                 }
             }
@@ -766,6 +808,7 @@ impl Prepared {
             n_sccs,
             plain_sccs,
             rank,
+            timed_out: false,
         }
     }
 
@@ -996,9 +1039,9 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
     lap(&mut found, "prepare".into());
     // The strongest check first: its forced pairs contain every other check's (weaker levels,
     // and the same level without session order), so when it finds no cycle none would.
-    let strongest = p.check_level(top, true);
+    let strongest = p.check_level_until(top, true, deadline);
     lap(&mut found, top.model().to_string());
-    if !strongest.violated() {
+    if strongest.timed_out || !strongest.violated() {
         found.timed_out = deadline.expired();
         return found;
     }
@@ -1024,8 +1067,12 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
             found.timed_out = true;
             break;
         }
-        let r = p.check_level(level, true);
+        let r = p.check_level_until(level, true, deadline);
         lap(&mut found, level.model().to_string());
+        if r.timed_out {
+            found.timed_out = true;
+            break;
+        }
         if r.forced_violation() {
             report(h, t, &p, &r, &mut found);
             break;
@@ -1232,7 +1279,9 @@ fn explain(
         text.push_str(&format!("  - {why}\n"));
         let mut j = serde_json::Map::new();
         j.insert("from".into(), s.from.into());
-        if s.to != BOT {
+        if s.to == BOT {
+            j.insert("to".into(), "init".into());
+        } else {
             j.insert("to".into(), s.to.into());
         }
         let kind = match s.kind {
@@ -1252,7 +1301,15 @@ fn explain(
         }
         steps.push(serde_json::Value::Object(j));
     }
-    if cycle.len() > 1 || cycle[0].to != BOT {
+    if cycle.len() == 1 && cycle[0].to == BOT {
+        // For drawings: the initial state closes the cycle.
+        steps.push(serde_json::json!({
+            "from": "init",
+            "to": cycle[0].from,
+            "type": "init",
+            "explanation": "the initial state precedes every transaction",
+        }));
+    } else {
         let order: Vec<String> = cycle.iter().map(|s| format!("T{}", s.from)).collect();
         text.push_str(&format!(
             "so {} < T{}: a transaction precedes itself, a contradiction.",
