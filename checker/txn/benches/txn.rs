@@ -8,6 +8,13 @@
 //!    transactions over 1,001 sessions (`CAUSAL_TXNS`), checked at five models.
 //! 4. Elle's `huge-scc.edn` from `../shared/data`: complete classification.
 //!
+//! `AWDIT=1` runs only the AWDIT-shaped case instead: a causal history of `AWDIT_TXNS`
+//! (default 220,000 transactions, ≈1 M micro-ops, 1,001 sessions) checked at read committed
+//! (Biswas–Enea), read atomic and causal, first by the saturation alone (`labrys_txn::awdit`,
+//! what AWDIT measures) and then by the whole check at that model. Peak memory per check is
+//! the rise of VmHWM over the resident size before it (VmHWM reset through `clear_refs`);
+//! `AWDIT_LEVEL=rc|ra|cc` runs one level, so that each gets a fresh process.
+//!
 //! Prints one line per case with wall time, transactions per second and the process's peak
 //! resident memory (VmHWM) before and after the check.
 
@@ -37,7 +44,97 @@ fn cpu_s() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// Resident memory now (VmRSS), in MB.
+fn vm_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets VmHWM to the current resident size (Linux: `5` into `clear_refs`).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn awdit_case() {
+    use labrys_txn::awdit::{Level, Prepared};
+    let txns: usize = std::env::var("AWDIT_TXNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(220_000);
+    let t0 = Instant::now();
+    let h = generate_causal(&CausalConfig::awdit_like(txns, 1));
+    let mops: usize = h
+        .ops
+        .iter()
+        .filter(|o| o.kind == OpType::Ok)
+        .map(|o| o.value.as_seq().map_or(0, |m| m.len()))
+        .sum();
+    println!(
+        "AWDIT-shaped causal history: {txns} txns, {mops} ok micro-ops, 1001 sessions \
+         (generated in {:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    // AWDIT_LEVEL=rc|ra|cc: one level only (a fresh process per level gives its own peak).
+    let only = std::env::var("AWDIT_LEVEL").ok();
+    for level in Level::ALL {
+        let short = match level {
+            Level::ReadCommitted => "rc",
+            Level::ReadAtomic => "ra",
+            Level::Causal => "cc",
+        };
+        if only.as_deref().is_some_and(|o| o != short) {
+            continue;
+        }
+        reset_peak();
+        let base = vm_rss_mb();
+        let (t1, c1) = (Instant::now(), cpu_s());
+        let t = labrys_txn::txn::Txns::from_history(&h, Kind::RwRegister).expect("txns");
+        let p = Prepared::new(&t);
+        let violated = if level == Level::Causal {
+            p.check_level(level, true).violated()
+        } else {
+            p.check_level(level, false).violated() || p.check_level(level, true).violated()
+        };
+        let (s, cpu) = (t1.elapsed().as_secs_f64(), cpu_s() - c1);
+        let peak = vm_hwm_mb() - base;
+        drop((p, t));
+        println!(
+            "  saturation {}: {s:.2} s wall, {cpu:.2} s CPU, peak +{peak:.0} MB over {base:.0} MB \
+             resident, process peak {:.0} MB, violated={violated}",
+            level.model(),
+            vm_hwm_mb()
+        );
+        reset_peak();
+        let base = vm_rss_mb();
+        let opts = CheckOptions {
+            consistency_models: vec![level.model().into()],
+            ..CheckOptions::default()
+        };
+        let (t1, c1) = (Instant::now(), cpu_s());
+        let r = labrys_txn::check("rw-register", &h, &opts).expect("check");
+        let (s, cpu) = (t1.elapsed().as_secs_f64(), cpu_s() - c1);
+        println!(
+            "  full check {}: {s:.2} s wall, {cpu:.2} s CPU, peak +{:.0} MB, valid={:?}, \
+             phases (ms) {}",
+            level.model(),
+            vm_hwm_mb() - base,
+            r.valid,
+            r.stats["phase_ms"]
+        );
+    }
+}
+
 fn main() {
+    if std::env::var("AWDIT").is_ok_and(|v| v == "1") {
+        awdit_case();
+        return;
+    }
     let txns: usize = std::env::var("TXNS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -70,6 +167,7 @@ fn main() {
         vm_hwm_mb()
     );
     println!("  phases (ms): {}", r.stats["phase_ms"]);
+    println!("  saturation checks (ms): {}", r.stats["saturation_checks"]);
     drop(h);
 
     let faulty: usize = std::env::var("FAULTY_TXNS")

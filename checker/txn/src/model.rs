@@ -11,12 +11,40 @@
 //! The facts (model implications, proscriptions, anomaly implications) follow Adya, Bailis et
 //! al., Cerone et al. and Elle's choices; the names are Elle's friendly names. Canonical Adya
 //! names (`PL-2`, `PL-SI` ...) are accepted as aliases.
+//!
+//! Session order, and where labrys departs from Elle's lattice. Adya's models
+//! (`snapshot-isolation`, `serializable`, `read-committed` ...) say nothing about sessions;
+//! Cerone et al.'s (`read-atomic`, `causal-cerone`, `prefix`, `parallel-snapshot-isolation`)
+//! and Biswas and Enea's read committed (`read-committed-be`) include session order: a session
+//! sees its own earlier transactions. So a history can be `snapshot-isolation` and still break
+//! `read-atomic` (a session that does not see its own write). Elle has `snapshot-isolation`
+//! imply `parallel-snapshot-isolation` and `prefix`, hence `causal-cerone` and `read-atomic`;
+//! labrys has `strong-session-snapshot-isolation` (SI plus session order) imply them instead,
+//! so that a violation that needs session order never rules out plain `snapshot-isolation` or
+//! `serializable`. What Elle's chain gave `snapshot-isolation` is kept by proscribing it
+//! directly: `lost-update` (a `G-single` under any version order). Session-aware levels
+//! need `so ∪ wr` (and the known version order) acyclic, so `read-committed-be` proscribes
+//! `G1c-process`.
+//!
+//! The saturation checks ([`crate::awdit`]) name each violation twice over: `fractured-read`
+//! (read atomic), `causality-violation` (causal) and `non-monotonic-read` (Biswas–Enea read
+//! committed: a transaction's reads go back to an older state) when the violation needs no
+//! session order, and the same with `-process` when it does. The sessionless kind rules out
+//! the level and everything above it, including Adya's `snapshot-isolation` and
+//! `repeatable-read` (hence `serializable`): SI admits a commit order in which each transaction
+//! reads the last version committed before it started, which satisfies the causal axiom
+//! without sessions, and `repeatable-read` over keys (no predicates) forbids every dependency
+//! cycle, which is serializability. The `-process` kind rules out only the session-aware
+//! levels and what implies them. `read-committed-be` is stronger than Adya's PL-2
+//! `read-committed` (which it implies: version orders taken from its commit order have no
+//! `G1`) and never reported as it.
 
 use std::collections::{BTreeSet, VecDeque};
 
 /// `a` implies each of `b`: a history satisfying `a` satisfies every `b`.
 const MODEL_IMPLIES: &[(&str, &[&str])] = &[
     ("causal-cerone", &["read-atomic"]),
+    ("read-committed-be", &["read-committed"]),
     ("consistent-view", &["cursor-stability", "monotonic-view"]),
     ("cursor-stability", &["read-committed"]),
     ("forward-consistent-view", &["consistent-view"]),
@@ -36,7 +64,10 @@ const MODEL_IMPLIES: &[(&str, &[&str])] = &[
     ("monotonic-snapshot-read", &["read-committed"]),
     ("parallel-snapshot-isolation", &["causal-cerone", "ROLA"]),
     ("prefix", &["causal-cerone"]),
-    ("read-atomic", &["monotonic-atomic-view"]),
+    (
+        "read-atomic",
+        &["monotonic-atomic-view", "read-committed-be"],
+    ),
     (
         "repeatable-read",
         &["cursor-stability", "monotonic-atomic-view"],
@@ -49,8 +80,6 @@ const MODEL_IMPLIES: &[(&str, &[&str])] = &[
             "forward-consistent-view",
             "monotonic-atomic-view",
             "monotonic-snapshot-read",
-            "parallel-snapshot-isolation",
-            "prefix",
         ],
     ),
     (
@@ -83,7 +112,12 @@ const MODEL_IMPLIES: &[(&str, &[&str])] = &[
     ),
     (
         "strong-session-snapshot-isolation",
-        &["snapshot-isolation", "strong-session-read-committed"],
+        &[
+            "snapshot-isolation",
+            "strong-session-read-committed",
+            "parallel-snapshot-isolation",
+            "prefix",
+        ],
     ),
     (
         "strong-snapshot-isolation",
@@ -122,7 +156,10 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// The anomalies each model prohibits directly (weaker models it implies add theirs).
 const PROSCRIBES: &[(&str, &[&str])] = &[
-    ("causal-cerone", &["internal", "G1a"]),
+    (
+        "causal-cerone",
+        &["internal", "G1a", "causality-violation-process"],
+    ),
     ("cursor-stability", &["G1", "G-cursor", "lost-update"]),
     ("monotonic-view", &["G1", "G-monotonic"]),
     ("monotonic-snapshot-read", &["G1", "G-MSR"]),
@@ -141,10 +178,27 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("prefix", &["internal", "G1a"]),
     (
         "snapshot-isolation",
-        &["internal", "G1", "G-SI", "G-nonadjacent"],
+        &[
+            "internal",
+            "G1",
+            "G-SI",
+            "G-nonadjacent",
+            "lost-update",
+            "causality-violation",
+        ],
     ),
-    ("read-atomic", &["internal", "G1a", "future-read"]),
-    ("repeatable-read", &["G1", "G2-item", "lost-update"]),
+    (
+        "read-atomic",
+        &["internal", "G1a", "future-read", "fractured-read-process"],
+    ),
+    (
+        "read-committed-be",
+        &["G1a", "G1b", "G1c-process", "non-monotonic-read-process"],
+    ),
+    (
+        "repeatable-read",
+        &["G1", "G2-item", "lost-update", "causality-violation"],
+    ),
     ("ROLA", &["lost-update"]),
     (
         "strict-serializable",
@@ -234,6 +288,19 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     ("dirty-update", &["G1a"]),
     ("lost-update", &["write-skew", "G2-item"]),
     ("write-skew", &["G2"]),
+    // The saturation checks' (`crate::awdit`): a violation of a level's sessionless form is one
+    // of its session-aware form, and a level's forced pairs contain the weaker levels'.
+    (
+        "non-monotonic-read",
+        &["non-monotonic-read-process", "fractured-read"],
+    ),
+    (
+        "fractured-read",
+        &["fractured-read-process", "causality-violation"],
+    ),
+    ("causality-violation", &["causality-violation-process"]),
+    ("non-monotonic-read-process", &["fractured-read-process"]),
+    ("fractured-read-process", &["causality-violation-process"]),
     // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
     // an aborted write (Elle has no name for it).
     ("garbage-read", &["G1a"]),
@@ -374,10 +441,17 @@ pub enum OrderEdges {
 
 /// Like Elle: realtime edges when any realtime anomaly is prohibited, else process edges when
 /// any process anomaly is, else only data dependencies.
+/// The saturation checks' anomalies (`crate::awdit`) are not cycle classes of the dependency
+/// graph: they use session order themselves and need no order edges there.
 pub fn order_edges_for(prohibited: &BTreeSet<String>) -> OrderEdges {
-    if prohibited.iter().any(|a| a.ends_with("-realtime")) {
+    let cycle_classes = || {
+        prohibited
+            .iter()
+            .filter(|a| !crate::awdit::ANOMALIES.contains(&a.as_str()))
+    };
+    if cycle_classes().any(|a| a.ends_with("-realtime")) {
         OrderEdges::Realtime
-    } else if prohibited.iter().any(|a| a.ends_with("-process")) {
+    } else if cycle_classes().any(|a| a.ends_with("-process")) {
         OrderEdges::Process
     } else {
         OrderEdges::None
@@ -470,6 +544,84 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn session_aware_levels_hang_from_strong_session_si_not_plain_si() {
+        let si = implied_models(&["snapshot-isolation"]);
+        for m in [
+            "read-atomic",
+            "causal-cerone",
+            "parallel-snapshot-isolation",
+            "prefix",
+        ] {
+            assert!(!si.contains(m), "snapshot-isolation implies {m}");
+        }
+        let ss = implied_models(&["strong-session-snapshot-isolation"]);
+        for m in [
+            "read-atomic",
+            "causal-cerone",
+            "read-committed-be",
+            "read-committed",
+        ] {
+            assert!(
+                ss.contains(m),
+                "strong-session-snapshot-isolation misses {m}"
+            );
+        }
+        // What the old chain gave snapshot-isolation still rules it out.
+        for a in ["lost-update", "G1a", "internal", "future-read"] {
+            assert!(
+                impossible_models(&[a]).contains("snapshot-isolation"),
+                "{a}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_order_violations_spare_the_sessionless_models() {
+        for (plain, with_so, level) in [
+            (
+                "non-monotonic-read",
+                "non-monotonic-read-process",
+                "read-committed-be",
+            ),
+            ("fractured-read", "fractured-read-process", "read-atomic"),
+            (
+                "causality-violation",
+                "causality-violation-process",
+                "causal-cerone",
+            ),
+        ] {
+            let not = impossible_models(&[with_so]);
+            assert!(
+                not.contains(level) && not.contains("causal-cerone"),
+                "{with_so}"
+            );
+            assert!(
+                not.contains("strong-session-snapshot-isolation"),
+                "{with_so}"
+            );
+            for m in ["snapshot-isolation", "serializable", "read-committed"] {
+                assert!(!not.contains(m), "{with_so} rules out {m}");
+            }
+            let not = impossible_models(&[plain]);
+            for m in [
+                level,
+                "snapshot-isolation",
+                "serializable",
+                "repeatable-read",
+            ] {
+                assert!(not.contains(m), "{plain} spares {m}");
+            }
+            assert!(!not.contains("read-committed"), "{plain}");
+        }
+        // A fractured read does not rule out read committed (Biswas–Enea).
+        assert!(!impossible_models(&["fractured-read"]).contains("read-committed-be"));
+        assert_eq!(
+            order_edges_for(&prohibited_anomalies(&["read-atomic"])),
+            OrderEdges::Process
+        );
     }
 
     #[test]

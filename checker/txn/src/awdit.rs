@@ -1,0 +1,1326 @@
+//! Exact checking of three session-aware axiomatic levels by saturation, in the manner of AWDIT
+//! (Møldrup et al., PLDI 2025) over Biswas and Enea's definitions: read committed
+//! (`read-committed-be`), read atomic (`read-atomic`) and causal consistency (`causal-cerone`).
+//!
+//! ## Why
+//!
+//! Elle's cycles use only the dependencies the data proves. In a register history the version
+//! order is mostly unknown, so a fractured read (`T3` sees `x` from `T1` and `y` from `T2`,
+//! while `T1` wrote `y` and `T2` wrote `x`) leaves no certain cycle: whichever order the
+//! versions had, some cycle exists, but no single one is certain. The axiomatic levels need no
+//! version order: they ask whether *some* commit order `co` (a total order of the committed
+//! transactions containing session order `so` and write-read `wr`) explains every read.
+//!
+//! ## The definitions
+//!
+//! A history has committed transactions, a virtual initial transaction `⊥` that wrote every
+//! key first, `so` (per process, in invocation order) and `wr` (`t1 →wr t3` when a read of
+//! `t3` returned a value `t1` wrote). A read `α` of key `x` in `t3` that reads from `t1` forces,
+//! for every other committed `t2` that writes `x` and is *visible* to `α`, `t2 <co t1`. Visible:
+//! - read committed (`rc`): `t2` wrote what an earlier read of `t3` (in program order) returned;
+//! - read atomic (`ra`): `t2 →wr t3` or `t2 →so t3`;
+//! - causal (`cc`): `t2 (so ∪ wr)+ t3` (happens before).
+//!
+//! The level holds iff some total order `co ⊇ so ∪ wr` satisfies every such axiom.
+//!
+//! ## Saturation is exact
+//!
+//! Let `S` be the set of forced pairs `t2 → t1` above. Whether `t2` is visible to `α` depends
+//! only on `so` and `wr`, never on `co`, so `S` is fixed by the history. If `so ∪ wr ∪ S` has a
+//! cycle, every candidate `co` would have to contain it: no `co` exists. If it has none, any
+//! topological order of it is a `co` that contains `so ∪ wr` and puts every forced pair in the
+//! right order: the level holds. A forced pair `t2 → ⊥` is a contradiction by itself (`⊥`
+//! precedes everything). So each level is one saturation and one acyclicity test (Tarjan without
+//! recursion, [`crate::scc`]). A cycle of `so ∪ wr` alone, without a forced pair, is `G1c`
+//! or `G1c-process`: the dependency-graph search names it (these levels proscribe both), so it
+//! is not reported again here.
+//!
+//! Shortcuts, each proved before the code that takes it:
+//! - only the *last* `so`-predecessor of `t3` writing `x` needs an edge for `ra`: an older one
+//!   `t2'` reaches it by `so`, which is in the graph, so `t2' → t2 → t1` already orders it;
+//! - for `cc`, only the last write of `x` in each session that happens before `t3` needs an
+//!   edge, for the same reason; and none when it also happens before `t1` (the path is in the
+//!   graph). Happens-before is read from vector clocks over sessions computed in a
+//!   topological order of `so ∪ wr`: `t'` of session `s` happens before `t` iff its position in
+//!   `s` is below `t`'s clock entry for `s`, because the transactions of `s` that happen before
+//!   `t` are a prefix of `s` (closed under `so`). The last such write is a binary search in `s`'s
+//!   writes of `x`;
+//! - for `ra` and `rc`, pairs (reader, writer it read from) are intersected by walking the
+//!   smaller of the writer's written keys and the reader's reads, so the work is
+//!   `O(Σ min(|W|, |R|))` (the `O(n^1.5)` bound of AWDIT's analysis).
+//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s session was already
+//!   forced before `t1` (it reaches that one by `so`); this keeps the forced pairs of a hot
+//!   value read by many from repeating;
+//! - a clock is the join of the predecessors' clocks; a predecessor already covered by what is
+//!   joined (its own entry is) happens before something joined, so its clock is below and is
+//!   skipped. A clock is kept only while a successor is left, and handed down to the session
+//!   successor when that is the last one (it is then updated in place, not copied);
+//! - the strongest level asked for is checked first, with session order: its forced pairs
+//!   reach every weaker level's and every sessionless one's (each of those pairs is one of
+//!   its own, or follows from one by `so` or happens-before, which are in its graph), so when it
+//!   is acyclic every check is. The others run only to name the weakest violation.
+//!
+//! ## With and without session order
+//!
+//! Each level is also checked with `so` removed everywhere (from visibility and from `co`):
+//! that is the level as a sessionless model. A history violating the sessionless form violates
+//! every model that implies it, including Adya's `snapshot-isolation` and `serializable`
+//! (each admits a commit order in which every transaction reads the latest version committed
+//! before it started, which satisfies the causal axiom without sessions, hence the weaker two).
+//! A violation that exists only with `so` rules out only the session-aware levels (the
+//! `-process` anomaly names). For `rc` and `ra` the sessionless check is run exactly; for `cc`
+//! (whose clocks need `so`-closed prefixes) a cycle of the session-aware check is called
+//! sessionless when neither its edges nor the happens-before behind its forced edges use `so`,
+//! and `-process` otherwise: a weaker claim when unsure, never a stronger one.
+//!
+//! ## What counts as committed, and what a read reads
+//!
+//! - `fail` transactions are out (a read of their write is `G1a`, reported elsewhere).
+//! - `info` transactions: in when some ok read returned one of their writes (they must then
+//!   have committed), out otherwise. Dropping an unread `info` transaction is exact: it has no
+//!   outgoing `wr` and, the last of its session, no outgoing `so`, so it is visible to nobody and
+//!   adds no forced pair among the others; every cycle of the full history lies among the
+//!   others. Its reads are unknown and left out: fewer reads mean fewer forced pairs, so a cycle
+//!   found is a cycle of every way those reads could have gone. A session ends at an `info`
+//!   transaction (the next transaction of that process starts a new session), as Jepsen
+//!   replaces the process.
+//! - Only *external* reads count: a read of a key after the transaction's own write to it is
+//!   internal (checked by `internal`). A read of a value no transaction wrote, or that two
+//!   transactions wrote, names no writer and is skipped (values must be unique per key; the
+//!   register inference already refuses histories that repeat one). A list read reads from
+//!   the writer of its last element, or from `⊥` when empty: the sound reading of a list, as
+//!   every appender visible to the reader precedes that writer in the arbitration order.
+
+use crate::graph::{sorted_unique, Adj, Edge, NONE, PROCESS, WR, WW};
+use crate::scc::components_by;
+use crate::txn::{Kind, Mop, Outcome, Txns, NIL};
+use labrys_history::{Anomaly, Deadline, History};
+use petgraph::csr::Csr;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// The virtual initial transaction.
+pub const BOT: u32 = u32::MAX - 1;
+
+/// At most this many cycles of a check are classified (sessionless or not) and explained.
+const MAX_EXPLAINED: usize = crate::MAX_PER_TYPE;
+
+/// The three levels, weakest first: each one's forced pairs contain the previous one's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    ReadCommitted,
+    ReadAtomic,
+    Causal,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::ReadCommitted, Level::ReadAtomic, Level::Causal];
+
+    /// The anomaly a cycle of this level is reported as.
+    pub fn anomaly(self, with_so: bool) -> &'static str {
+        match (self, with_so) {
+            (Level::ReadCommitted, false) => "non-monotonic-read",
+            (Level::ReadCommitted, true) => "non-monotonic-read-process",
+            (Level::ReadAtomic, false) => "fractured-read",
+            (Level::ReadAtomic, true) => "fractured-read-process",
+            (Level::Causal, false) => "causality-violation",
+            (Level::Causal, true) => "causality-violation-process",
+        }
+    }
+
+    /// The (session-aware) model this level is.
+    pub fn model(self) -> &'static str {
+        match self {
+            Level::ReadCommitted => "read-committed-be",
+            Level::ReadAtomic => "read-atomic",
+            Level::Causal => "causal-cerone",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Level::ReadCommitted => {
+                "read committed (Biswas–Enea: reads within a transaction never go back)"
+            }
+            Level::ReadAtomic => {
+                "read atomic (a transaction that sees one write of another sees all of them)"
+            }
+            Level::Causal => {
+                "causal consistency (a transaction sees every write that happens before it)"
+            }
+        }
+    }
+}
+
+/// Every anomaly name this module reports.
+pub const ANOMALIES: [&str; 6] = [
+    "non-monotonic-read",
+    "non-monotonic-read-process",
+    "fractured-read",
+    "fractured-read-process",
+    "causality-violation",
+    "causality-violation-process",
+];
+
+/// One external read of a committed transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Read {
+    pub txn: u32,
+    pub key: u32,
+    /// The value read (for a list, its last element; `NIL` when empty).
+    pub val: u32,
+    /// The transaction read from, or [`BOT`].
+    pub from: u32,
+}
+
+/// Why `before` is visible to the read that forces `before <co after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// An earlier read (index) of the same transaction read from `before`.
+    Earlier(u32),
+    /// A read (index) of the same transaction read from `before`.
+    Read(u32),
+    /// `before` ran earlier in the reader's session.
+    Session,
+    /// `before` happens before the reader (`so ∪ wr`, transitively).
+    HappensBefore,
+}
+
+/// A forced pair: `before <co after` because of read `read` (`after` wrote what it returned, or
+/// `after` is [`BOT`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Co {
+    pub before: u32,
+    pub after: u32,
+    pub read: u32,
+    pub via: Via,
+}
+
+/// A history as the saturation sees it.
+pub struct Prepared {
+    kind: Kind,
+    pub included: Vec<bool>,
+    read_off: Vec<u32>,
+    pub reads: Vec<Read>,
+    write_off: Vec<u32>,
+    /// Per transaction, (key, last value written) sorted by key.
+    writes: Vec<(u32, u32)>,
+    /// Per transaction: its session (`NONE` when not included) and position in it.
+    session: Vec<u32>,
+    pos: Vec<u32>,
+    sessions: Vec<Vec<u32>>,
+}
+
+/// One step of a cycle: `kind` is `WR` (`why`: a read index), `PROCESS`, or `WW` for a forced
+/// pair (`why`: an index into the forced pairs).
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub from: u32,
+    pub to: u32,
+    pub kind: u8,
+    pub why: u32,
+}
+
+/// The result of checking one level, with or without session order.
+pub struct LevelResult {
+    pub level: Level,
+    pub with_so: bool,
+    pub co: Vec<Co>,
+    /// Forced pairs (indices) `t2 <co ⊥`: each a contradiction on its own.
+    pub initial: Vec<u32>,
+    /// One cycle per cyclic SCC of `so ∪ wr ∪ co` with a forced pair inside (at most
+    /// [`MAX_EXPLAINED`] are extracted).
+    pub cycles: Vec<Vec<Step>>,
+    /// Cyclic SCCs with a forced pair inside, in all (some without an extracted cycle).
+    pub n_sccs: usize,
+    /// Cyclic SCCs of `so ∪ wr` alone: `G1c` or `G1c-process`, which the dependency-graph
+    /// search reports whenever these levels are asked for; not reported here.
+    pub plain_sccs: usize,
+    /// For causal: the position of each transaction in the topological order used.
+    rank: Vec<u32>,
+    /// The deadline passed: nothing was decided.
+    pub timed_out: bool,
+}
+
+impl LevelResult {
+    /// The level is violated.
+    pub fn violated(&self) -> bool {
+        self.forced_violation() || self.plain_sccs > 0
+    }
+
+    /// The level is violated by a forced pair (what this module reports).
+    pub fn forced_violation(&self) -> bool {
+        !self.initial.is_empty() || self.n_sccs > 0
+    }
+}
+
+impl Prepared {
+    pub fn new(t: &Txns) -> Prepared {
+        let n = t.txns.len();
+        let kind = match t.txns.iter().flat_map(|x| &x.mops).next() {
+            Some(Mop::Append { .. } | Mop::ReadList { .. }) => Kind::ListAppend,
+            _ => Kind::RwRegister,
+        };
+        // (key, value) -> writer, or NONE when written by two transactions.
+        let mut writer: HashMap<(u32, u32), u32> = HashMap::default();
+        for (ti, txn) in t.txns.iter().enumerate() {
+            for m in &txn.mops {
+                if let Mop::Write { key, val } | Mop::Append { key, val } = *m {
+                    let e = writer.entry((key, val)).or_insert(ti as u32);
+                    if *e != ti as u32 {
+                        *e = NONE;
+                    }
+                }
+            }
+        }
+        let mut read_off = Vec::with_capacity(n + 1);
+        let mut reads: Vec<Read> = Vec::new();
+        let mut own: Vec<u32> = Vec::new();
+        for (ti, txn) in t.txns.iter().enumerate() {
+            read_off.push(reads.len() as u32);
+            if txn.outcome != Outcome::Ok {
+                continue;
+            }
+            own.clear();
+            for m in &txn.mops {
+                let (key, val) = match *m {
+                    Mop::Write { key, .. } | Mop::Append { key, .. } => {
+                        own.push(key);
+                        continue;
+                    }
+                    Mop::ReadReg { key, val: Some(v) } => (key, v),
+                    Mop::ReadList { key, list: Some(l) } => {
+                        (key, t.list(l).last().copied().unwrap_or(NIL))
+                    }
+                    _ => continue,
+                };
+                if own.contains(&key) {
+                    continue;
+                }
+                let from = if val == NIL {
+                    BOT
+                } else {
+                    match writer.get(&(key, val)) {
+                        Some(&w)
+                            if w != NONE
+                                && w != ti as u32
+                                && t.txns[w as usize].outcome != Outcome::Fail =>
+                        {
+                            w
+                        }
+                        _ => continue,
+                    }
+                };
+                reads.push(Read {
+                    txn: ti as u32,
+                    key,
+                    val,
+                    from,
+                });
+            }
+        }
+        read_off.push(reads.len() as u32);
+        let mut included: Vec<bool> = t.txns.iter().map(|x| x.outcome == Outcome::Ok).collect();
+        for r in &reads {
+            if r.from != BOT {
+                included[r.from as usize] = true;
+            }
+        }
+        let mut write_off = Vec::with_capacity(n + 1);
+        let mut writes: Vec<(u32, u32)> = Vec::new();
+        for (ti, txn) in t.txns.iter().enumerate() {
+            write_off.push(writes.len() as u32);
+            if !included[ti] {
+                continue;
+            }
+            let start = writes.len();
+            for m in &txn.mops {
+                if let Mop::Write { key, val } | Mop::Append { key, val } = *m {
+                    match writes[start..].iter_mut().find(|e| e.0 == key) {
+                        Some(e) => e.1 = val,
+                        None => writes.push((key, val)),
+                    }
+                }
+            }
+            writes[start..].sort_unstable();
+        }
+        write_off.push(writes.len() as u32);
+        let mut session = vec![NONE; n];
+        let mut pos = vec![NONE; n];
+        let mut sessions: Vec<Vec<u32>> = Vec::new();
+        let mut open: HashMap<i64, u32> = HashMap::default();
+        for (ti, txn) in t.txns.iter().enumerate() {
+            if !included[ti] {
+                continue;
+            }
+            let s = *open.entry(txn.process).or_insert_with(|| {
+                sessions.push(Vec::new());
+                sessions.len() as u32 - 1
+            });
+            session[ti] = s;
+            pos[ti] = sessions[s as usize].len() as u32;
+            sessions[s as usize].push(ti as u32);
+            if txn.outcome != Outcome::Ok {
+                // An info transaction ends its session.
+                open.remove(&txn.process);
+            }
+        }
+        Prepared {
+            kind,
+            included,
+            read_off,
+            reads,
+            write_off,
+            writes,
+            session,
+            pos,
+            sessions,
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.included.len()
+    }
+
+    fn read_range(&self, t: u32) -> std::ops::Range<usize> {
+        self.read_off[t as usize] as usize..self.read_off[t as usize + 1] as usize
+    }
+
+    fn writes_of(&self, t: u32) -> &[(u32, u32)] {
+        &self.writes[self.write_off[t as usize] as usize..self.write_off[t as usize + 1] as usize]
+    }
+
+    /// The last value `t` wrote to `key`, if it wrote it.
+    fn wrote(&self, t: u32, key: u32) -> Option<u32> {
+        let w = self.writes_of(t);
+        w.binary_search_by_key(&key, |e| e.0).ok().map(|i| w[i].1)
+    }
+
+    /// `so` predecessor of `t` (the previous transaction of its session).
+    fn so_pred(&self, t: u32) -> Option<u32> {
+        let s = self.session[t as usize];
+        let p = self.pos[t as usize];
+        (s != NONE && p > 0).then(|| self.sessions[s as usize][p as usize - 1])
+    }
+
+    /// Forced pairs of read committed: `t2` wrote the key and an earlier read of the same
+    /// transaction read from `t2`.
+    fn saturate_rc(&self, out: &mut Vec<Co>) {
+        // Per key written by a writer seen so far: (writer, the read that saw it). Writers
+        // with more written keys than the reader has reads are kept aside and asked per read.
+        let mut by_key: HashMap<u32, Vec<(u32, u32)>> = HashMap::default();
+        let mut big: Vec<(u32, u32)> = Vec::new();
+        let mut seen: HashSet<u32> = HashSet::default();
+        for t3 in 0..self.n() as u32 {
+            let rs = self.read_range(t3);
+            if rs.len() < 2 {
+                continue;
+            }
+            by_key.clear();
+            big.clear();
+            seen.clear();
+            let nr = rs.len();
+            for i in rs {
+                let r = self.reads[i];
+                if let Some(ws) = by_key.get(&r.key) {
+                    for &(t2, j) in ws {
+                        if t2 != r.from {
+                            out.push(Co {
+                                before: t2,
+                                after: r.from,
+                                read: i as u32,
+                                via: Via::Earlier(j),
+                            });
+                        }
+                    }
+                }
+                for &(t2, j) in &big {
+                    if t2 != r.from && self.wrote(t2, r.key).is_some() {
+                        out.push(Co {
+                            before: t2,
+                            after: r.from,
+                            read: i as u32,
+                            via: Via::Earlier(j),
+                        });
+                    }
+                }
+                if r.from != BOT && seen.insert(r.from) {
+                    let w = self.writes_of(r.from);
+                    if w.len() <= nr {
+                        for &(y, _) in w {
+                            by_key.entry(y).or_default().push((r.from, i as u32));
+                        }
+                    } else {
+                        big.push((r.from, i as u32));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forced pairs of read atomic: `t2 →wr t3`, and with `with_so` the last `so`-predecessor
+    /// of `t3` writing the key.
+    fn saturate_ra(&self, with_so: bool, out: &mut Vec<Co>) {
+        let mut rf: Vec<(u32, u32)> = Vec::new();
+        let mut by_key: Vec<(u32, u32)> = Vec::new();
+        for t3 in 0..self.n() as u32 {
+            let rs = self.read_range(t3);
+            if rs.is_empty() {
+                continue;
+            }
+            rf.clear();
+            by_key.clear();
+            for i in rs.clone() {
+                let r = self.reads[i];
+                by_key.push((r.key, i as u32));
+                if r.from != BOT {
+                    rf.push((r.from, i as u32));
+                }
+            }
+            rf.sort_unstable();
+            rf.dedup_by_key(|e| e.0);
+            by_key.sort_unstable();
+            for &(t2, j) in &rf {
+                let w = self.writes_of(t2);
+                let mut force = |i: usize| {
+                    let r = self.reads[i];
+                    if r.from != t2 {
+                        out.push(Co {
+                            before: t2,
+                            after: r.from,
+                            read: i as u32,
+                            via: Via::Read(j),
+                        });
+                    }
+                };
+                if w.len() <= by_key.len() {
+                    for &(y, _) in w {
+                        let lo = by_key.partition_point(|e| e.0 < y);
+                        for &(k, i) in &by_key[lo..] {
+                            if k != y {
+                                break;
+                            }
+                            force(i as usize);
+                        }
+                    }
+                } else {
+                    for i in rs.clone() {
+                        if self.wrote(t2, self.reads[i].key).is_some() {
+                            force(i);
+                        }
+                    }
+                }
+            }
+        }
+        if with_so {
+            let mut last: HashMap<u32, u32> = HashMap::default();
+            for s in &self.sessions {
+                last.clear();
+                for &t3 in s {
+                    for i in self.read_range(t3) {
+                        let r = self.reads[i];
+                        if let Some(&t2) = last.get(&r.key) {
+                            if t2 != r.from {
+                                out.push(Co {
+                                    before: t2,
+                                    after: r.from,
+                                    read: i as u32,
+                                    via: Via::Session,
+                                });
+                            }
+                        }
+                    }
+                    for &(y, _) in self.writes_of(t3) {
+                        last.insert(y, t3);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forced pairs of causal consistency (with session order): for each read of `x` from
+    /// `t1`, the last write of `x` in each session that happens before the reader but not
+    /// before `t1`. Returns the topological rank of each transaction, or `None` when `so ∪ wr`
+    /// is cyclic (then read committed already fails).
+    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
+        let n = self.n();
+        let k = self.sessions.len();
+        // Successors in so ∪ wr (distinct), as CSR.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for r in &self.reads {
+            if r.from != BOT {
+                pairs.push((r.from, r.txn));
+            }
+        }
+        for s in &self.sessions {
+            for w in s.windows(2) {
+                pairs.push((w[0], w[1]));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut succ_off = vec![0u32; n + 1];
+        for &(a, _) in &pairs {
+            succ_off[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            succ_off[i + 1] += succ_off[i];
+        }
+        let mut indeg = vec![0u32; n];
+        for &(_, b) in &pairs {
+            indeg[b as usize] += 1;
+        }
+        let succ: Vec<u32> = pairs.iter().map(|e| e.1).collect();
+        let mut pred_off = vec![0u32; n + 1];
+        for &(_, b) in &pairs {
+            pred_off[b as usize + 1] += 1;
+        }
+        for i in 0..n {
+            pred_off[i + 1] += pred_off[i];
+        }
+        let mut pred = vec![0u32; pairs.len()];
+        {
+            let mut fill = pred_off.clone();
+            for &(a, b) in &pairs {
+                pred[fill[b as usize] as usize] = a;
+                fill[b as usize] += 1;
+            }
+        }
+        drop(pairs);
+        // Per key: (session, positions of its writes of the key, ascending), sessions ascending.
+        let mut kw: Vec<(u32, u32, u32)> = Vec::new();
+        for (si, s) in self.sessions.iter().enumerate() {
+            for (p, &t) in s.iter().enumerate() {
+                for &(y, _) in self.writes_of(t) {
+                    kw.push((y, si as u32, p as u32));
+                }
+            }
+        }
+        kw.sort_unstable();
+        let positions: Vec<u32> = kw.iter().map(|e| e.2).collect();
+        // key -> range of (session, start, len) entries in `runs`.
+        let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+        let mut key_runs: HashMap<u32, (u32, u32)> = HashMap::default();
+        let mut i = 0;
+        while i < kw.len() {
+            let (y, s, _) = kw[i];
+            let mut j = i;
+            while j < kw.len() && kw[j].0 == y && kw[j].1 == s {
+                j += 1;
+            }
+            let e = key_runs
+                .entry(y)
+                .or_insert((runs.len() as u32, runs.len() as u32));
+            runs.push((s, i as u32, (j - i) as u32));
+            e.1 = runs.len() as u32;
+            i = j;
+        }
+        drop(kw);
+        let run_session: Vec<u32> = runs.iter().map(|e| e.0).collect();
+        let zeros = vec![0u32; k];
+        let mut cand: Vec<u32> = Vec::new();
+        // Clocks (inclusive of the transaction itself), kept while a successor is left and then
+        // recycled; a transaction whose last successor is its session successor hands its
+        // clock over to it (no copy: a long session is one clock updated in place).
+        let mut remaining: Vec<u32> = (0..n).map(|t| succ_off[t + 1] - succ_off[t]).collect();
+        let mut clocks: Vec<Option<Box<[u32]>>> = vec![None; n];
+        let mut pool: Vec<Box<[u32]>> = Vec::new();
+        let fresh = |pool: &mut Vec<Box<[u32]>>| {
+            pool.pop()
+                .unwrap_or_else(|| vec![0u32; k].into_boxed_slice())
+        };
+        let mut rank = vec![NONE; n];
+        let mut heap: BinaryHeap<Reverse<u32>> = (0..n as u32)
+            .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
+            .map(Reverse)
+            .collect();
+        // Per t1 (while it has successors left), sorted by session: one past the last position of a
+        // write of that session already forced before t1.
+        let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        let mut done = 0u32;
+        while let Some(Reverse(t3)) = heap.pop() {
+            if done.is_multiple_of(4096) && deadline.expired() {
+                return Err(());
+            }
+            rank[t3 as usize] = done;
+            done += 1;
+            // The clock is the join of the predecessors' (inclusive) clocks: start from the
+            // session predecessor's, and join only the writers it does not already cover (a
+            // covered writer happens before something joined, so its clock is below).
+            let so_pred = self.so_pred(t3);
+            let reads_from = |p: u32| self.read_range(t3).any(|i| self.reads[i].from == p);
+            let mut cur = match so_pred {
+                // t3 is its last successor and does not read its clock: take it over.
+                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => clocks[p as usize]
+                    .take()
+                    .expect("a clock while successors are left"),
+                Some(p) => {
+                    let mut c = fresh(&mut pool);
+                    c.copy_from_slice(clocks[p as usize].as_deref().expect("live clock"));
+                    c
+                }
+                None => {
+                    let mut c = fresh(&mut pool);
+                    c.iter_mut().for_each(|x| *x = 0);
+                    c
+                }
+            };
+            let preds = &pred[pred_off[t3 as usize] as usize..pred_off[t3 as usize + 1] as usize];
+            for &p in preds {
+                if Some(p) == so_pred
+                    || cur[self.session[p as usize] as usize] > self.pos[p as usize]
+                {
+                    continue;
+                }
+                let other = clocks[p as usize].as_deref().expect("live clock");
+                for (c, &v) in cur.iter_mut().zip(other) {
+                    *c = (*c).max(v);
+                }
+            }
+            for i in self.read_range(t3) {
+                let r = self.reads[i];
+                let Some(&(a, b)) = key_runs.get(&r.key) else {
+                    continue;
+                };
+                let clock1: &[u32] = if r.from == BOT {
+                    &zeros
+                } else {
+                    clocks[r.from as usize].as_deref().expect("live clock")
+                };
+                // The sessions where the reader knows more than t1, without a branch per
+                // session (most fail the test; a mispredicted branch each was the main cost).
+                let sessions = &run_session[a as usize..b as usize];
+                cand.resize(sessions.len(), 0);
+                let mut m = 0;
+                for (j, &s) in sessions.iter().enumerate() {
+                    cand[m] = j as u32;
+                    m += usize::from(cur[s as usize] > clock1[s as usize]);
+                }
+                for &j in &cand[..m] {
+                    let (s, start, len) = runs[a as usize + j as usize];
+                    let limit = cur[s as usize];
+                    let seen_by_t1 = clock1[s as usize];
+                    let ps = &positions[start as usize..(start + len) as usize];
+                    let below = ps.partition_point(|&p| p < limit);
+                    if below == 0 || ps[below - 1] < seen_by_t1 {
+                        continue;
+                    }
+                    let p2 = ps[below - 1];
+                    if r.from != BOT {
+                        // Already forced before t1: this write or a later one of its session
+                        // (which it reaches by `so`).
+                        let f = &mut forced[r.from as usize];
+                        match f.binary_search_by_key(&s, |e| e.0) {
+                            Ok(x) if f[x].1 > p2 => continue,
+                            Ok(x) => f[x].1 = p2 + 1,
+                            Err(x) => f.insert(x, (s, p2 + 1)),
+                        }
+                    }
+                    let t2 = self.sessions[s as usize][p2 as usize];
+                    out.push(Co {
+                        before: t2,
+                        after: r.from,
+                        read: i as u32,
+                        via: Via::HappensBefore,
+                    });
+                }
+            }
+            let s3 = self.session[t3 as usize] as usize;
+            cur[s3] = self.pos[t3 as usize] + 1;
+            if remaining[t3 as usize] > 0 {
+                clocks[t3 as usize] = Some(cur);
+            } else {
+                pool.push(cur);
+            }
+            for &p in preds {
+                remaining[p as usize] -= 1;
+                if remaining[p as usize] == 0 {
+                    if let Some(c) = clocks[p as usize].take() {
+                        pool.push(c);
+                    }
+                    forced[p as usize] = Vec::new();
+                }
+            }
+            for &q in &succ[succ_off[t3 as usize] as usize..succ_off[t3 as usize + 1] as usize] {
+                indeg[q as usize] -= 1;
+                if indeg[q as usize] == 0 {
+                    heap.push(Reverse(q));
+                }
+            }
+        }
+        let n_included = self.included.iter().filter(|&&b| b).count() as u32;
+        Ok((done == n_included).then_some(rank))
+    }
+
+    /// Checks one level, with or without session order (causal: with only).
+    pub fn check_level(&self, level: Level, with_so: bool) -> LevelResult {
+        self.check_level_until(level, with_so, &Deadline::none())
+    }
+
+    /// [`Self::check_level`], giving up (`timed_out`, nothing found) once `deadline` passes
+    /// during the causal saturation, the one long step.
+    pub fn check_level_until(
+        &self,
+        level: Level,
+        with_so: bool,
+        deadline: &Deadline,
+    ) -> LevelResult {
+        let mut co = Vec::new();
+        let mut rank = Vec::new();
+        match level {
+            Level::ReadCommitted => self.saturate_rc(&mut co),
+            Level::ReadAtomic => self.saturate_ra(with_so, &mut co),
+            Level::Causal => {
+                assert!(with_so, "causal is checked with session order only");
+                match self.saturate_cc(&mut co, deadline) {
+                    Ok(Some(r)) => rank = r,
+                    Ok(None) => {
+                        // so ∪ wr is cyclic: report its cycles (no forced pair needed).
+                        co.clear();
+                    }
+                    Err(()) => {
+                        return LevelResult {
+                            level,
+                            with_so,
+                            co: Vec::new(),
+                            initial: Vec::new(),
+                            cycles: Vec::new(),
+                            n_sccs: 0,
+                            plain_sccs: 0,
+                            rank,
+                            timed_out: true,
+                        }
+                    }
+                }
+            }
+        }
+        let initial: Vec<u32> = (0..co.len() as u32)
+            .filter(|&i| co[i as usize].after == BOT)
+            .collect();
+        let (cycles, n_sccs, plain_sccs) = self.cycles(&co, with_so);
+        LevelResult {
+            level,
+            with_so,
+            co,
+            initial,
+            cycles,
+            n_sccs,
+            plain_sccs,
+            rank,
+            timed_out: false,
+        }
+    }
+
+    /// One cycle through a forced pair per cyclic SCC of `so ∪ wr ∪ co` that has one (the
+    /// first [`MAX_EXPLAINED`] extracted), the number of those SCCs, and the number of cyclic
+    /// SCCs without a forced pair.
+    fn cycles(&self, co: &[Co], with_so: bool) -> (Vec<Vec<Step>>, usize, usize) {
+        let n = self.n();
+        let mut edges: Vec<(u32, u32, Edge)> = Vec::new();
+        for (i, r) in self.reads.iter().enumerate() {
+            if r.from != BOT {
+                edges.push((r.from, r.txn, Edge::new(WR, i as u32)));
+            }
+        }
+        if with_so {
+            for s in &self.sessions {
+                for w in s.windows(2) {
+                    edges.push((w[0], w[1], Edge::new(PROCESS, NONE)));
+                }
+            }
+        }
+        for (i, c) in co.iter().enumerate() {
+            if c.after != BOT && c.before != c.after {
+                edges.push((c.before, c.after, Edge::new(WW, i as u32)));
+            }
+        }
+        let edges = sorted_unique(edges);
+        let mut adj: Adj = Csr::from_sorted_edges(&edges).expect("sorted and unique");
+        drop(edges);
+        while adj.node_count() < n {
+            adj.add_node(());
+        }
+        let (comp, sizes) = components_by(&adj, |_, _| true);
+        let n_cyclic = sizes.iter().filter(|&&s| s > 1).count();
+        let mut out = Vec::new();
+        if n_cyclic == 0 {
+            return (out, 0, 0);
+        }
+        // Per SCC, a forced pair inside it, in the order found.
+        let mut start: HashMap<u32, (u32, u32)> = HashMap::default();
+        let mut cyclic: Vec<u32> = Vec::new();
+        for (i, c) in co.iter().enumerate() {
+            let (a, b) = (c.before as usize, c.after as usize);
+            if c.after != BOT && comp[a] == comp[b] && !start.contains_key(&comp[a]) {
+                start.insert(comp[a], (c.before, i as u32));
+                cyclic.push(comp[a]);
+            }
+        }
+        let n_sccs = cyclic.len();
+        let mut parent: Vec<(u32, Step)> = vec![(NONE, Step::none()); n];
+        let mut stamp = vec![NONE; n];
+        for (ci, &c) in cyclic.iter().enumerate().take(MAX_EXPLAINED) {
+            // BFS from `src` back to `dst` inside the SCC; the cycle closes with the step
+            // `dst -> src` (a forced pair) or is found as a path back to `src` itself.
+            let (before, i) = start[&c];
+            let src = co[i as usize].after;
+            let closing = Step {
+                from: before,
+                to: src,
+                kind: WW,
+                why: i,
+            };
+            let dst = before;
+            let mut queue = std::collections::VecDeque::from([src]);
+            stamp[src as usize] = ci as u32;
+            let mut found: Option<(u32, Step)> = None;
+            'bfs: while let Some(v) = queue.pop_front() {
+                let targets = adj.neighbors_slice(v);
+                let es = adj.edges_slice(v);
+                for (&w, e) in targets.iter().zip(es) {
+                    if comp[w as usize] != c {
+                        continue;
+                    }
+                    let kind = [WR, WW, PROCESS]
+                        .into_iter()
+                        .find(|&kd| e.kinds & kd != 0)
+                        .unwrap_or(PROCESS);
+                    let step = Step {
+                        from: v,
+                        to: w,
+                        kind,
+                        why: e.why(kind),
+                    };
+                    if w == dst {
+                        found = Some((v, step));
+                        break 'bfs;
+                    }
+                    if stamp[w as usize] != ci as u32 {
+                        stamp[w as usize] = ci as u32;
+                        parent[w as usize] = (v, step);
+                        queue.push_back(w);
+                    }
+                }
+            }
+            let Some((mut v, last)) = found else {
+                continue;
+            };
+            let mut steps = vec![last];
+            while v != src {
+                let (p, s) = parent[v as usize];
+                steps.push(s);
+                v = p;
+            }
+            steps.reverse();
+            let mut cycle = Vec::with_capacity(steps.len() + 1);
+            cycle.push(closing);
+            cycle.extend(steps);
+            out.push(cycle);
+        }
+        (out, n_sccs, n_cyclic - n_sccs)
+    }
+
+    /// A shortest `so ∪ wr` path `from → … → to` (`so` only when `with_so`), limited to
+    /// transactions ranked between them in `rank` (empty: unlimited).
+    fn hb_path(&self, from: u32, to: u32, with_so: bool, rank: &[u32]) -> Option<Vec<Step>> {
+        let lo = rank.get(from as usize).copied().unwrap_or(0);
+        let mut parent: HashMap<u32, Step> = HashMap::default();
+        let mut queue = std::collections::VecDeque::from([to]);
+        // Backwards from `to`.
+        while let Some(v) = queue.pop_front() {
+            if v == from {
+                let mut path = Vec::new();
+                let mut x = from;
+                while x != to {
+                    let s = parent[&x];
+                    path.push(s);
+                    x = s.to;
+                }
+                return Some(path);
+            }
+            let mut preds: Vec<Step> = Vec::new();
+            for i in self.read_range(v) {
+                let r = self.reads[i];
+                if r.from != BOT {
+                    preds.push(Step {
+                        from: r.from,
+                        to: v,
+                        kind: WR,
+                        why: i as u32,
+                    });
+                }
+            }
+            if with_so {
+                if let Some(p) = self.so_pred(v) {
+                    preds.push(Step {
+                        from: p,
+                        to: v,
+                        kind: PROCESS,
+                        why: NONE,
+                    });
+                }
+            }
+            for s in preds {
+                if rank.get(s.from as usize).is_some_and(|&r| r < lo) {
+                    continue;
+                }
+                if s.from != to && !parent.contains_key(&s.from) {
+                    parent.insert(s.from, s);
+                    queue.push_back(s.from);
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a causal cycle needs session order: a `so` step, or a forced pair whose
+    /// happens-before has no `wr`-only path.
+    fn needs_so(&self, r: &LevelResult, cycle: &[Step]) -> bool {
+        cycle.iter().any(|s| match s.kind {
+            PROCESS => true,
+            WW => {
+                let c = r.co[s.why as usize];
+                let reader = self.reads[c.read as usize].txn;
+                self.hb_path(c.before, reader, false, &r.rank).is_none()
+            }
+            _ => false,
+        })
+    }
+}
+
+impl Step {
+    fn none() -> Step {
+        Step {
+            from: NONE,
+            to: NONE,
+            kind: 0,
+            why: NONE,
+        }
+    }
+}
+
+/// What the saturation checks found, per anomaly name: how many, and up to
+/// [`crate::MAX_PER_TYPE`] explanations.
+#[derive(Default)]
+pub struct Found {
+    pub anomalies: Vec<(&'static str, usize, Vec<Anomaly>)>,
+    pub timed_out: bool,
+    /// Which checks ran (a model's name, `-sessionless` when without session order), with
+    /// their milliseconds; `prepare` first.
+    pub ran: Vec<(String, f64)>,
+}
+
+/// The highest level whose anomalies (either kind) are among `prohibited`, if any.
+pub fn needed(prohibited: &std::collections::BTreeSet<String>) -> Option<Level> {
+    Level::ALL
+        .into_iter()
+        .rev()
+        .find(|l| prohibited.contains(l.anomaly(false)) || prohibited.contains(l.anomaly(true)))
+}
+
+/// Runs the checks up to `top`. First `top` with session order alone: when it holds, so does
+/// everything weaker. Otherwise, to name the weakest violation: each level without session
+/// order (read committed and read atomic) until one fails, then with session order below the
+/// weakest level that failed without it, until one fails. Later levels are not run once one
+/// fails: the lattice rules out every level above a failed one.
+pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
+    let started = std::time::Instant::now();
+    let p = Prepared::new(t);
+    let mut found = Found::default();
+    let mut lap = {
+        let mut last = started;
+        move |found: &mut Found, what: String| {
+            let now = std::time::Instant::now();
+            found.ran.push((what, (now - last).as_secs_f64() * 1000.0));
+            last = now;
+        }
+    };
+    lap(&mut found, "prepare".into());
+    // The strongest check first: its forced pairs contain every other check's (weaker levels,
+    // and the same level without session order), so when it finds no cycle none would.
+    let strongest = p.check_level_until(top, true, deadline);
+    lap(&mut found, top.model().to_string());
+    if strongest.timed_out || !strongest.violated() {
+        found.timed_out = deadline.expired();
+        return found;
+    }
+    drop(strongest);
+    let mut failed_plain: Option<Level> = None;
+    for level in [Level::ReadCommitted, Level::ReadAtomic] {
+        if level > top || deadline.expired() {
+            break;
+        }
+        let r = p.check_level(level, false);
+        lap(&mut found, level.model().to_string() + "-sessionless");
+        if r.forced_violation() {
+            report(h, t, &p, &r, &mut found);
+            failed_plain = Some(level);
+            break;
+        }
+    }
+    for level in Level::ALL {
+        if level > top || failed_plain.is_some_and(|f| level >= f) {
+            break;
+        }
+        if deadline.expired() {
+            found.timed_out = true;
+            break;
+        }
+        let r = p.check_level_until(level, true, deadline);
+        lap(&mut found, level.model().to_string());
+        if r.timed_out {
+            found.timed_out = true;
+            break;
+        }
+        if r.forced_violation() {
+            report(h, t, &p, &r, &mut found);
+            break;
+        }
+    }
+    if deadline.expired() {
+        found.timed_out = true;
+    }
+    found
+}
+
+fn add(found: &mut Found, name: &'static str, a: Option<Anomaly>) {
+    let i = match found.anomalies.iter().position(|e| e.0 == name) {
+        Some(i) => i,
+        None => {
+            found.anomalies.push((name, 0, Vec::new()));
+            found.anomalies.len() - 1
+        }
+    };
+    let e = &mut found.anomalies[i];
+    e.1 += 1;
+    if let Some(a) = a {
+        if e.2.len() < crate::MAX_PER_TYPE {
+            e.2.push(a);
+        }
+    }
+}
+
+/// Names and explains the violations of one level's check.
+fn report(h: &History, t: &Txns, p: &Prepared, r: &LevelResult, found: &mut Found) {
+    let classify = |steps: &[Step]| -> bool {
+        // with session order needed?
+        match (r.level, r.with_so) {
+            (_, false) => false,
+            (Level::Causal, true) => p.needs_so(r, steps),
+            _ => true,
+        }
+    };
+    for (n, &i) in r.initial.iter().enumerate() {
+        let step = Step {
+            from: r.co[i as usize].before,
+            to: BOT,
+            kind: WW,
+            why: i,
+        };
+        if n >= MAX_EXPLAINED {
+            add(found, r.level.anomaly(r.with_so), None);
+            continue;
+        }
+        let with_so = classify(&[step]);
+        let name = r.level.anomaly(with_so);
+        let a = explain(h, t, p, r, &[step], name);
+        add(found, name, Some(a));
+    }
+    for c in &r.cycles {
+        let with_so = classify(c);
+        let name = r.level.anomaly(with_so);
+        let a = explain(h, t, p, r, c, name);
+        add(found, name, Some(a));
+    }
+    for _ in r.cycles.len()..r.n_sccs {
+        add(found, r.level.anomaly(r.with_so), None);
+    }
+}
+
+fn val(t: &Txns, v: u32) -> String {
+    t.val(v).to_string()
+}
+
+/// How a read reads, in words: `read key x = 3`, or for lists `read key x ending in 3`.
+fn read_words(t: &Txns, p: &Prepared, r: &Read) -> String {
+    let k = t.key(r.key);
+    match (p.kind, r.from == BOT) {
+        (Kind::ListAppend, true) => format!("read key {k} as empty (its initial state)"),
+        (Kind::ListAppend, false) => format!("read key {k} ending in {}", val(t, r.val)),
+        (Kind::RwRegister, true) => format!("read key {k} in its initial state (nil)"),
+        (Kind::RwRegister, false) => format!("read key {k} = {}", val(t, r.val)),
+    }
+}
+
+fn step_words(t: &Txns, p: &Prepared, r: &LevelResult, s: &Step) -> String {
+    let (a, b) = (s.from, s.to);
+    match s.kind {
+        WR => {
+            let rd = p.reads[s.why as usize];
+            format!(
+                "T{b} {}, which T{a} wrote, so T{a} <wr T{b}",
+                read_words(t, p, &rd)
+            )
+        }
+        PROCESS => format!(
+            "T{a} ran before T{b} on process {} (session order), so T{a} <process T{b}",
+            t.txns[a as usize].process
+        ),
+        _ => forced_words(t, p, r, &r.co[s.why as usize]),
+    }
+}
+
+/// Why `c.before <co c.after` is forced: the read, the two writes, and why the first is visible.
+fn forced_words(t: &Txns, p: &Prepared, r: &LevelResult, c: &Co) -> String {
+    let rd = p.reads[c.read as usize];
+    let (t1, t2, t3) = (c.after, c.before, rd.txn);
+    let k = t.key(rd.key);
+    let w2 = p.wrote(t2, rd.key).map(|v| val(t, v)).unwrap_or_default();
+    let visible = match c.via {
+        Via::Earlier(j) => format!(
+            "earlier in the same transaction T{t3} {}, which T{t2} wrote: a transaction's reads \
+             never go back to a state before what it has already seen",
+            read_words(t, p, &p.reads[j as usize])
+        ),
+        Via::Read(j) => format!(
+            "T{t3} {}, which T{t2} wrote: a transaction that sees one of T{t2}'s writes sees all \
+             of them",
+            read_words(t, p, &p.reads[j as usize])
+        ),
+        Via::Session => format!(
+            "T{t2} ran earlier on the same process {} (session order): a session sees its own \
+             earlier writes",
+            t.txns[t3 as usize].process
+        ),
+        Via::HappensBefore => {
+            let path = p
+                .hb_path(t2, t3, false, &r.rank)
+                .or_else(|| p.hb_path(t2, t3, true, &r.rank))
+                .unwrap_or_default();
+            let mut chain = format!("T{t2}");
+            for s in &path {
+                let kd = if s.kind == WR { "wr" } else { "process" };
+                chain.push_str(&format!(" <{kd} T{}", s.to));
+            }
+            let mut why: Vec<String> = Vec::new();
+            for s in &path {
+                if s.kind == WR {
+                    why.push(format!(
+                        "T{} {} from T{}",
+                        s.to,
+                        read_words(t, p, &p.reads[s.why as usize]),
+                        s.from
+                    ));
+                } else {
+                    why.push(format!(
+                        "T{} ran after T{} on process {}",
+                        s.to, s.from, t.txns[s.to as usize].process
+                    ));
+                }
+            }
+            format!(
+                "T{t2} happens before T{t3} ({chain}: {}): a transaction sees every write that \
+                 happens before it",
+                why.join("; ")
+            )
+        }
+    };
+    if t1 == BOT {
+        format!(
+            "T{t3} {}, but T{t2} wrote key {k} ({w2}) and {visible}; so T{t2}'s write would have \
+             to come before the initial state, which precedes every transaction: a contradiction",
+            read_words(t, p, &rd)
+        )
+    } else {
+        format!(
+            "T{t3} {}, written by T{t1}; T{t2} also wrote key {k} ({w2}) and {visible}; so T{t3} \
+             must see a version of key {k} at least as new as T{t2}'s, forcing T{t2} <co T{t1}",
+            read_words(t, p, &rd)
+        )
+    }
+}
+
+fn explain(
+    h: &History,
+    t: &Txns,
+    p: &Prepared,
+    r: &LevelResult,
+    cycle: &[Step],
+    name: &str,
+) -> Anomaly {
+    let sessions = if r.with_so {
+        "with session order"
+    } else {
+        "without session order"
+    };
+    let mut text = format!(
+        "{name}: no commit order satisfies {} {sessions}. ",
+        r.level.words()
+    );
+    let mut txns: Vec<u32> = cycle.iter().map(|s| s.from).collect();
+    if cycle.len() == 1 && cycle[0].to == BOT {
+        let c = r.co[cycle[0].why as usize];
+        txns.push(p.reads[c.read as usize].txn);
+        text.push_str("A read of the initial state after a visible write:\n");
+    } else {
+        text.push_str(&format!(
+            "Forced order in a cycle over {} transactions:\n",
+            cycle.len()
+        ));
+    }
+    for &x in &txns {
+        text.push_str(&format!("  {}\n", t.describe(h, x)));
+    }
+    text.push_str("because:\n");
+    let mut steps = Vec::new();
+    for s in cycle {
+        let why = step_words(t, p, r, s);
+        text.push_str(&format!("  - {why}\n"));
+        let mut j = serde_json::Map::new();
+        j.insert("from".into(), s.from.into());
+        if s.to == BOT {
+            j.insert("to".into(), "init".into());
+        } else {
+            j.insert("to".into(), s.to.into());
+        }
+        let kind = match s.kind {
+            WR => "wr",
+            PROCESS => "process",
+            _ => "co",
+        };
+        j.insert("type".into(), kind.into());
+        j.insert("explanation".into(), why.into());
+        let key = match s.kind {
+            WR => Some(p.reads[s.why as usize].key),
+            WW => Some(p.reads[r.co[s.why as usize].read as usize].key),
+            _ => None,
+        };
+        if let Some(k) = key {
+            j.insert("key".into(), t.key(k).to_string().into());
+        }
+        steps.push(serde_json::Value::Object(j));
+    }
+    if cycle.len() == 1 && cycle[0].to == BOT {
+        // For drawings: the initial state closes the cycle.
+        steps.push(serde_json::json!({
+            "from": "init",
+            "to": cycle[0].from,
+            "type": "init",
+            "explanation": "the initial state precedes every transaction",
+        }));
+    } else {
+        let order: Vec<String> = cycle.iter().map(|s| format!("T{}", s.from)).collect();
+        text.push_str(&format!(
+            "so {} < T{}: a transaction precedes itself, a contradiction.",
+            order.join(" < "),
+            cycle[0].from
+        ));
+    }
+    let lines: Vec<u32> = txns.iter().map(|&x| t.txns[x as usize].line).collect();
+    Anomaly::new(text)
+        .with("cycle", txns)
+        .with("lines", lines)
+        .with("steps", steps)
+        .with("model", r.level.model())
+}
