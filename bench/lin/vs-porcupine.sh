@@ -58,7 +58,8 @@ driver="$work/porcupine-driver"
 porc_rev="$(git -C "$PORCUPINE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 porc_tag="$(git -C "$PORCUPINE_DIR" describe --tags 2>/dev/null || echo -)"
 
-# run TOOL WORKLOAD INITIAL FILE: prints "verdict seconds peak_MiB".
+# run TOOL WORKLOAD INITIAL FILE: prints "verdict seconds peak_MiB check_seconds" (the last:
+# the check alone as the tool itself timed it, reading excluded; "-" when it printed none).
 run() {
   local tool="$1" workload="$2" initial="$3" file="$4" rc t0 t1 verdict
   t0=$(date +%s%N)
@@ -66,7 +67,7 @@ run() {
     (ulimit -v "$mem_kib"; exec /usr/bin/time -f '%e %M' -o "$work/time" \
       timeout -k 5 $((timeout_s + 10)) "$labrys" check --workload "$workload" \
       --initial "$initial" --time-limit "$timeout_s" --memory-limit $((mem_kib / 2))K \
-      "$file") >"$work/out" 2>"$work/err"
+      --json "$file") >"$work/out" 2>"$work/err"
   else
     (ulimit -v "$mem_kib"; exec /usr/bin/time -f '%e %M' -o "$work/time" \
       timeout -k 5 $((timeout_s + 10)) "$driver" -workload "$workload" -initial "$initial" \
@@ -82,9 +83,10 @@ run() {
       case $rc in 124 | 137) verdict=timeout ;; *) if grep -q 'out of memory' "$work/err"; then verdict=oom; else verdict="error($rc)"; fi ;; esac
     fi
   fi
-  local kib
+  local kib check
   kib=$(awk 'END {print $2}' "$work/time" 2>/dev/null)
-  echo "$verdict $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') $(awk -v k="${kib:-0}" 'BEGIN {printf "%.0f", k / 1024}')"
+  check=$(sed -n 's/.*"\(check_seconds\|check_s\)":\([0-9.eE+-]*\).*/\2/p' "$work/out" | head -1)
+  echo "$verdict $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') $(awk -v k="${kib:-0}" 'BEGIN {printf "%.0f", k / 1024}') $(awk -v c="${check:--1}" 'BEGIN {if (c < 0) print "-"; else printf "%.6f", c}')"
 }
 
 decided() { [ "$1" = valid ] || [ "$1" = invalid ]; }
@@ -140,25 +142,33 @@ rows="$work/rows.tsv"
 echo "## Generated histories"
 echo
 echo "Ratio: Porcupine seconds / labrys seconds (> 1: labrys faster), wall clock of each process."
+echo "Check ratio: the same for the check alone, as each tool times it (reading and process start"
+echo "excluded; labrys's includes turning calls into model ops, Porcupine's excludes building events)."
 echo "Files both tools check in under 1 s: best of $repeat runs each. The floor (a one-read history):"
 echo "labrys $floor_l s, Porcupine $floor_p s. Crash and refusal: the simulator's percent chance"
 echo "per step (crash 1: ~3% of calls crash; 4: ~10%); \"crashed\" counts info calls."
 echo
-echo "| family | file | calls | clients | domain | crashed | expected | labrys | Porcupine | labrys s | Porcupine s | labrys MiB | Porcupine MiB | ratio | |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| family | file | calls | clients | domain | crashed | expected | labrys | Porcupine | labrys s | Porcupine s | labrys MiB | Porcupine MiB | ratio | labrys check s | Porcupine check s | check ratio | |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 while IFS=$'\t' read -r file workload family keys calls clients domain crash fail crashed failed planted expected; do
   [ "$file" = file ] && continue
   if [ -n "${LIN_VS_ONLY:-}" ] && ! [[ "$file" =~ $LIN_VS_ONLY ]]; then continue; fi
-  read -r lv lt lm < <(run labrys "$workload" 0 "$work/gen/$file")
-  read -r pv pt pm < <(run porcupine "$workload" 0 "$work/gen/$file")
+  read -r lv lt lm lc < <(run labrys "$workload" 0 "$work/gen/$file")
+  read -r pv pt pm pc < <(run porcupine "$workload" 0 "$work/gen/$file")
   # Fast files are dominated by process start and the machine's noise: best of $repeat.
   if awk -v a="$lt" -v b="$pt" 'BEGIN {exit !(a < 1 && b < 1)}'; then
     for _ in $(seq 2 "$repeat"); do
-      read -r _ t _ < <(run labrys "$workload" 0 "$work/gen/$file")
+      read -r _ t _ c < <(run labrys "$workload" 0 "$work/gen/$file")
       lt=$(awk -v a="$lt" -v b="$t" 'BEGIN {print (b < a ? b : a)}')
-      read -r _ t _ < <(run porcupine "$workload" 0 "$work/gen/$file")
+      lc=$(awk -v a="$lc" -v b="$c" 'BEGIN {print (b < a ? b : a)}')
+      read -r _ t _ c < <(run porcupine "$workload" 0 "$work/gen/$file")
       pt=$(awk -v a="$pt" -v b="$t" 'BEGIN {print (b < a ? b : a)}')
+      pc=$(awk -v a="$pc" -v b="$c" 'BEGIN {print (b < a ? b : a)}')
     done
+  fi
+  cratio="-"
+  if decided "$lv" && decided "$pv" && [ "$lc" != - ] && [ "$pc" != - ]; then
+    cratio=$(awk -v p="$pc" -v l="$lc" 'BEGIN {printf "%.2f", p / (l > 0.000001 ? l : 0.000001)}')
   fi
   note=""
   ratio="-"
@@ -177,8 +187,8 @@ while IFS=$'\t' read -r file workload family keys calls clients domain crash fai
       note="$note **WRONG (${v#*:})**"
     fi
   done
-  echo "| $family | ${file%.jsonl} | $calls | $clients | $domain | $crashed | $expected | $lv | $pv | $lt | $pt | $lm | $pm | $ratio | $note |"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$file" "$lv" "$pv" "$lt" "$pt" "$ratio" "$note" "$family" >>"$rows"
+  echo "| $family | ${file%.jsonl} | $calls | $clients | $domain | $crashed | $expected | $lv | $pv | $lt | $pt | $lm | $pm | $ratio | $lc | $pc | $cratio | $note |"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$file" "$lv" "$pv" "$lt" "$pt" "$ratio" "$note" "$family" "$cratio" >>"$rows"
 done <"$work/gen/manifest.tsv"
 echo
 
@@ -195,7 +205,15 @@ if [ "$both" -gt 0 ]; then
   worst=$(head -1 "$work/ratios")
   median=$(awk -F'\t' '{r[NR] = $1} END {if (NR % 2) print r[(NR + 1) / 2]; else printf "%.2f\n", (r[NR / 2] + r[NR / 2 + 1]) / 2}' "$work/ratios")
   echo "- ratio over the $both files both decided: worst ${worst%%$'\t'*} (${worst#*$'\t'}), median $median"
+  awk -F'\t' '$9 ~ /^[0-9.]+$/ {print $9 "\t" $1}' "$rows" | sort -g >"$work/cratios"
+  if [ -s "$work/cratios" ]; then
+    worst=$(head -1 "$work/cratios")
+    median=$(awk -F'\t' '{r[NR] = $1} END {if (NR % 2) print r[(NR + 1) / 2]; else printf "%.2f\n", (r[NR / 2] + r[NR / 2 + 1]) / 2}' "$work/cratios")
+    echo "- check ratio over the same files: worst ${worst%%$'\t'*} (${worst#*$'\t'}), median $median"
+  fi
 fi
+cslower=$(awk -F'\t' '$9 ~ /^[0-9.]+$/ && $9 < 1 {printf " %s (%s)", $1, $9}' "$rows")
+echo "- labrys's check slower than Porcupine's:${cslower:- none}"
 slower=$(awk -F'\t' '$6 ~ /^[0-9.]+$/ && $6 < 1 {printf " %s (%s)", $1, $6}' "$rows")
 echo "- labrys slower than Porcupine:${slower:- none}"
 only=$(awk -F'\t' '$7 ~ /only/ {printf " %s (labrys %s, Porcupine %s)", $1, $2, $3}' "$rows")

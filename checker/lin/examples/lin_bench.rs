@@ -235,7 +235,10 @@ fn main() {
             let sim = Sim {
                 processes: clients,
                 ops: n,
-                crash: 1,
+                crash: std::env::var("LIN_BENCH_CRASH")
+                    .ok()
+                    .and_then(|f| f.parse().ok())
+                    .unwrap_or(1),
                 fail: std::env::var("LIN_BENCH_FAIL")
                     .ok()
                     .and_then(|f| f.parse().ok())
@@ -250,6 +253,25 @@ fn main() {
                     labrys_lin::sim::plant_reordered_dequeues(&mut ops, mid),
                     "two dequeues to swap"
                 );
+            }
+            if arg(4) == "invalid" && object == Object::Mutex {
+                // Drop one ok release (both its records) in the second half: its holder never
+                // lets go, so the next ok acquire has no release to come after.
+                let h = history(ops.clone());
+                let mid = ops.len() / 2;
+                let c = h
+                    .calls()
+                    .find(|c| {
+                        c.outcome() == OpType::Ok && c.f() == "release" && c.invoke_pos >= mid
+                    })
+                    .expect("a release to drop");
+                let (a, b) = (c.invoke_pos, c.complete_pos);
+                ops = ops
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != a && *i != b)
+                    .map(|(_, o)| o)
+                    .collect();
             }
             if let Some(path) = std::env::var_os("LIN_BENCH_DUMP") {
                 let text: String = ops.iter().map(|o| o.to_json().to_string() + "\n").collect();

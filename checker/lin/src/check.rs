@@ -9,7 +9,7 @@ use crate::plan::plan;
 use crate::search::{search_segment, Best, Limits, Next, SegResult, SegSearch, Stop};
 use labrys_history::CheckOptions;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// At most this many end states of a segment are enumerated before the search goes on
 /// depth-first instead (see [`Level`]).
@@ -64,10 +64,10 @@ struct Level<'a, M: Model> {
 /// linearizes, each verified by an exhaustive search of its own. Any subset closed under
 /// possible sources refutes the window (see [`Sources`]), whether or not the window's own
 /// search has finished, so the core can be looked for early: around the op the search is
-/// stuck on at its furthest point, within half the steps taken so far. Done only on the
-/// lowest level, given every start state it can have. Attempts are spaced geometrically
-/// and each is bounded by the search so far, so together they cost at most about two
-/// thirds as much as the search itself, and nothing on histories decided sooner.
+/// stuck on at its furthest point, within an eighth of the steps taken so far. Done only on
+/// the lowest level, given every start state it can have. Attempts are spaced four times
+/// further apart each time, so together they cost at most a sixth of the search itself
+/// (1/8 · (1 + 1/4 + 1/16 + …)), and nothing on histories decided sooner.
 pub const REFUTE_AFTER: u64 = 1_000_000;
 
 /// The reason given for a search stopped because its result was no longer needed.
@@ -110,7 +110,13 @@ pub struct Strategy {
     /// goes on looking each time it has taken four times as many (see [`REFUTE_AFTER`];
     /// needs `shrink`); 0: never. Default [`REFUTE_AFTER`].
     pub refute: u64,
+    /// Steps after which a search by return races one by invocation on a second thread (see
+    /// [`check_ops_cancellable`]); 0: never. Default [`RACE_AFTER`].
+    pub race: u64,
 }
+
+/// See [`Strategy::race`]: most histories are decided well within it.
+pub const RACE_AFTER: u64 = 200_000;
 
 impl Default for Strategy {
     fn default() -> Self {
@@ -126,6 +132,7 @@ impl Default for Strategy {
             deadline_first: true,
             twins: true,
             refute: REFUTE_AFTER,
+            race: RACE_AFTER,
         }
     }
 }
@@ -217,6 +224,14 @@ pub fn check_ops_with<M: Model>(
 
 /// [`check_ops_with`], stopping with `Unknown` soon after `cancel` becomes true or after
 /// `max_steps` model steps (reason [`CANCELLED`] or [`OUT_OF_STEPS`]).
+///
+/// A search that is not done within [`Strategy::race`] steps starts again as two searches on
+/// two threads, one trying candidates by return, the other by invocation (see `search`),
+/// each with half the memory budget: the first verdict wins and stops the other. Which
+/// order finds a linearization sooner depends on the history (a stale read that another
+/// write explains can take the order by return 30 times longer, while on most histories it
+/// is the faster one, up to 100 times); both are exact, so racing them costs at most
+/// twice the better one's time on two cores, and on one core the sum of both.
 pub fn check_ops_cancellable<M: Model>(
     model: &M,
     ops: &[LinOp<M::Op>],
@@ -225,9 +240,81 @@ pub fn check_ops_cancellable<M: Model>(
     cancel: Option<&AtomicBool>,
     max_steps: u64,
 ) -> Outcome {
+    let alone = Strategy {
+        race: 0,
+        ..strategy
+    };
+    if strategy.race == 0 || !strategy.deadline_first {
+        return check_once(model, ops, opts, alone, cancel, None, max_steps);
+    }
+    let first = check_once(
+        model,
+        ops,
+        opts,
+        alone,
+        cancel,
+        None,
+        max_steps.min(strategy.race),
+    );
+    let out_of_race_budget =
+        first.verdict == Verdict::Unknown(OUT_OF_STEPS.to_string()) && strategy.race < max_steps;
+    if !out_of_race_budget {
+        return first;
+    }
+    let memory = opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT) / 2;
+    let by_return = CheckOptions {
+        memory_limit: Some(memory),
+        ..opts.clone()
+    };
+    let by_invocation = CheckOptions {
+        progress: false,
+        ..by_return.clone()
+    };
+    let other = Strategy {
+        deadline_first: false,
+        ..alone
+    };
+    let (done_a, done_b) = (AtomicBool::new(false), AtomicBool::new(false));
+    let left = max_steps.saturating_sub(first.steps);
+    let run = |opts: &CheckOptions, s: Strategy, mine: &AtomicBool, theirs: &AtomicBool| {
+        let o = check_once(model, ops, opts, s, cancel, Some(theirs), left);
+        if matches!(o.verdict, Verdict::Linearizable | Verdict::NotLinearizable) {
+            mine.store(true, Ordering::Relaxed);
+        }
+        o
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| run(&by_invocation, other, &done_b, &done_a));
+        let a = run(&by_return, alone, &done_a, &done_b);
+        (a, b.join())
+    });
+    let decided =
+        |o: &Outcome| matches!(o.verdict, Verdict::Linearizable | Verdict::NotLinearizable);
+    let mut o = match b {
+        Ok(b) if decided(&b) && !decided(&a) => b,
+        // A panic in the other thread is the same panic here.
+        Err(e) => std::panic::resume_unwind(e),
+        Ok(_) => a,
+    };
+    o.steps += first.steps;
+    o
+}
+
+/// One search of the whole history with one strategy (see [`check_ops_cancellable`]);
+/// `rival`: the other search of a race, whose verdict stops this one.
+fn check_once<M: Model>(
+    model: &M,
+    ops: &[LinOp<M::Op>],
+    opts: &CheckOptions,
+    strategy: Strategy,
+    cancel: Option<&AtomicBool>,
+    rival: Option<&AtomicBool>,
+    max_steps: u64,
+) -> Outcome {
     let p = plan(model, ops, strategy.split, strategy.prune);
     let mut limits = Limits {
         cancel,
+        rival,
         max_steps,
         deadline: opts.deadline,
         memory: opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT),
@@ -379,7 +466,7 @@ pub fn check_ops_cancellable<M: Model>(
                 let states = lv.search.starts().to_vec();
                 let c = counterexample(model, ops, window, &states, 0, lv.search.best());
                 limits.held = held + lv.search.bytes();
-                let budget = limits.steps / 2;
+                let budget = limits.steps / 8;
                 if let Some(core) = shrink(
                     model,
                     ops,
@@ -388,6 +475,7 @@ pub fn check_ops_cancellable<M: Model>(
                     &states,
                     strategy,
                     budget,
+                    true,
                     &mut limits,
                 ) {
                     outcome.verdict = Verdict::NotLinearizable;
@@ -422,6 +510,7 @@ pub fn check_ops_cancellable<M: Model>(
                     &states,
                     strategy,
                     SHRINK_TOTAL_STEPS,
+                    false,
                     &mut limits,
                 ) {
                     c = small;
@@ -579,6 +668,7 @@ fn shrink<M: Model>(
     starts: &[M::State],
     strategy: Strategy,
     total_steps: u64,
+    grow_only: bool,
     limits: &mut Limits<'_>,
 ) -> Option<Counterexample> {
     let exact = Strategy {
@@ -646,7 +736,10 @@ fn shrink<M: Model>(
         // Gallop (1, 2, 4, … ops: small subsets are cheap to search), then bisect.
         let (mut lo, mut hi) = (0, near.len());
         let mut k = 0;
-        while searches < SHRINK_SEARCHES / 3 && limits.steps < budget_end {
+        while searches < SHRINK_SEARCHES / 3
+            && limits.steps < budget_end
+            && !limits.deadline.expired()
+        {
             if attempt(k, &mut searches, limits).is_some() {
                 hi = k;
                 break;
@@ -657,7 +750,11 @@ fn shrink<M: Model>(
             }
             k = (2 * k).clamp(1, near.len());
         }
-        while lo < hi && searches < SHRINK_SEARCHES / 2 && limits.steps < budget_end {
+        while lo < hi
+            && searches < SHRINK_SEARCHES / 2
+            && limits.steps < budget_end
+            && !limits.deadline.expired()
+        {
             let mid = (lo + hi) / 2;
             match attempt(mid, &mut searches, limits) {
                 Some(()) => hi = mid,
@@ -670,6 +767,12 @@ fn shrink<M: Model>(
             best = Some(b);
         }
     }
+    // Looking for a core while the window's own search goes on: nothing grown, nothing to
+    // shrink (the window is not known to fail, and every chunk dropped from a long window
+    // costs a closure of it).
+    if grow_only && best.is_none() {
+        return None;
+    }
     // Then delta debugging: drop chunks (halves, then quarters, … then single ops), keeping
     // a drop whenever what is left, closed again, still cannot be linearized. First over
     // the seeds (the ops the core was closed from), so that the sources only the dropped
@@ -678,12 +781,20 @@ fn shrink<M: Model>(
     for (seeding, units) in [(true, seeds), (false, core.clone())] {
         let mut units = units;
         let mut size = units.len().div_ceil(2);
-        while size >= 1 && searches < SHRINK_SEARCHES && limits.steps < budget_end {
+        while size >= 1
+            && searches < SHRINK_SEARCHES
+            && limits.steps < budget_end
+            && !limits.deadline.expired()
+        {
             let mut progressed = false;
             // Chunks from the end first: the op no order can place is usually early in a
             // window, so the later ops are the ones that tend to go.
             let mut end = units.len();
-            while end > 0 && searches < SHRINK_SEARCHES && limits.steps < budget_end {
+            while end > 0
+                && searches < SHRINK_SEARCHES
+                && limits.steps < budget_end
+                && !limits.deadline.expired()
+            {
                 let chunk = end.saturating_sub(size)..end.min(units.len());
                 let rest: Vec<usize> = units
                     .iter()

@@ -74,6 +74,8 @@ pub struct Limits<'a> {
     pub deadline: Deadline,
     /// Set by another thread when the search is no longer needed (another key failed).
     pub cancel: Option<&'a AtomicBool>,
+    /// Set by the other search of a race (see `check`) once it has a verdict.
+    pub rival: Option<&'a AtomicBool>,
     /// Give up (with `Stop::Budget`) past this many steps.
     pub max_steps: u64,
     /// Bytes the memo cache may use (an estimate).
@@ -422,6 +424,8 @@ pub struct SegSearch<'a, M: Model> {
     blockers: Vec<u32>,
     cache: FxHashSet<Key<M::State>>,
     entry_bytes: u64,
+    /// Heap bytes of the memo keys whose window did not fit in the key.
+    spilled: u64,
     placed: Placed,
     best: Best<M::State>,
     best_bits: Vec<u64>,
@@ -511,8 +515,9 @@ impl<'a, M: Model> SegSearch<'a, M> {
             succ,
             blockers,
             cache: FxHashSet::default(),
-            // The key, hashbrown's control byte, and a spilled window now and then.
-            entry_bytes: (std::mem::size_of::<Key<M::State>>() + 9) as u64,
+            // The key and hashbrown's control byte.
+            entry_bytes: (std::mem::size_of::<Key<M::State>>() + 1) as u64,
+            spilled: 0,
             placed,
             best: Best {
                 placed: Vec::new(),
@@ -555,7 +560,10 @@ impl<'a, M: Model> SegSearch<'a, M> {
 
     /// Bytes the memo cache holds (an estimate).
     pub fn bytes(&self) -> u64 {
-        self.cache.len() as u64 * self.entry_bytes + self.placed.interned_bytes()
+        // By capacity: the table is allocated in powers of two, up to twice what it holds.
+        self.cache.capacity() as u64 * self.entry_bytes
+            + self.spilled
+            + self.placed.interned_bytes()
     }
 
     /// The furthest point reached so far.
@@ -645,7 +653,11 @@ impl<'a, M: Model> SegSearch<'a, M> {
                     Some(Stop::Budget)
                 } else if limits.deadline.expired() {
                     Some(Stop::Deadline)
-                } else if limits.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                } else if [limits.cancel, limits.rival]
+                    .iter()
+                    .flatten()
+                    .any(|c| c.load(Ordering::Relaxed))
+                {
                     Some(Stop::Cancelled)
                 } else {
                     None
@@ -685,7 +697,20 @@ impl<'a, M: Model> SegSearch<'a, M> {
                         let info_id = self.placed.info_id;
                         self.placed.place(j);
                         let key = self.placed.key(next.clone(), self.blind_info[j]);
+                        // A full table doubles on the next insertion, and holds both tables
+                        // while it moves: stop before that would pass the budget.
+                        let grows = self.cache.len() == self.cache.capacity();
+                        if grows && limits.held + 2 * self.bytes() > limits.memory {
+                            self.placed.unplace(j, info_id);
+                            return Some(Next::Stopped(Stop::Memory));
+                        }
+                        let heap = if key.window.spilled() {
+                            key.window.capacity() as u64 * 8 + 16
+                        } else {
+                            0
+                        };
                         if self.cache.insert(key) {
+                            self.spilled += heap;
                             if limits.held + self.bytes() > limits.memory {
                                 return Some(Next::Stopped(Stop::Memory));
                             }

@@ -139,6 +139,8 @@ fn strategies() -> impl Iterator<Item = Strategy> {
         twins: (b as u32 * 53) & 8 != 0,
         // Looking for refuting cores mid-search: after 1 step (then 4, 16, …), or never.
         refute: if (b as u32 * 29) & 16 != 0 { 1 } else { 0 },
+        // Racing the two candidate orders on two threads: from the first step, or never.
+        race: if (b as u32 * 43) & 32 != 0 { 1 } else { 0 },
     })
 }
 

@@ -113,4 +113,9 @@ impl Model for Mutex {
     fn observes(&self, op: &MutexOp) -> Option<u64> {
         Some(matches!(op, MutexOp::Release) as u64)
     }
+
+    /// All acquires step alike, as do all releases.
+    fn twin_key(&self, op: &MutexOp) -> Option<u64> {
+        Some(matches!(op, MutexOp::Release) as u64)
+    }
 }
