@@ -835,7 +835,37 @@ fn shrink<M: Model>(
         .first()
         .copied()
         .filter(|&f| ops.iter().any(|o| o.invoke < ops[f].invoke));
+    c.why = c.stuck.map(|s| why_stuck(&c, s));
     Some(c)
+}
+
+/// The one line a searched core gets as its "why" (a fast check's core brings its own):
+/// the op no order could place and the states the furthest orders leave. Every claim in
+/// it is what the core's exhaustive search established: no order of the core's ops
+/// respects real time and the object's rules, and those that place the most of them end
+/// in these states with `stuck` still to go, before its return.
+fn why_stuck(c: &Counterexample, stuck: usize) -> String {
+    let others = c.window.len().saturating_sub(1);
+    let states = match c.states.as_slice() {
+        [] => "no state".to_string(),
+        [one] => format!("state {one}"),
+        many => format!("one of the states {}", many.join(", ")),
+    };
+    let op = Fast::<()>::op(stuck);
+    match others {
+        0 => format!(
+            "{op} cannot take effect in {states}, where it starts, and no operation that could \
+             change that may take effect before it."
+        ),
+        1 => format!(
+            "{op} cannot take effect whether the one other operation goes before it or not."
+        ),
+        n => format!(
+            "{op} must take effect before it returns, but the orders of the other {n} \
+             operations that real time allows and that get furthest leave the object in \
+             {states}, where it cannot."
+        ),
+    }
 }
 
 /// The possible sources of the ops of a window that observe a token (see
