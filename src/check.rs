@@ -249,7 +249,7 @@ fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
             progress: !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         let started = Instant::now();
-        let (outcome, history) = check_one(
+        let (outcome, history, read) = check_one(
             file,
             setup.format,
             setup.read_limits,
@@ -258,7 +258,7 @@ fn check_all(args: &CheckArgs, setup: &Setup, cases: &mut Vec<Case>) -> u8 {
             args.lint,
         );
         let elapsed = started.elapsed();
-        let obj = print_outcome(file, &args.workload, &outcome, elapsed, args);
+        let obj = print_outcome(file, &args.workload, &outcome, (elapsed, read), args);
         let mut code = outcome.exit_code();
         let mut report_at = None;
         if let (Some(target), Outcome::Checked(_)) = (&args.report, &outcome) {
@@ -312,20 +312,24 @@ fn check_one(
     workload: &str,
     opts: CheckOptions,
     lint_only: bool,
-) -> (Outcome, Option<labrys_history::History>) {
-    let history = match read_file_within(file, format, read_limits) {
+) -> (Outcome, Option<labrys_history::History>, Duration) {
+    let started = Instant::now();
+    let read = read_file_within(file, format, read_limits);
+    let took = started.elapsed();
+    let history = match read {
         Ok(h) => h,
         // Not the file's fault: the limit stopped us, so no verdict either way.
         Err(e @ HistoryError::OverMemoryLimit { .. }) => {
             return (
                 Outcome::Checked(Box::new(CheckResult::unknown(e.to_string()))),
                 None,
+                took,
             )
         }
-        Err(e) => return (Outcome::Error(e.to_string()), None),
+        Err(e) => return (Outcome::Error(e.to_string()), None, took),
     };
     let outcome = check_read(file, &history, workload, opts, lint_only);
-    (outcome, Some(history))
+    (outcome, Some(history), took)
 }
 
 fn check_read(
@@ -366,7 +370,7 @@ fn print_outcome(
     file: &Path,
     workload: &str,
     outcome: &Outcome,
-    elapsed: Duration,
+    (elapsed, read): (Duration, Duration),
     args: &CheckArgs,
 ) -> serde_json::Value {
     let name = file.display().to_string();
@@ -380,6 +384,8 @@ fn print_outcome(
             }
             if let Some(serde_json::Value::Object(stats)) = obj.get_mut("stats") {
                 stats.insert("check_seconds".into(), elapsed.as_secs_f64().into());
+                // Of which reading the file (the rest is the check proper).
+                stats.insert("read_seconds".into(), read.as_secs_f64().into());
             }
         }
         Outcome::Error(e) => {

@@ -83,9 +83,12 @@ run() {
       case $rc in 124 | 137) verdict=timeout ;; *) if grep -q 'out of memory' "$work/err"; then verdict=oom; else verdict="error($rc)"; fi ;; esac
     fi
   fi
-  local kib check
+  local kib check read_s
   kib=$(awk 'END {print $2}' "$work/time" 2>/dev/null)
   check=$(sed -n 's/.*"\(check_seconds\|check_s\)":\([0-9.eE+-]*\).*/\2/p' "$work/out" | head -1)
+  # labrys's check_seconds includes reading the file (read_seconds): the check is the rest.
+  read_s=$(sed -n 's/.*"read_seconds":\([0-9.eE+-]*\).*/\1/p' "$work/out" | head -1)
+  [ -n "$check" ] && [ -n "$read_s" ] && check=$(awk -v c="$check" -v r="$read_s" 'BEGIN {print c - r}')
   echo "$verdict $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') $(awk -v k="${kib:-0}" 'BEGIN {printf "%.0f", k / 1024}') $(awk -v c="${check:--1}" 'BEGIN {if (c < 0) print "-"; else printf "%.6f", c}')"
 }
 
