@@ -115,8 +115,8 @@ pub struct Strategy {
     pub race: u64,
 }
 
-/// See [`Strategy::race`]: most histories are decided well within it.
-pub const RACE_AFTER: u64 = 200_000;
+/// See [`Strategy::race`]: about a millisecond of search; most histories are decided within it.
+pub const RACE_AFTER: u64 = 20_000;
 
 impl Default for Strategy {
     fn default() -> Self {
