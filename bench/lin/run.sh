@@ -54,4 +54,14 @@ LIN_BENCH_FAIL=5 "$bin" set 1500 30 1
 LIN_BENCH_FAIL=5 "$bin" set 20000 30 1
 LIN_BENCH_FAIL=5 "$bin" mutex 1500 30 1
 LIN_BENCH_FAIL=5 "$bin" mutex 20000 30 1
+# A mutex that is not linearizable at 30 clients (one release dropped, no crashed op to
+# explain it): searched, acquires and releases tried once each as twins.
+for n in 1500 20000; do LIN_BENCH_CRASH=0 "$bin" mutex $n 30 42 invalid; done
+# 30 clients, values that repeat (0..4 and 0..9), one key of 5,000 and 20,000 ops: searched
+# by return, twins once, raced by invocation after 20k steps.
+for d in 5 10; do
+  for n in 5000 20000; do
+    LIN_BENCH_DOMAIN=$d timeout 60 "$bin" cas1 $n 30 1 || echo "cas1 $n 30 values 0..$((d - 1)): not decided within 60 s"
+  done
+done
 "$bin" kv 1000 1000

@@ -288,6 +288,17 @@ pub fn history(ops: Vec<Op>) -> History {
     History::from_ops(ops, "simulated").expect("the simulator writes well-formed histories")
 }
 
+/// The ok writes of a register history as (invoke, complete, value), by completion.
+fn ok_writes_by_return(h: &History) -> Vec<(usize, usize, Value)> {
+    let mut writes: Vec<(usize, usize, Value)> = h
+        .calls()
+        .filter(|c| c.outcome() == OpType::Ok && c.f() == "write")
+        .map(|c| (c.invoke_pos, c.complete_pos, c.invoke.value.clone()))
+        .collect();
+    writes.sort_by_key(|w| w.1);
+    writes
+}
+
 /// Makes one ok read return a value overwritten before it began: an ok write w0 of v0
 /// completes, then an ok write w1 begins and completes, then the read begins. With unique
 /// written values v0 can only come from w0, so no linearization lets the read see it. Picks
@@ -295,12 +306,7 @@ pub fn history(ops: Vec<Op>) -> History {
 /// position.
 pub fn plant_stale_read(ops: &mut [Op], from: usize) -> Option<usize> {
     let h = History::from_ops(ops.to_vec(), "planted").ok()?;
-    let mut writes: Vec<(usize, usize, Value)> = h
-        .calls()
-        .filter(|c| c.outcome() == OpType::Ok && c.f() == "write")
-        .map(|c| (c.invoke_pos, c.complete_pos, c.invoke.value.clone()))
-        .collect();
-    writes.sort_by_key(|w| w.1);
+    let writes = ok_writes_by_return(&h);
     for c in h
         .calls()
         .filter(|c| c.outcome() == OpType::Ok && c.f() == "read" && c.invoke_pos >= from)
@@ -352,12 +358,7 @@ pub fn plant_impossible_read(ops: &mut [Op], from: usize) -> Option<usize> {
             Some((c.invoke_pos, done, v))
         })
         .collect();
-    let mut writes: Vec<(usize, usize, Value)> = h
-        .calls()
-        .filter(|c| c.outcome() == OpType::Ok && c.f() == "write")
-        .map(|c| (c.invoke_pos, c.complete_pos, c.invoke.value.clone()))
-        .collect();
-    writes.sort_by_key(|w| w.1);
+    let writes = ok_writes_by_return(&h);
     let mut values: Vec<Value> = Vec::new();
     for p in &producers {
         if !values.contains(&p.2) {

@@ -627,24 +627,8 @@ fn thirty_clients_with_repeating_values_find_their_linearization_quickly() {
     // candidates in invocation order and twins tried separately, seeds 2 and 3 took 24M and
     // 19M steps; by return, twins once: 1.4M and 2.9M.
     for seed in [2, 3] {
-        let ops = Sim {
-            processes: 30,
-            ops: 1000,
-            crash: 1,
-            fail: 2,
-            domain: 10,
-            ..Sim::new(Object::CasRegister)
-        }
-        .run(seed);
-        let (m, lin) = Register::from_history(&history(ops), &Value::Int(0)).expect("reads");
-        let o = check_ops_cancellable(
-            &m,
-            &lin,
-            &opts_initial(0),
-            Strategy::default(),
-            None,
-            5_000_000,
-        );
+        let ops = thirty_clients(1000, 1, 10, seed);
+        let o = search_register(ops, Strategy::default(), 5_000_000);
         assert_eq!(o.verdict, Verdict::Linearizable, "seed {seed}");
     }
 }
@@ -654,26 +638,10 @@ fn a_read_that_no_order_explains_among_thirty_clients_is_refuted_by_a_small_core
     // 5,000 ops from 30 clients, values 0..4, no crashes, one read made to return a value
     // overwritten before it began. Exhausting every order before that read took 18.9M steps;
     // a core looked for after 1M steps refutes it.
-    let mut ops = Sim {
-        processes: 30,
-        ops: 5000,
-        crash: 0,
-        fail: 2,
-        domain: 5,
-        ..Sim::new(Object::CasRegister)
-    }
-    .run(7);
+    let mut ops = thirty_clients(5000, 0, 5, 7);
     let mid = ops.len() / 2;
     plant_impossible_read(&mut ops, mid).expect("a read to plant");
-    let (m, lin) = Register::from_history(&history(ops), &Value::Int(0)).expect("reads");
-    let o = check_ops_cancellable(
-        &m,
-        &lin,
-        &opts_initial(0),
-        Strategy::default(),
-        None,
-        5_000_000,
-    );
+    let o = search_register(ops.clone(), Strategy::default(), 5_000_000);
     assert_eq!(o.verdict, Verdict::NotLinearizable);
     let c = o.counterexample.expect("a counterexample");
     assert!(
@@ -686,8 +654,27 @@ fn a_read_that_no_order_explains_among_thirty_clients_is_refuted_by_a_small_core
         refute: 0,
         ..Strategy::default()
     };
-    let o = check_ops_cancellable(&m, &lin, &opts_initial(0), late, None, 5_000_000);
+    let o = search_register(ops, late, 5_000_000);
     assert!(matches!(o.verdict, Verdict::Unknown(_)), "{:?}", o.verdict);
+}
+
+/// A cas-register history from 30 clients (refusal chance 2 per step).
+fn thirty_clients(ops: usize, crash: u64, domain: i64, seed: u64) -> Vec<Op> {
+    Sim {
+        processes: 30,
+        ops,
+        crash,
+        fail: 2,
+        domain,
+        ..Sim::new(Object::CasRegister)
+    }
+    .run(seed)
+}
+
+/// Checks a register history from 0 within `budget` steps.
+fn search_register(ops: Vec<Op>, strategy: Strategy, budget: u64) -> labrys_lin::Outcome {
+    let (m, lin) = Register::from_history(&history(ops), &Value::Int(0)).expect("reads");
+    check_ops_cancellable(&m, &lin, &opts_initial(0), strategy, None, budget)
 }
 
 #[test]
