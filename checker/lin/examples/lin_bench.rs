@@ -254,6 +254,13 @@ fn main() {
                     "two dequeues to swap"
                 );
             }
+            if arg(4) == "invalid" && object == Object::Unordered {
+                let mid = ops.len() / 2;
+                assert!(
+                    labrys_lin::sim::plant_dequeued_twice(&mut ops, mid),
+                    "two dequeues"
+                );
+            }
             if arg(4) == "invalid" && object == Object::Mutex {
                 // Drop one ok release (both its records) in the second half: its holder never
                 // lets go, so the next ok acquire has no release to come after.

@@ -393,6 +393,29 @@ pub fn plant_impossible_read(ops: &mut [Op], from: usize) -> Option<usize> {
     Some(r.complete_pos)
 }
 
+/// Makes an ok dequeue at or after `from` return the value an earlier ok dequeue returned
+/// (one that returned before it began): a value enqueued once comes out twice, which no
+/// queue, FIFO or unordered, allows. Returns whether it found such a pair.
+pub fn plant_dequeued_twice(ops: &mut [Op], from: usize) -> bool {
+    let Ok(h) = History::from_ops(ops.to_vec(), "planted") else {
+        return false;
+    };
+    let deqs: Vec<(usize, usize, Value)> = h
+        .calls()
+        .filter(|c| c.outcome() == OpType::Ok && c.f() == "dequeue")
+        .filter(|c| !c.value().is_nil() && c.invoke_pos >= from)
+        .map(|c| (c.invoke_pos, c.complete_pos, c.value().clone()))
+        .collect();
+    let pair = deqs
+        .iter()
+        .find_map(|d1| deqs.iter().find(|d2| d2.0 > d1.1).map(|d2| (d1, d2)));
+    let Some((d1, d2)) = pair else {
+        return false;
+    };
+    ops[d2.1].value = d1.2.clone();
+    true
+}
+
 /// Swaps the results of two ok dequeues `d1`, `d2` (d1 returned before d2 began) whose
 /// values `x`, `y` were enqueued one after the other: afterwards `d1` takes `y` while `x`,
 /// which went in first, is still queued. Returns whether it found such a pair.

@@ -12,8 +12,8 @@ use labrys_lin::check::check_ops_cancellable;
 use labrys_lin::models::register::RegOp;
 use labrys_lin::models::{mutex::Mutex, queue, register::Register, set::SetModel};
 use labrys_lin::sim::{
-    history, plant_impossible_read, plant_stale_read, random_history, random_unique_history,
-    random_unique_queue_history, random_unique_set_history, Object, Sim,
+    history, plant_dequeued_twice, plant_impossible_read, plant_stale_read, random_history,
+    random_unique_history, random_unique_queue_history, random_unique_set_history, Object, Sim,
 };
 use labrys_lin::{check_ops_with, reference, Fast, LinOp, Model, Strategy, Verdict};
 use proptest::prelude::*;
@@ -700,4 +700,39 @@ fn a_read_before_its_value_was_written_is_refuted_alone() {
     assert_eq!(c.window, vec![1], "the read alone");
     let why = c.why.expect("why");
     assert!(why.contains("began after it returned"), "{why}");
+}
+
+#[test]
+fn an_unordered_queue_that_gives_a_value_twice_is_refuted_by_its_core() {
+    // 1,500 ops from 30 clients: the search alone did not finish in 60 s.
+    for crash in [0, 1] {
+        let mut ops = Sim {
+            processes: 30,
+            ops: 1500,
+            crash,
+            fail: 2,
+            ..Sim::new(Object::Unordered)
+        }
+        .run(42);
+        let mid = ops.len() / 2;
+        assert!(plant_dequeued_twice(&mut ops, mid));
+        let h = history(ops);
+        let (m, lin) = queue::Queue::from_history(&h, queue::Order::Unordered).expect("reads");
+        let o = check_ops_cancellable(
+            &m,
+            &lin,
+            &CheckOptions::default(),
+            Strategy::default(),
+            None,
+            1_000_000,
+        );
+        assert_eq!(o.verdict, Verdict::NotLinearizable, "crash {crash}");
+        let c = o.counterexample.expect("a counterexample");
+        assert!(
+            c.subset && c.window.len() <= 3,
+            "core of {} ops",
+            c.window.len()
+        );
+        assert!(c.why.expect("why").contains("return the same value"));
+    }
 }

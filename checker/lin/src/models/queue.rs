@@ -142,20 +142,16 @@ fn merge_unobserved(values: &mut Interner, ops: &mut [LinOp<QueueOp>]) {
     }
 }
 
-/// Violations of a FIFO queue whose values are enqueued once that show in a few ops
-/// (Henzinger, Sezgin & Vafeiadis's "aspects"): a value dequeued that was never enqueued or
-/// before it was enqueued, a value dequeued twice, and two values that went in one after
-/// the other and came out the other way round (or the first never came out, when no crashed
-/// dequeue could have taken it). Each comes with its core: all the ops on one or two values.
-///
-/// A core is enough: restrict any linearization of the whole history to the ops on the
-/// core's values, dropping every other op. The result is a linearization of the core: a
-/// FIFO queue's behaviour on some values does not depend on the others (dropping the
-/// elements of other values leaves these in the same order, at the head when they were),
-/// crashed dequeues cannot have taken a value an ok dequeue returns (see [`Queue::step`]),
-/// and dropping a read-only empty dequeue changes no state. So a core that cannot be
-/// linearized proves the history cannot. `check` confirms every core with the exact search.
-fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
+/// The violations of [`fifo_violation`] that concern one value, which hold for unordered
+/// queues too (a value dequeued that was never enqueued, or before its enqueue began, or
+/// twice); the same restriction argument makes each core enough, since neither kind of
+/// queue lets a value's ops depend on the others'. Otherwise the (enqueue, ok dequeue) pairs
+/// of the values dequeued, and whether a crashed dequeue is in the history.
+#[allow(clippy::type_complexity)]
+fn value_violation(
+    ops: &[LinOp<QueueOp>],
+    anon: u32,
+) -> Result<(Vec<(usize, usize)>, bool), Fast<QueueOp>> {
     let mut enq: FxHashMap<u32, usize> = FxHashMap::default();
     let mut deq: FxHashMap<u32, usize> = FxHashMap::default();
     let mut crashed_dequeues = false;
@@ -175,7 +171,7 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
                         name(first),
                         name(j)
                     );
-                    return Some(Fast::NotLinearizable {
+                    return Err(Fast::NotLinearizable {
                         core,
                         why,
                         relaxed: Vec::new(),
@@ -193,7 +189,7 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
         match enq.get(v) {
             None => {
                 let why = format!("{} returns a value no enqueue may have added.", name(d));
-                return Some(Fast::NotLinearizable {
+                return Err(Fast::NotLinearizable {
                     core: vec![d],
                     why,
                     relaxed: Vec::new(),
@@ -205,7 +201,7 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
                     name(d),
                     name(e)
                 );
-                return Some(Fast::NotLinearizable {
+                return Err(Fast::NotLinearizable {
                     core: vec![e.min(d), e.max(d)],
                     why,
                     relaxed: Vec::new(),
@@ -214,6 +210,29 @@ fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
             Some(&e) => pairs.push((e, d)),
         }
     }
+    Ok((pairs, crashed_dequeues))
+}
+
+/// Violations of a FIFO queue whose values are enqueued once that show in a few ops
+/// (Henzinger, Sezgin & Vafeiadis's "aspects"): a value dequeued that was never enqueued or
+/// before it was enqueued, a value dequeued twice, and two values that went in one after
+/// the other and came out the other way round (or the first never came out, when no crashed
+/// dequeue could have taken it). Each comes with its core: all the ops on one or two values.
+///
+/// A core is enough: restrict any linearization of the whole history to the ops on the
+/// core's values, dropping every other op. The result is a linearization of the core: a
+/// FIFO queue's behaviour on some values does not depend on the others (dropping the
+/// elements of other values leaves these in the same order, at the head when they were),
+/// crashed dequeues cannot have taken a value an ok dequeue returns (see [`Queue::step`]),
+/// and dropping a read-only empty dequeue changes no state. So a core that cannot be
+/// linearized proves the history cannot. `check` confirms every core with the exact search.
+fn fifo_violation(ops: &[LinOp<QueueOp>], anon: u32) -> Option<Fast<QueueOp>> {
+    let (mut pairs, crashed_dequeues) = match value_violation(ops, anon) {
+        Ok(found) => found,
+        Err(core) => return Some(core),
+    };
+    let name = |i: usize| format!("⟨{i}⟩");
+    let end = |j: usize| ops[j].complete.unwrap_or(usize::MAX);
     // Out of order: enqueue x returned before enqueue y began, and dequeue y returned before
     // dequeue x began. Sweep the y's by enqueue invocation, adding each x once its enqueue
     // has returned, and keep the x whose dequeue began last.
@@ -564,6 +583,7 @@ impl Model for Queue {
         match (self.order, self.unobserved_only) {
             (Order::Fifo, Some(anon)) => fifo_violation(ops, anon)
                 .or_else(|| fifo_witness(ops, anon).map(Fast::Linearizable)),
+            (Order::Unordered, Some(anon)) => value_violation(ops, anon).err(),
             _ => None,
         }
     }
