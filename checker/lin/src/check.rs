@@ -113,6 +113,9 @@ pub struct Strategy {
     /// Steps after which a search by return races one by invocation on a second thread (see
     /// [`check_ops_cancellable`]); 0: never. Default [`RACE_AFTER`].
     pub race: u64,
+    /// At the memory budget, drop the memo entries behind the search and go on, rather
+    /// than answer unknown (see `search`).
+    pub forget: bool,
 }
 
 /// See [`Strategy::race`]: about a millisecond of search; most histories are decided within it.
@@ -133,6 +136,7 @@ impl Default for Strategy {
             twins: true,
             refute: REFUTE_AFTER,
             race: RACE_AFTER,
+            forget: true,
         }
     }
 }

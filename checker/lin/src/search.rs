@@ -447,6 +447,8 @@ pub struct SegSearch<'a, M: Model> {
     /// or `NIL`: among candidates of one class only the one returning first is tried.
     twin: Vec<u32>,
     deadline_first: bool,
+    /// Whether [`SegSearch::forget_behind`] may drop memo entries (`Strategy::forget`).
+    forget: bool,
     /// Whether a search from a start is under way (`state`, `need`, `ok_left`, `entry` and
     /// the stack are its position).
     running: bool,
@@ -540,6 +542,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             cursor: 0,
             twin,
             deadline_first: strategy.deadline_first,
+            forget: strategy.forget,
         }
     }
 
@@ -698,9 +701,14 @@ impl<'a, M: Model> SegSearch<'a, M> {
                         self.placed.place(j);
                         let key = self.placed.key(next.clone(), self.blind_info[j]);
                         // A full table doubles on the next insertion, and holds both tables
-                        // while it moves: stop before that would pass the budget.
+                        // while it moves: before that would pass the budget, forget the
+                        // configurations behind the search (see `forget_behind`), or stop
+                        // when that frees too little.
                         let grows = self.cache.len() == self.cache.capacity();
-                        if grows && limits.held + 2 * self.bytes() > limits.memory {
+                        if grows
+                            && limits.held + 2 * self.bytes() > limits.memory
+                            && !self.forget_behind()
+                        {
                             self.placed.unplace(j, info_id);
                             return Some(Next::Stopped(Stop::Memory));
                         }
@@ -770,6 +778,34 @@ impl<'a, M: Model> SegSearch<'a, M> {
                 return None;
             }
         }
+    }
+
+    /// Drops the memo entries of configurations *behind* the current one: those with an `ok`
+    /// op unplaced that the current configuration has placed below its own lowest unplaced
+    /// one (a smaller `first`). `true` when that emptied at least a quarter of the table.
+    ///
+    /// Sound whatever is dropped: the memo only saves exploring a configuration twice, and
+    /// a configuration explored again gives the same answer (its end states are already
+    /// in `ends`, so none is returned twice). What it costs is time, if the search comes
+    /// back to them: it does so only by backtracking below the point where `first` was
+    /// placed, which on a history it goes through forward is rare, while the entries
+    /// behind it are most of a long segment's memo.
+    fn forget_behind(&mut self) -> bool {
+        if !self.forget {
+            return false;
+        }
+        let first = self.placed.first;
+        let before = self.cache.len();
+        let mut spilled = 0;
+        self.cache.retain(|k| {
+            let keep = k.first >= first;
+            if keep && k.window.spilled() {
+                spilled += k.window.capacity() as u64 * 8 + 16;
+            }
+            keep
+        });
+        self.spilled = spilled;
+        self.cache.len() * 4 <= before * 3
     }
 
     /// Records the furthest point reached (most `ok` ops placed) for counterexamples.

@@ -141,6 +141,7 @@ fn strategies() -> impl Iterator<Item = Strategy> {
         refute: if (b as u32 * 29) & 16 != 0 { 1 } else { 0 },
         // Racing the two candidate orders on two threads: from the first step, or never.
         race: if (b as u32 * 43) & 32 != 0 { 1 } else { 0 },
+        forget: b & 1 != 0,
     })
 }
 
@@ -155,6 +156,28 @@ fn agree<M: Model>(model: &M, ops: &[LinOp<M::Op>]) -> Result<(), TestCaseError>
             s,
             ops
         );
+    }
+    // A memory budget of a few entries: forgetting memo entries behind the search must
+    // never change a verdict (unknown is allowed).
+    let tight = CheckOptions {
+        memory_limit: Some(2048),
+        ..CheckOptions::default()
+    };
+    for forget in [true, false] {
+        let s = Strategy {
+            forget,
+            ..Strategy::default()
+        };
+        let o = check_ops_with(model, ops, &tight, s);
+        if !matches!(o.verdict, Verdict::Unknown(_)) {
+            prop_assert_eq!(
+                o.is_linearizable(),
+                truth,
+                "forget {} on {:#?}",
+                forget,
+                ops
+            );
+        }
     }
     Ok(())
 }
