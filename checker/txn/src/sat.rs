@@ -43,7 +43,11 @@
 //!   choices of one constraint close a cycle, no order exists: that is a violation, explained by
 //!   both cycles. Whether `v` reaches `u` is first answered by a topological rank of the known
 //!   graph (`rank(v) > rank(u)`: it cannot); otherwise by a search bounded by a step budget
-//!   (an unanswered question forces nothing, which is sound).
+//!   (an unanswered question forces nothing, which is sound). Rounds repeat while a round
+//!   forces at least a quarter of the open constraints, else the solver takes the rest: each
+//!   round is a pass over every open constraint, and on a valid 10,000-transaction history the
+//!   first round costs about as much as the whole SAT search after it (measured: one round of
+//!   budget 200, 3.5 s in all; three rounds 6.4 s; the fixpoint with budget 2,000, 11 s).
 //! - The search left is a lazy loop, sound and complete: solve; build the graph of known and
 //!   chosen edges; if it has a cycle, add a clause forbidding that combination of choices on the
 //!   cycle's constraint edges (true of every acyclic completion, as those choices with the known
@@ -94,7 +98,7 @@ pub const ANOMALIES: [&str; 3] = [
 pub const CYCLES_PER_ROUND: usize = 64;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
-const PRUNE_BUDGET: usize = 2_000;
+const PRUNE_BUDGET: usize = 200;
 
 /// Which order edges the check must use for the requested models, or `None` when no requested
 /// model implies serializability.
@@ -639,8 +643,10 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     let mut known_now = known_lab;
     let mut pruned = 0usize;
     let mut rounds = 0usize;
+    let t_prune = std::time::Instant::now();
     loop {
         rounds += 1;
+        let open_before = m - pruned;
         let g = csr(n, known_now.clone());
         let (ord, left) = topo(&g, n, &prio);
         if left.iter().any(|&x| x) {
@@ -706,10 +712,16 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 _ => {}
             }
         }
-        if !changed {
+        // Another round (a full pass) only while it pays: a round that forced less than a
+        // quarter of what was open leaves the rest to the solver.
+        if !changed || (m - pruned) * 4 > open_before * 3 {
             break;
         }
     }
+    found.stats.insert(
+        "prune_ms".into(),
+        (t_prune.elapsed().as_millis() as u64).into(),
+    );
     found.stats.insert("pruned".into(), pruned.into());
     found.stats.insert("prune_rounds".into(), rounds.into());
     // SAT: one variable per open constraint.
