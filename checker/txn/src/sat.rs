@@ -629,7 +629,8 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     let (korder, kleft) = topo(&kg, n, &prio);
     if kleft.iter().any(|&x| x) {
         let cyc = cycles(&kg, &kleft, 1, deadline);
-        found.anomaly = Some((name(order), explain(h, t, &p, order, &[], &cyc)));
+        let none = HashMap::default();
+        found.anomaly = Some((name(order), explain(h, t, &p, order, &[], &cyc, &none)));
         return found;
     }
     let mut rank = vec![0u32; n];
@@ -639,6 +640,8 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     // Pruning, one pass per round until nothing more is forced.
     let m = p.constraints.len();
     let mut forced: Vec<Option<bool>> = vec![None; m];
+    // Per forced constraint: the cycle its other order closes.
+    let mut why_forced: HashMap<u32, (bool, Vec<Lab>)> = HashMap::default();
     let mut edges_buf = Vec::new();
     let mut known_now = known_lab;
     let mut pruned = 0usize;
@@ -652,7 +655,10 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         if left.iter().any(|&x| x) {
             // Forced choices closed a cycle: every completion is cyclic.
             let cyc = cycles(&g, &left, 1, deadline);
-            found.anomaly = Some((name(order), explain(h, t, &p, order, &[], &cyc)));
+            found.anomaly = Some((
+                name(order),
+                explain(h, t, &p, order, &[], &cyc, &why_forced),
+            ));
             return found;
         }
         for (i, &u) in ord.iter().enumerate() {
@@ -693,12 +699,18 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             }
             match closes {
                 [Some(a), Some(b)] => {
-                    found.anomaly = Some((name(order), explain(h, t, &p, order, &[c], &[a, b])));
+                    found.anomaly = Some((
+                        name(order),
+                        explain(h, t, &p, order, &[c], &[a, b], &why_forced),
+                    ));
                     return found;
                 }
                 [Some(_), None] | [None, Some(_)] => {
                     let side = closes[0].is_none();
                     forced[c] = Some(side);
+                    if let Some(cyc) = closes[usize::from(side)].take() {
+                        why_forced.insert(c as u32, (side, cyc));
+                    }
                     pruned += 1;
                     changed = true;
                     edges_buf.clear();
@@ -766,7 +778,10 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 v.dedup();
                 v
             };
-            found.anomaly = Some((name(order), explain(h, t, &p, order, &involved, &shortest)));
+            found.anomaly = Some((
+                name(order),
+                explain(h, t, &p, order, &involved, &shortest, &why_forced),
+            ));
             return found;
         }
         if r != lbool::TRUE {
@@ -887,6 +902,7 @@ fn explain(
     order: OrderEdges,
     involved: &[usize],
     cycles: &[Vec<Lab>],
+    why_forced: &HashMap<u32, (bool, Vec<Lab>)>,
 ) -> Anomaly {
     let order_words = match order {
         OrderEdges::None => "",
@@ -904,18 +920,40 @@ fn explain(
         )
     };
     let mut cyc_json = Vec::new();
-    for (i, cyc) in cycles.iter().enumerate() {
-        text.push_str(&format!("\n cycle {}:", i + 1));
+    // Forced orders met along the way, explained after the cycles (a few at most).
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    let mut told: Vec<u32> = Vec::new();
+    let mut put = |text: &mut String, cyc: &[Lab], queue: &mut VecDeque<u32>| {
         let mut nodes = Vec::new();
         for s in collapse(p, cyc) {
-            text.push_str(&format!("\n  - {}", step_words(h, t, &s)));
+            let forced = s.c != NONE && why_forced.get(&s.c).is_some_and(|f| f.0 == s.side);
+            text.push_str(&format!("\n  - {}", step_words(h, t, &s, forced)));
+            if forced && !told.contains(&s.c) && told.len() < 8 {
+                told.push(s.c);
+                queue.push_back(s.c);
+            }
             nodes.push(s.dep.from);
         }
         let order: Vec<String> = nodes.iter().map(|n| format!("T{n}")).collect();
         if let Some(f) = nodes.first() {
             text.push_str(&format!("\n  so {} < T{f}", order.join(" < ")));
         }
-        cyc_json.push(nodes);
+        nodes
+    };
+    for (i, cyc) in cycles.iter().enumerate() {
+        text.push_str(&format!("\n cycle {}:", i + 1));
+        cyc_json.push(put(&mut text, cyc, &mut queue));
+    }
+    while let Some(c) = queue.pop_front() {
+        let k = p.constraints[c as usize];
+        let (pc, qc) = (&p.chains[k.p as usize].w, &p.chains[k.q as usize].w);
+        text.push_str(&format!(
+            "\n the order of key {}'s writes by T{} and T{} is forced: the other order (assumed below) closes this cycle:",
+            t.key(k.key),
+            pc[0].0,
+            qc[0].0
+        ));
+        cyc_json.push(put(&mut text, &why_forced[&c].1, &mut queue));
     }
     let txns: Vec<u32> = {
         let mut v: Vec<u32> = cyc_json.iter().flatten().copied().collect();
@@ -952,7 +990,7 @@ fn collapse(p: &Problem, cyc: &[Lab]) -> Vec<Lab> {
     out
 }
 
-fn step_words(h: &History, t: &Txns, l: &Lab) -> String {
+fn step_words(h: &History, t: &Txns, l: &Lab, forced: bool) -> String {
     let d = l.dep;
     let (a, b) = (d.from, d.to);
     let v = |x: u32| {
@@ -962,7 +1000,13 @@ fn step_words(h: &History, t: &Txns, l: &Lab) -> String {
             t.val(x).to_string()
         }
     };
-    let assumed = if l.c != NONE { " (assumed order)" } else { "" };
+    let assumed = if forced {
+        " (forced order, see below)"
+    } else if l.c != NONE {
+        " (assumed order)"
+    } else {
+        ""
+    };
     match d.kind {
         WR => format!("T{b} read key {} = {}, which T{a} wrote, so T{a} <wr T{b}", t.key(d.key), v(d.a)),
         WW if l.c == NONE => format!(
