@@ -69,7 +69,9 @@
 //! or two differing external reads of one key in one transaction (`internal`), or a lost update
 //! or cyclic versions: the check does not run (`skipped` names why); those are anomalies found
 //! elsewhere, or, for a value nobody wrote, something elle-cli accepts and labrys does not guess
-//! about.
+//! about. Nor does it run past [`MAX_CONSTRAINTS`] open pairs of writers. When it does not
+//! run, the verdict is Elle's alone (sound, not exact), and `stats.serializability.skipped`
+//! says so.
 //!
 //! ## Names
 //!
@@ -96,6 +98,11 @@ pub const ANOMALIES: [&str; 3] = [
 
 /// Cycles (node-disjoint, shortest through their start) turned into clauses per round.
 pub const CYCLES_PER_ROUND: usize = 64;
+
+/// At most this many open pairs of writers: beyond, the check does not run (`skipped`) rather
+/// than hold a solver variable and a constraint for each (a key written by 10,000 transactions
+/// without reading it has 50 million).
+pub const MAX_CONSTRAINTS: usize = 2_000_000;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
 const PRUNE_BUDGET: usize = 200;
@@ -383,6 +390,14 @@ fn prepare(h: &History, t: &Txns, order: OrderEdges) -> Result<Problem, String> 
             return Err(format!("cyclic versions on key {}", t.key(key)));
         }
         let last = chains.len();
+        let others = last - first_chain - 1;
+        if constraints.len() + others * others.saturating_sub(1) / 2 > MAX_CONSTRAINTS {
+            return Err(format!(
+                "more than {MAX_CONSTRAINTS} pairs of writers whose order the data leaves open \
+                 (key {} alone has {others} chains of writers)",
+                t.key(key)
+            ));
+        }
         for q in first_chain + 1..last {
             before(&chains[first_chain], &chains[q], key, &readers, &mut known);
             for p in q + 1..last {
