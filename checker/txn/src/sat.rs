@@ -226,7 +226,7 @@ fn before(
 }
 
 /// Builds the polygraph, or says why it cannot be exact.
-fn prepare(h: &History, t: &Txns, order: OrderEdges) -> Result<Problem, String> {
+fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
     let n_txns = t.txns.len();
     // (key, value) -> (writer, final write of the key in it)
     let mut writer: HashMap<(u32, u32), (u32, bool)> = HashMap::default();
@@ -434,7 +434,6 @@ fn prepare(h: &History, t: &Txns, order: OrderEdges) -> Result<Problem, String> 
             }
         }
     }
-    let _ = h;
     Ok(Problem {
         n_nodes,
         known,
@@ -602,7 +601,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         found.skipped = Some("only rw-register histories".into());
         return found;
     }
-    let p = match prepare(h, t, order) {
+    let p = match prepare(t, order) {
         Ok(p) => p,
         Err(why) => {
             found.skipped = Some(why);
@@ -1042,10 +1041,25 @@ fn step_words(h: &History, t: &Txns, l: &Lab, forced: bool) -> String {
             v(d.a),
             v(d.b)
         ),
-        PROCESS => format!("T{a} and T{b} ran one after the other on one process, so T{a} <process T{b}"),
+        PROCESS => format!(
+            "T{a} and T{b} ran one after the other on process {}, so T{a} <process T{b}",
+            t.txns[a as usize].process
+        ),
         _ => {
-            let _ = h;
-            format!("T{a} completed before T{b} was invoked, so T{a} <realtime T{b}")
+            let at = |pos: usize| {
+                h.ops.get(pos).map_or(String::new(), |o| {
+                    if o.line > 0 {
+                        format!(" (line {})", o.line)
+                    } else {
+                        format!(" (op {})", o.index)
+                    }
+                })
+            };
+            format!(
+                "T{a} completed{} before T{b} was invoked{}, so T{a} <realtime T{b}",
+                at(t.txns[a as usize].complete_pos),
+                at(t.txns[b as usize].invoke_pos)
+            )
         }
     }
 }

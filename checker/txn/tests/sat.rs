@@ -493,3 +493,29 @@ fn values_nobody_wrote_leave_the_check_out() {
     assert!(f.skipped.unwrap().contains("no transaction wrote"));
     assert!(f.anomaly.is_none());
 }
+
+#[test]
+fn a_stale_read_in_real_time_is_only_a_strict_serializability_violation() {
+    // One at a time: T0 wrote x = 10, then T1 x = 11, then T2 read 10. Serial as T1 T0 T2;
+    // not in real-time order. No read-modify-write, no nil read: Elle's cycles see nothing.
+    let ts = vec![
+        t(0, &[(true, 1, 10)]),
+        t(1, &[(true, 1, 11)]),
+        t(2, &[(false, 1, 10)]),
+    ];
+    assert!(oracle(&ts, false, false) && !oracle(&ts, false, true));
+    let h = to_history(&ts);
+    assert_eq!(check_at(&h, "serializable").valid, Validity::Valid);
+    let r = check_at(&h, "strict-serializable");
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(
+        r.anomaly_types,
+        vec!["serializability-violation-realtime".to_string()]
+    );
+    assert!(r.not.contains(&"strict-serializable".to_string()));
+    for m in ["serializable", "strong-session-serializable"] {
+        assert!(!r.not.contains(&m.to_string()), "{m} ruled out");
+    }
+    let text = &r.anomalies["serializability-violation-realtime"][0].explanation;
+    assert!(text.contains("<realtime"), "{text}");
+}
