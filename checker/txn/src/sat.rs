@@ -73,6 +73,13 @@
 //! run, the verdict is Elle's alone (sound, not exact), and `stats.serializability.skipped`
 //! says so.
 //!
+//! ## Not yet
+//!
+//! Snapshot isolation (its polygraph needs the start/commit split of each transaction);
+//! splitting the constraints into independent components; the acyclicity check inside the
+//! solver (a `batsat` theory). Without the last two the check does not scale past a few hundred
+//! thousand open pairs (about 15,000 transactions of the benchmark's shape), hence the cap.
+//!
 //! ## Names
 //!
 //! An unsatisfiable polygraph is `serializability-violation` when no order edges were used
@@ -99,10 +106,13 @@ pub const ANOMALIES: [&str; 3] = [
 /// Cycles (node-disjoint, shortest through their start) turned into clauses per round.
 pub const CYCLES_PER_ROUND: usize = 64;
 
-/// At most this many open pairs of writers: beyond, the check does not run (`skipped`) rather
-/// than hold a solver variable and a constraint for each (a key written by 10,000 transactions
-/// without reading it has 50 million).
-pub const MAX_CONSTRAINTS: usize = 2_000_000;
+/// At most this many open pairs of writers: beyond, the check does not run (`skipped`, Elle's
+/// verdict stands). The lazy loop rebuilds the whole graph each round, and its rounds grow
+/// with the history: a valid 10,000-transaction history (278,000 pairs) takes 3 s, a
+/// 50,000-transaction one (≈1.4 million pairs) did not finish in 13 minutes. The cap keeps the
+/// default check of a large register history as fast as it was; lifting it needs the
+/// acyclicity check inside the solver and independent components (see the module docs).
+pub const MAX_CONSTRAINTS: usize = 400_000;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
 const PRUNE_BUDGET: usize = 200;
