@@ -8,7 +8,8 @@
 //! strict-serializable and causal histories for tests and benchmarks; [`reach`] answers the
 //! reachability questions that prune the cycle search. [`awdit`] decides read committed
 //! (Biswas–Enea), read atomic and causal consistency exactly by saturation, where the unknown
-//! version order leaves Elle's cycles blind.
+//! version order leaves Elle's cycles blind. [`sat`] decides serializability of rw-register
+//! histories exactly (a polygraph and a SAT solver), when nothing else already refuted it.
 //!
 //! Entry point: [`check`]. Validity: invalid when an anomaly found is prohibited by the
 //! requested models; unknown when the deadline passed, a bounded search was inconclusive, or
@@ -26,6 +27,7 @@ pub mod graph;
 pub mod model;
 pub mod reach;
 pub mod register;
+pub mod sat;
 pub mod scc;
 pub mod txn;
 
@@ -78,6 +80,7 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
         awdit::needed(&prohibited).map(|top| awdit::check(h, &txns, top, &opts.deadline));
     let t_saturation = started.elapsed();
 
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let mut result = CheckResult::valid();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (name, a) in inference.anomalies {
@@ -104,6 +107,25 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
             }
         }
     }
+    // The exact serializability check, only when nothing found so far refutes what it would
+    // decide (it costs a search) and the history is a register's.
+    let mut polygraph = None;
+    if let Some(sat_order) = sat::needed(&prohibited) {
+        let refuted = model::impossible_models(&result.anomaly_types).contains(match sat_order {
+            model::OrderEdges::None => "serializable",
+            model::OrderEdges::Process => "strong-session-serializable",
+            model::OrderEdges::Realtime => "strict-serializable",
+        });
+        if kind == Kind::RwRegister && !refuted && !found.timed_out {
+            let f = sat::check(h, &txns, kind, sat_order, &opts.deadline);
+            if let Some((name, a)) = &f.anomaly {
+                *counts.entry(name.to_string()).or_default() += 1;
+                result.add_anomaly(name, a.clone());
+            }
+            polygraph = Some(f);
+        }
+    }
+    let t_polygraph = started.elapsed();
     result.rule_out(model::impossible_models(&result.anomaly_types));
     let violated = result.anomaly_types.iter().any(|a| prohibited.contains(a));
     let n_ok = txns
@@ -129,6 +151,16 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
             result.unknown_reason = Some(
                 "the deadline passed during the cycle search or the saturation checks; no anomaly found before it".into(),
             );
+        } else if let Some(f) = polygraph.as_ref().filter(|f| f.timed_out) {
+            result.valid = Validity::Unknown;
+            result.unknown_reason = Some(format!(
+                "the deadline passed during the exact serializability check (polygraph and SAT \
+                 solver) with {} writer orders still open; no anomaly found before it",
+                f.stats
+                    .get("open_constraints")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+            ));
         } else if n_ok == 0 {
             result.valid = Validity::Unknown;
             result.unknown_reason = Some(
@@ -166,8 +198,28 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
             })
             .unwrap_or_default(),
     );
+    if let Some(f) = &polygraph {
+        let mut j = f.stats.clone();
+        j.insert("ms".into(), ms(t_polygraph - t_saturation).into());
+        j.insert(
+            "verdict".into(),
+            if f.anomaly.is_some() {
+                "not serializable"
+            } else if f.order.is_some() {
+                "serial order found"
+            } else if f.timed_out {
+                "deadline"
+            } else {
+                "skipped"
+            }
+            .into(),
+        );
+        if let Some(why) = &f.skipped {
+            j.insert("skipped".into(), why.clone().into());
+        }
+        result.stat("serializability", serde_json::Value::Object(j));
+    }
     result.stat("order_edges", format!("{order:?}").to_lowercase());
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     result.stat(
         "phase_ms",
         serde_json::json!({
@@ -176,7 +228,8 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
             "graph": ms(t_graph - t_infer),
             "cycle_search": ms(t_search - t_graph),
             "saturation": ms(t_saturation - t_search),
-            "report": ms(started.elapsed() - t_saturation),
+            "polygraph": ms(t_polygraph - t_saturation),
+            "report": ms(started.elapsed() - t_polygraph),
         }),
     );
     result.stat("check_ms", started.elapsed().as_millis() as u64);

@@ -168,7 +168,13 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("parallel-snapshot-isolation", &["internal", "G1a"]),
     (
         "serializable",
-        &["G1", "G2", "predicate-read-miss", "internal"],
+        &[
+            "G1",
+            "G2",
+            "predicate-read-miss",
+            "internal",
+            "serializability-violation",
+        ],
     ),
     ("read-committed", &["G1"]),
     (
@@ -202,7 +208,12 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("ROLA", &["lost-update"]),
     (
         "strict-serializable",
-        &["G1", "G1c-realtime", "G2-realtime"],
+        &[
+            "G1",
+            "G1c-realtime",
+            "G2-realtime",
+            "serializability-violation-realtime",
+        ],
     ),
     ("strong-session-read-uncommitted", &["G0-process"]),
     ("strong-session-read-committed", &["G1c-process"]),
@@ -216,7 +227,14 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
         "strong-snapshot-isolation",
         &["internal", "G1-realtime", "G-nonadjacent-realtime"],
     ),
-    ("strong-session-serializable", &["G1-process", "G2-process"]),
+    (
+        "strong-session-serializable",
+        &[
+            "G1-process",
+            "G2-process",
+            "serializability-violation-process",
+        ],
+    ),
     ("update-serializable", &["G1", "G-update"]),
 ];
 
@@ -301,6 +319,16 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     ("causality-violation", &["causality-violation-process"]),
     ("non-monotonic-read-process", &["fractured-read-process"]),
     ("fractured-read-process", &["causality-violation-process"]),
+    // The polygraph check's (`crate::sat`): no version order makes the graph acyclic; without
+    // order edges, with session order, with real time.
+    (
+        "serializability-violation",
+        &["serializability-violation-process"],
+    ),
+    (
+        "serializability-violation-process",
+        &["serializability-violation-realtime"],
+    ),
     // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
     // an aborted write (Elle has no name for it).
     ("garbage-read", &["G1a"]),
@@ -445,9 +473,10 @@ pub enum OrderEdges {
 /// graph: they use session order themselves and need no order edges there.
 pub fn order_edges_for(prohibited: &BTreeSet<String>) -> OrderEdges {
     let cycle_classes = || {
-        prohibited
-            .iter()
-            .filter(|a| !crate::awdit::ANOMALIES.contains(&a.as_str()))
+        prohibited.iter().filter(|a| {
+            !crate::awdit::ANOMALIES.contains(&a.as_str())
+                && !crate::sat::ANOMALIES.contains(&a.as_str())
+        })
     };
     if cycle_classes().any(|a| a.ends_with("-realtime")) {
         OrderEdges::Realtime
