@@ -294,6 +294,14 @@ pub fn check_ops_cancellable<M: Model>(
     });
     let decided =
         |o: &Outcome| matches!(o.verdict, Verdict::Linearizable | Verdict::NotLinearizable);
+    if let Ok(b) = &b {
+        debug_assert!(
+            !(decided(&a) && decided(b) && a.verdict != b.verdict),
+            "the two orders disagree: {:?} vs {:?}",
+            a.verdict,
+            b.verdict
+        );
+    }
     let mut o = match b {
         Ok(b) if decided(&b) && !decided(&a) => b,
         // A panic in the other thread is the same panic here.

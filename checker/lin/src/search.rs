@@ -25,7 +25,9 @@
 //! `b`'s; an op `c` placed before `p` needed nothing of `b`, since it was invoked before `a`
 //! returned (it preceded `a`), so before `b` returned. Same steps, same end state: by
 //! induction, whatever the search can reach it reaches with twins tried once, end states
-//! included. Twins must also agree on being `ok`, read-only, deferred and what they observe,
+//! included. (A linearization that places `b` and never `a` is one where `a` is `info`, and
+//! so is `b`: placing `a` in `b`'s stead is the same argument without the second swap.)
+//! Twins must also agree on being `ok`, read-only, deferred and what they observe,
 //! and take part in no extra order; the search checks that. Same history: 26M steps → 9M.
 //!
 //! Memoisation: a configuration is (set of linearized ops, model state); what happens after it
@@ -704,24 +706,25 @@ impl<'a, M: Model> SegSearch<'a, M> {
                         // while it moves: before that would pass the budget, forget the
                         // configurations behind the search (see `forget_behind`), or stop
                         // when that frees too little.
-                        let grows = self.cache.len() == self.cache.capacity();
-                        if grows
-                            && limits.held + 2 * self.bytes() > limits.memory
-                            && !self.forget_behind()
-                        {
-                            self.placed.unplace(j, info_id);
-                            return Some(Next::Stopped(Stop::Memory));
-                        }
+                        // Checked before the insertion, so that a stopped search has not
+                        // recorded a configuration it never explored.
                         let heap = if key.window.spilled() {
                             key.window.capacity() as u64 * 8 + 16
                         } else {
                             0
                         };
+                        let grows = self.cache.len() == self.cache.capacity();
+                        let after = if grows {
+                            2 * self.bytes()
+                        } else {
+                            self.bytes()
+                        } + heap;
+                        if limits.held + after > limits.memory && !self.forget_behind() {
+                            self.placed.unplace(j, info_id);
+                            return Some(Next::Stopped(Stop::Memory));
+                        }
                         if self.cache.insert(key) {
                             self.spilled += heap;
-                            if limits.held + self.bytes() > limits.memory {
-                                return Some(Next::Stopped(Stop::Memory));
-                            }
                             let prev = std::mem::replace(&mut self.state, next);
                             self.stack.push(Frame {
                                 entry,

@@ -112,7 +112,7 @@ pub fn read_before_written(reg: &Register, ops: &[LinOp<RegOp>]) -> Option<Fast<
         .filter_map(|(i, o)| {
             let done = o.complete?;
             let v = observes(o.op).filter(|&v| v != reg.initial)?;
-            let possible = first_write.get(&v).is_some_and(|&at| at < done);
+            let possible = first_write.get(&v).is_some_and(|&at| at <= done);
             (!possible).then_some((done, i, v))
         })
         .min()
