@@ -31,11 +31,22 @@ struct KeyUse {
     final_write: Option<u32>,
 }
 
-pub fn infer(h: &History, t: &Txns) -> Result<Inference, Error> {
-    let mut anomalies: Vec<(&'static str, Anomaly)> = Vec::new();
-    let desc = |i: u32| t.describe(h, i);
-    // (key, value) -> (writer, is final write of that key in the writer)
-    let mut writer: HashMap<(u32, u32), (u32, bool)> = HashMap::default();
+/// Per (key, value): the transaction that wrote it, and whether that write is its final
+/// write of the key.
+pub(crate) type Writers = HashMap<(u32, u32), (u32, bool)>;
+
+/// A value two transactions wrote to one key: `txn` (the later in the history) and `first`.
+pub(crate) struct WrittenTwice {
+    pub txn: u32,
+    pub first: u32,
+    pub key: u32,
+    pub val: u32,
+}
+
+/// Every written value's writer (see [`Writers`]), or the first value two transactions
+/// wrote to the same key: then reads of it have no one writer, and no check may guess.
+pub(crate) fn writers(t: &Txns) -> Result<Writers, WrittenTwice> {
+    let mut writer: Writers = HashMap::default();
     for (ti, txn) in t.txns.iter().enumerate() {
         for (mi, m) in txn.mops.iter().enumerate() {
             if let Mop::Write { key, val } = *m {
@@ -44,22 +55,36 @@ pub fn infer(h: &History, t: &Txns) -> Result<Inference, Error> {
                     .any(|m| matches!(m, Mop::Write { key: k, .. } if *k == key));
                 if let Some((prev, _)) = writer.insert((key, val), (ti as u32, last)) {
                     if prev != ti as u32 {
-                        return Err(Error::malformed(
-                            &t.source,
-                            txn.line,
-                            format!(
-                                "value {} is written to key {} twice (also at line {}); \
-                                 rw-register needs every written value to be unique per key",
-                                t.val(val),
-                                t.key(key),
-                                t.txns[prev as usize].line
-                            ),
-                        ));
+                        return Err(WrittenTwice {
+                            txn: ti as u32,
+                            first: prev,
+                            key,
+                            val,
+                        });
                     }
                 }
             }
         }
     }
+    Ok(writer)
+}
+
+pub fn infer(h: &History, t: &Txns) -> Result<Inference, Error> {
+    let mut anomalies: Vec<(&'static str, Anomaly)> = Vec::new();
+    let desc = |i: u32| t.describe(h, i);
+    let writer = writers(t).map_err(|twice| {
+        Error::malformed(
+            &t.source,
+            t.txns[twice.txn as usize].line,
+            format!(
+                "value {} is written to key {} twice (also at line {}); \
+                 rw-register needs every written value to be unique per key",
+                t.val(twice.val),
+                t.key(twice.key),
+                t.txns[twice.first as usize].line
+            ),
+        )
+    })?;
 
     // Per ok txn: external read / final write per key; internal and future reads.
     let mut uses: Vec<(u32, u32, KeyUse)> = Vec::new();

@@ -199,6 +199,18 @@ impl Problem {
             out,
         );
     }
+
+    /// [`Problem::edges`] of one choice, each labelled with it, appended to `out` (`buf`:
+    /// scratch).
+    fn labelled_edges(&self, c: usize, side: bool, buf: &mut Vec<E>, out: &mut Vec<Lab>) {
+        buf.clear();
+        self.edges(c, side, buf);
+        out.extend(buf.iter().map(|&dep| Lab {
+            dep,
+            c: c as u32,
+            side,
+        }));
+    }
 }
 
 /// The edges putting chain `a` before chain `b` (key `key`).
@@ -238,26 +250,13 @@ fn before(
 /// Builds the polygraph, or says why it cannot be exact.
 fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
     let n_txns = t.txns.len();
-    // (key, value) -> (writer, final write of the key in it)
-    let mut writer: HashMap<(u32, u32), (u32, bool)> = HashMap::default();
-    for (ti, txn) in t.txns.iter().enumerate() {
-        for (mi, m) in txn.mops.iter().enumerate() {
-            if let Mop::Write { key, val } = *m {
-                let last = !txn.mops[mi + 1..]
-                    .iter()
-                    .any(|m| matches!(m, Mop::Write { key: k, .. } if *k == key));
-                if let Some((prev, _)) = writer.insert((key, val), (ti as u32, last)) {
-                    if prev != ti as u32 {
-                        return Err(format!(
-                            "value {} is written to key {} twice",
-                            t.val(val),
-                            t.key(key)
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let writer = crate::register::writers(t).map_err(|twice| {
+        format!(
+            "value {} is written to key {} twice",
+            t.val(twice.val),
+            t.key(twice.key)
+        )
+    })?;
     // External reads and final writes of ok transactions.
     let mut ext: Vec<(u32, u32, u32)> = Vec::new(); // (txn, key, value)
     let mut finals: Vec<(u32, u32, u32)> = Vec::new();
@@ -737,13 +736,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                     }
                     pruned += 1;
                     changed = true;
-                    edges_buf.clear();
-                    p.edges(c, side, &mut edges_buf);
-                    known_now.extend(edges_buf.iter().map(|&dep| Lab {
-                        dep,
-                        c: c as u32,
-                        side,
-                    }));
+                    p.labelled_edges(c, side, &mut edges_buf, &mut known_now);
                 }
                 _ => {}
             }
@@ -819,13 +812,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         let mut all = known_now.clone();
         for &c in &open {
             let side = s.value_var(var[c].expect("open")) == lbool::TRUE;
-            edges_buf.clear();
-            p.edges(c, side, &mut edges_buf);
-            all.extend(edges_buf.iter().map(|&dep| Lab {
-                dep,
-                c: c as u32,
-                side,
-            }));
+            p.labelled_edges(c, side, &mut edges_buf, &mut all);
         }
         let g = csr(n, all);
         let (ord, left) = topo(&g, n, &prio);
