@@ -130,7 +130,7 @@ fn dispatch(h: &History, workload: &str, opts: &CheckOptions) -> Result<CheckRes
 
 /// `ok`/`fail`/`info` counts per `f` over client operations, plus totals.
 pub fn op_stats(h: &History) -> serde_json::Value {
-    let mut by_f: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    let mut by_f: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
     let mut totals = [0u64; 3];
     for call in h.calls() {
         let i = match call.outcome() {
@@ -138,14 +138,14 @@ pub fn op_stats(h: &History) -> serde_json::Value {
             OpType::Fail => 1,
             _ => 2,
         };
-        by_f.entry(call.f().to_string()).or_default()[i] += 1;
+        by_f.entry(call.f()).or_default()[i] += 1;
         totals[i] += 1;
     }
     let row = |c: [u64; 3]| serde_json::json!({"ok": c[0], "fail": c[1], "info": c[2]});
     let mut m = serde_json::Map::new();
     m.insert("total".into(), row(totals));
     for (f, c) in by_f {
-        m.insert(f, row(c));
+        m.insert(f.to_string(), row(c));
     }
     m.insert("records".into(), (h.ops.len() as u64).into());
     m.insert(

@@ -9,7 +9,7 @@ use crate::history::History;
 use crate::op::OpType;
 use crate::value::Value;
 use crate::verdict::Warning;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 const FAIL_MEANS: &str = "`fail` means the operation certainly did not happen; if it may have (a timeout, a lost connection), record `info` instead";
 const INFO_MEANS: &str = "`info` means the outcome is unknown and the op may take effect at any later time, so Jepsen gives the client a new process id instead of reusing this one";
@@ -79,17 +79,26 @@ fn read_result(v: &Value) -> Vec<(Option<Value>, Value)> {
 /// A read that returns a value only a `fail`ed write ever wrote. Values written more than once
 /// are skipped: the read may have seen the other write.
 fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
-    let mut writers: HashMap<(Option<Value>, Value), u32> = HashMap::new();
-    let mut failed: HashMap<(Option<Value>, Value), u32> = HashMap::new();
+    // The failed writes first (few), then how often each of their values was written: a
+    // table of every write would cost more than the rest of a small history's check.
+    let mut failed: HashMap<(Option<Value>, Value), (u32, u32)> = HashMap::default();
+    for c in h.calls().filter(|c| c.outcome() == OpType::Fail) {
+        if let Some(w) = written(c.f(), &c.invoke.value).filter(|w| !w.1.is_nil()) {
+            failed.entry(w).or_insert((c.invoke.line, 0));
+        }
+    }
+    if failed.is_empty() {
+        return;
+    }
     for c in h.calls() {
         if let Some(w) = written(c.f(), &c.invoke.value) {
-            *writers.entry(w.clone()).or_default() += 1;
-            if c.outcome() == OpType::Fail && !w.1.is_nil() {
-                failed.entry(w).or_insert(c.invoke.line);
+            if let Some((_, writers)) = failed.get_mut(&w) {
+                *writers += 1;
             }
         }
     }
-    failed.retain(|w, _| writers.get(w) == Some(&1));
+    failed.retain(|_, &mut (_, writers)| writers == 1);
+    let failed: HashMap<_, u32> = failed.into_iter().map(|(w, (line, _))| (w, line)).collect();
     if failed.is_empty() {
         return;
     }
@@ -164,7 +173,7 @@ fn inferred_processes(h: &History, out: &mut Vec<Warning>) {
 }
 
 fn op_after_info(h: &History, out: &mut Vec<Warning>) {
-    let mut crashed: HashMap<i64, u32> = HashMap::new();
+    let mut crashed: HashMap<i64, u32> = HashMap::default();
     let mut n = 0;
     let mut first = None;
     for c in h.calls() {
@@ -279,7 +288,7 @@ fn non_client(h: &History, out: &mut Vec<Warning>) {
 }
 
 fn duplicate_writes(h: &History, workload: &str, out: &mut Vec<Warning>) {
-    let mut seen: HashMap<(Option<Value>, Value), u32> = HashMap::new();
+    let mut seen: HashMap<(Option<Value>, Value), u32> = HashMap::default();
     let mut n = 0;
     let mut first = None;
     let mut note = |key: Option<Value>, v: Value, line: u32| {

@@ -229,13 +229,14 @@ pub fn check_ops_with<M: Model>(
 /// [`check_ops_with`], stopping with `Unknown` soon after `cancel` becomes true or after
 /// `max_steps` model steps (reason [`CANCELLED`] or [`OUT_OF_STEPS`]).
 ///
-/// A search that is not done within [`Strategy::race`] steps starts again as two searches on
-/// two threads, one trying candidates by return, the other by invocation (see `search`),
-/// each with half the memory budget: the first verdict wins and stops the other. Which
-/// order finds a linearization sooner depends on the history (a stale read that another
-/// write explains can take the order by return 30 times longer, while on most histories it
-/// is the faster one, up to 100 times); both are exact, so racing them costs at most
-/// twice the better one's time on two cores, and on one core the sum of both.
+/// A search (by return) that is not done within [`Strategy::race`] steps gets a rival on a
+/// second thread, a search by invocation from the start (see `search`); the first goes on
+/// where it was, each with half the memory budget, and the first verdict wins and stops the
+/// other. Which order finds a linearization sooner depends on the history (a stale read that
+/// another write explains can take the order by return 30 times longer, while on most
+/// histories it is the faster one, up to 100 times); both are exact, so on two cores the
+/// race takes the better one's time, or the rival's plus the steps before it started, and on
+/// one core at most the sum of both.
 pub fn check_ops_cancellable<M: Model>(
     model: &M,
     ops: &[LinOp<M::Op>],
@@ -248,80 +249,106 @@ pub fn check_ops_cancellable<M: Model>(
         race: 0,
         ..strategy
     };
-    if strategy.race == 0 || !strategy.deadline_first {
-        return check_once(model, ops, opts, alone, cancel, None, max_steps);
+    if strategy.race == 0 || !strategy.deadline_first || strategy.race >= max_steps {
+        return check_once(model, ops, opts, alone, [cancel, None], max_steps, None);
     }
-    let first = check_once(
-        model,
-        ops,
-        opts,
-        alone,
-        cancel,
-        None,
-        max_steps.min(strategy.race),
-    );
-    let out_of_race_budget =
-        first.verdict == Verdict::Unknown(OUT_OF_STEPS.to_string()) && strategy.race < max_steps;
-    if !out_of_race_budget {
-        return first;
-    }
-    let memory = opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT) / 2;
-    let by_return = CheckOptions {
-        memory_limit: Some(memory),
-        ..opts.clone()
-    };
     let by_invocation = CheckOptions {
         progress: false,
-        ..by_return.clone()
+        memory_limit: Some(opts.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT) / 2),
+        ..opts.clone()
     };
     let other = Strategy {
         deadline_first: false,
         ..alone
     };
     let (done_a, done_b) = (AtomicBool::new(false), AtomicBool::new(false));
-    let left = max_steps.saturating_sub(first.steps);
-    let run = |opts: &CheckOptions, s: Strategy, mine: &AtomicBool, theirs: &AtomicBool| {
-        let o = check_once(model, ops, opts, s, cancel, Some(theirs), left);
-        if matches!(o.verdict, Verdict::Linearizable | Verdict::NotLinearizable) {
-            mine.store(true, Ordering::Relaxed);
-        }
-        o
-    };
-    let (a, b) = std::thread::scope(|scope| {
-        let b = scope.spawn(|| run(&by_invocation, other, &done_b, &done_a));
-        let a = run(&by_return, alone, &done_a, &done_b);
-        (a, b.join())
-    });
     let decided =
         |o: &Outcome| matches!(o.verdict, Verdict::Linearizable | Verdict::NotLinearizable);
-    if let Ok(b) = &b {
-        debug_assert!(
-            !(decided(&a) && decided(b) && a.verdict != b.verdict),
-            "the two orders disagree: {:?} vs {:?}",
-            a.verdict,
-            b.verdict
+    std::thread::scope(|scope| {
+        let mut rival = None;
+        let mut begin = |steps: u64| {
+            let (opts, done_a, done_b) = (&by_invocation, &done_a, &done_b);
+            rival = Some((
+                steps,
+                scope.spawn(move || {
+                    let o = check_once(
+                        model,
+                        ops,
+                        opts,
+                        other,
+                        [cancel, Some(done_a)],
+                        max_steps,
+                        None,
+                    );
+                    if decided(&o) {
+                        done_b.store(true, Ordering::Relaxed);
+                    }
+                    o
+                }),
+            ));
+        };
+        let race = Race {
+            at: strategy.race,
+            begin: &mut begin,
+        };
+        let a = check_once(
+            model,
+            ops,
+            opts,
+            alone,
+            [cancel, Some(&done_b)],
+            max_steps,
+            Some(race),
         );
-    }
-    let mut o = match b {
-        Ok(b) if decided(&b) && !decided(&a) => b,
-        // A panic in the other thread is the same panic here.
-        Err(e) => std::panic::resume_unwind(e),
-        Ok(_) => a,
-    };
-    o.steps += first.steps;
-    o
+        if decided(&a) {
+            done_a.store(true, Ordering::Relaxed);
+        }
+        let Some((before, b)) = rival else {
+            return a;
+        };
+        match b.join() {
+            // A panic in the other thread is the same panic here.
+            Err(e) => std::panic::resume_unwind(e),
+            Ok(b) => {
+                debug_assert!(
+                    !(decided(&a) && decided(&b) && a.verdict != b.verdict),
+                    "the two orders disagree: {:?} vs {:?}",
+                    a.verdict,
+                    b.verdict
+                );
+                if decided(&b) && !decided(&a) {
+                    // The steps of the search by return before the race, and the winner's.
+                    Outcome {
+                        steps: b.steps + before,
+                        ..b
+                    }
+                } else {
+                    a
+                }
+            }
+        }
+    })
 }
 
-/// One search of the whole history with one strategy (see [`check_ops_cancellable`]);
-/// `rival`: the other search of a race, whose verdict stops this one.
+/// The start of a race (see [`check_ops_cancellable`]): once the search has taken `at`
+/// steps, `begin` (given the steps so far) starts the rival, and the search goes on with half
+/// the memory budget.
+struct Race<'r> {
+    at: u64,
+    begin: &'r mut dyn FnMut(u64),
+}
+
+/// One search of the whole history with one strategy (see [`check_ops_cancellable`]). It
+/// stops once `cancel` or `rival` is set (`rival`: the other search of a race, set when that
+/// one has a verdict); `race`: when to start the rival, if this search is the one by return.
 fn check_once<M: Model>(
     model: &M,
     ops: &[LinOp<M::Op>],
     opts: &CheckOptions,
     strategy: Strategy,
-    cancel: Option<&AtomicBool>,
-    rival: Option<&AtomicBool>,
+    [cancel, rival]: [Option<&AtomicBool>; 2],
     max_steps: u64,
+    mut race: Option<Race<'_>>,
 ) -> Outcome {
     let p = plan(model, ops, strategy.split, strategy.prune);
     let mut limits = Limits {
@@ -403,10 +430,18 @@ fn check_once<M: Model>(
     };
     while !levels.is_empty() {
         limits.held = held;
+        let race_at = race.as_ref().map_or(u64::MAX, |r| r.at);
+        if limits.steps >= race_at {
+            if let Some(r) = race.take() {
+                (r.begin)(limits.steps);
+                limits.memory /= 2;
+            }
+            continue;
+        }
         let lv = &mut levels[cur];
         let next = lv.seg + 1;
         if lv.eager {
-            match lv.search.next_end(&mut limits, lv.pause_at) {
+            match lv.search.next_end(&mut limits, lv.pause_at.min(race_at)) {
                 Next::End(s) => {
                     lv.found.push(s);
                     if lv.found.len() <= MAX_CARRIED_STATES {
@@ -430,6 +465,7 @@ fn check_once<M: Model>(
                     }
                     continue;
                 }
+                Next::Paused if limits.steps >= race_at => continue,
                 Next::Paused => {}
                 Next::Stopped(why) => {
                     stopped = Some(why);
@@ -450,7 +486,7 @@ fn check_once<M: Model>(
         }
         let refutable = early && lv.complete && cur == 0;
         let pause = if refutable { refute_at } else { u64::MAX };
-        match lv.search.next_end(&mut limits, pause) {
+        match lv.search.next_end(&mut limits, pause.min(race_at)) {
             Next::End(_) if next == segs.len() => break,
             Next::End(s) => {
                 if cur + 1 == levels.len() {
@@ -472,6 +508,7 @@ fn check_once<M: Model>(
                 switch(&mut levels, &mut held, cur, cur - 1);
                 cur -= 1;
             }
+            Next::Paused if limits.steps >= race_at => continue,
             Next::Paused => {
                 // Still searching: look for a core around where it is stuck.
                 let window = &segs[lv.seg];

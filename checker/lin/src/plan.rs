@@ -30,6 +30,7 @@
 //! repeat it took 10⁸ steps to confirm the one end state found after 10³.)
 
 use crate::model::{LinOp, Model};
+use crate::search::{sorted_events, unpack_event};
 use rustc_hash::FxHashMap;
 
 /// The search plan: segments of op indices, in order.
@@ -99,21 +100,14 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
     }
 
     // Sweep events in real-time order (calls before returns at equal positions).
-    let mut events: Vec<(usize, bool, usize)> = Vec::with_capacity(kept.len() * 2);
-    for &i in &kept {
-        events.push((ops[i].invoke, false, i));
-        if let Some(c) = ops[i].complete {
-            events.push((c, true, i));
-        }
-    }
-    events.sort_unstable();
+    let events = sorted_events(kept.iter().map(|&i| (ops[i].invoke, ops[i].complete, i)));
     let mut segments = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut pending_ok = 0usize;
     // Pending info ops, and how many of them can never be pruned (no token).
     let mut pool: Vec<usize> = Vec::new();
     let mut stuck_in_pool = 0usize;
-    for (_, is_ret, i) in events {
+    for (_, is_ret, i) in events.into_iter().map(unpack_event) {
         if !is_ret {
             current.push(i);
             if ops[i].complete.is_some() {

@@ -148,18 +148,66 @@ struct Events {
     prev: Vec<u32>,
 }
 
+/// A history event as one sortable word: position (31 bits), return after call (1 bit),
+/// op index (32 bits). Positions are record numbers and ops are indices into one history,
+/// so both fit; the sort is then a sort of integers, which the small histories' checks,
+/// dominated by such set-up, feel.
+pub(crate) fn pack_event(position: usize, is_return: bool, op: usize) -> u64 {
+    debug_assert!(position < 1 << 31 && op < 1 << 32);
+    ((position as u64) << 33) | (u64::from(is_return) << 32) | op as u64
+}
+
+/// The events of `(invoke, complete, op)` triples, packed ([`pack_event`]) and sorted.
+/// Ops come in invocation order and their returns nearly so: the calls are checked, the
+/// returns sorted by a sort that takes runs as they come, and the two merged.
+pub(crate) fn sorted_events(ops: impl Iterator<Item = (usize, Option<usize>, usize)>) -> Vec<u64> {
+    let mut calls = Vec::new();
+    let mut rets = Vec::new();
+    for (invoke, complete, j) in ops {
+        calls.push(pack_event(invoke, false, j));
+        if let Some(c) = complete {
+            rets.push(pack_event(c, true, j));
+        }
+    }
+    if !calls.is_sorted() {
+        calls.sort_unstable();
+    }
+    rets.sort();
+    let mut out = Vec::with_capacity(calls.len() + rets.len());
+    let (mut a, mut b) = (0, 0);
+    while a < calls.len() && b < rets.len() {
+        if calls[a] < rets[b] {
+            out.push(calls[a]);
+            a += 1;
+        } else {
+            out.push(rets[b]);
+            b += 1;
+        }
+    }
+    out.extend_from_slice(&calls[a..]);
+    out.extend_from_slice(&rets[b..]);
+    out
+}
+
+/// The inverse of [`pack_event`].
+pub(crate) fn unpack_event(packed: u64) -> (usize, bool, usize) {
+    (
+        (packed >> 33) as usize,
+        packed & (1 << 32) != 0,
+        (packed & 0xffff_ffff) as usize,
+    )
+}
+
 impl Events {
     fn new<O>(ops: &[&LinOp<O>]) -> Events {
-        // (position, is_return, local op). Calls sort before returns at equal positions, which
-        // makes such ops concurrent: the permissive reading.
-        let mut evs: Vec<(usize, bool, u32)> = Vec::with_capacity(ops.len() * 2);
-        for (j, o) in ops.iter().enumerate() {
-            evs.push((o.invoke, false, j as u32));
-            if let Some(c) = o.complete {
-                evs.push((c, true, j as u32));
-            }
-        }
-        evs.sort_unstable();
+        // (position, is_return, local op), packed into one word so that the sort compares
+        // integers. Calls sort before returns at equal positions, which makes such ops
+        // concurrent: the permissive reading.
+        let evs = sorted_events(
+            ops.iter()
+                .enumerate()
+                .map(|(j, o)| (o.invoke, o.complete, j)),
+        );
         let n = evs.len() + 1;
         let mut e = Events {
             op: vec![NIL; n],
@@ -169,7 +217,9 @@ impl Events {
             prev: vec![NIL; n],
         };
         let mut call_of = vec![NIL; ops.len()];
-        for (i, &(_, is_ret, j)) in evs.iter().enumerate() {
+        for (i, &packed) in evs.iter().enumerate() {
+            let (_, is_ret, j) = unpack_event(packed);
+            let j = j as u32;
             let id = (i + 1) as u32;
             e.op[id as usize] = j;
             e.is_call[id as usize] = !is_ret;
@@ -448,7 +498,9 @@ pub struct SegSearch<'a, M: Model> {
     /// Twin class per op (`Model::twin_key`, refined by what else the search asks of an op),
     /// or `NIL`: among candidates of one class only the one returning first is tried.
     twin: Vec<u32>,
-    deadline_first: bool,
+    /// Per call event, when `strategy.deadline_first`: its place among candidates as one
+    /// word (read-only first, then by return event, `info` ops last, ties by call event).
+    order: Vec<u64>,
     /// Whether [`SegSearch::forget_behind`] may drop memo entries (`Strategy::forget`).
     forget: bool,
     /// Whether a search from a start is under way (`state`, `need`, `ok_left`, `entry` and
@@ -507,6 +559,16 @@ impl<'a, M: Model> SegSearch<'a, M> {
             })
             .collect();
         let placed = Placed::new(&ops);
+        let order = if strategy.deadline_first {
+            (0..ev.op.len())
+                .map(|e| {
+                    let writes = !read_only.get(ev.op[e] as usize).copied().unwrap_or(false);
+                    (u64::from(writes) << 63) | (u64::from(ev.ret[e]) << 31) | e as u64
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         SegSearch {
             model,
             ops,
@@ -543,7 +605,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             frames: Vec::new(),
             cursor: 0,
             twin,
-            deadline_first: strategy.deadline_first,
+            order,
             forget: strategy.forget,
         }
     }
@@ -587,6 +649,14 @@ impl<'a, M: Model> SegSearch<'a, M> {
                     return Next::Exhausted;
                 };
                 self.started += 1;
+                if self.cache.capacity() == 0 {
+                    // About one configuration per op is the least a search stores: growing
+                    // to that by doubling would re-hash every key a dozen times.
+                    let want = self.ops.len().min(1 << 14);
+                    if limits.held + 2 * want as u64 * self.entry_bytes <= limits.memory / 4 {
+                        self.cache.reserve(want);
+                    }
+                }
                 let key = self.placed.key(s0.clone(), None);
                 if !self.cache.insert(key) {
                     continue;
@@ -599,7 +669,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
                 self.ok_left = self.ok_total;
                 self.cands.clear();
                 self.frames.clear();
-                self.fill();
+                self.fill(None);
                 self.running = true;
             }
             match self.run(limits, pause_at) {
@@ -612,22 +682,62 @@ impl<'a, M: Model> SegSearch<'a, M> {
     /// The candidates of the current configuration, as a new frame: the calls before the
     /// first return in the list (the ops that may go next in real time), read-only ops
     /// first, then by return (`info` ops last) when `strategy.deadline_first`.
-    fn fill(&mut self) {
+    fn fill(&mut self, placed: Option<u32>) {
         let start = self.cands.len();
+        let before = self.frames.last().copied();
         self.frames.push(start);
         self.cursor = 0;
         let ev = &self.ev;
+        if let (Some(x), Some(from), false) = (placed, before, self.order.is_empty()) {
+            // The frame after placing `x` is the last one without `x`, plus the calls its
+            // return hid when it was the first return: those come after every call of the
+            // last frame in real time, so they are the calls past the first `kept`. The
+            // last frame is in order already: copy it, and insert the few new calls.
+            for i in from..start {
+                let e = self.cands[i];
+                if e != x {
+                    self.cands.push(e);
+                }
+            }
+            let kept = self.cands.len() - start;
+            let mut e = ev.next[HEAD as usize];
+            let mut seen = 0;
+            while e != NIL && ev.is_call[e as usize] {
+                if seen >= kept {
+                    let key = self.order[e as usize];
+                    let order = &self.order;
+                    let at =
+                        start + self.cands[start..].partition_point(|&c| order[c as usize] < key);
+                    self.cands.insert(at, e);
+                }
+                seen += 1;
+                e = ev.next[e as usize];
+            }
+            debug_assert_eq!(self.cands[start..], self.sorted_calls()[..]);
+            return;
+        }
         let mut e = ev.next[HEAD as usize];
         while e != NIL && ev.is_call[e as usize] {
             self.cands.push(e);
             e = ev.next[e as usize];
         }
-        if self.deadline_first {
-            let ro = &self.read_only;
-            self.cands[start..].sort_unstable_by_key(|&e| {
-                (!ro[ev.op[e as usize] as usize], ev.ret[e as usize], e)
-            });
+        if !self.order.is_empty() {
+            let order = &self.order;
+            self.cands[start..].sort_unstable_by_key(|&e| order[e as usize]);
         }
+    }
+
+    /// The candidates as [`SegSearch::fill`] computes them without a last frame.
+    fn sorted_calls(&self) -> Vec<u32> {
+        let ev = &self.ev;
+        let mut out = Vec::new();
+        let mut e = ev.next[HEAD as usize];
+        while e != NIL && ev.is_call[e as usize] {
+            out.push(e);
+            e = ev.next[e as usize];
+        }
+        out.sort_unstable_by_key(|&e| self.order[e as usize]);
+        out
     }
 
     /// Whether a twin of the candidate at `at` (same twin class) is in the current frame and
@@ -742,7 +852,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
                                 self.ok_left -= 1;
                             }
                             self.note_progress();
-                            self.fill();
+                            self.fill(Some(entry));
                             continue;
                         }
                         self.placed.unplace(j, info_id);
@@ -821,10 +931,12 @@ impl<'a, M: Model> SegSearch<'a, M> {
             best.states.clear();
             best.states.push(self.state.clone());
             let from = self.stack.len().saturating_sub(TAIL);
-            best.tail = self.stack[from..]
-                .iter()
-                .map(|f| self.ev.op[f.entry as usize] as usize)
-                .collect();
+            best.tail.clear();
+            best.tail.extend(
+                self.stack[from..]
+                    .iter()
+                    .map(|f| self.ev.op[f.entry as usize] as usize),
+            );
         } else if done == best.ok_placed
             && best.states.len() < MAX_STATES
             && !best.states.contains(&self.state)
