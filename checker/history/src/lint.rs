@@ -42,18 +42,18 @@ pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
 
 /// For a write-like op, the (key, value) it would make visible: `[k v]` tuples are independent
 /// keys; a cas writes its new value.
-fn written(f: &str, v: &Value) -> Option<(Option<Value>, Value)> {
-    let single = |v: &Value| match f {
-        "write" | "add" | "enqueue" | "put" => Some(v.clone()),
-        "cas" => v.as_seq().filter(|s| s.len() == 2).map(|s| s[1].clone()),
+fn written<'v>(f: &str, v: &'v Value) -> Option<(Option<&'v Value>, &'v Value)> {
+    let single = |v: &'v Value| match f {
+        "write" | "add" | "enqueue" | "put" => Some(v),
+        "cas" => v.as_seq().filter(|s| s.len() == 2).map(|s| &s[1]),
         _ => None,
     };
     match v.as_seq() {
         Some([k, inner]) if matches!(inner, Value::List(_)) || f != "cas" => {
             if f == "cas" {
-                single(inner).map(|w| (Some(k.clone()), w))
+                single(inner).map(|w| (Some(k), w))
             } else if matches!(f, "write" | "put") {
-                Some((Some(k.clone()), inner.clone()))
+                Some((Some(k), inner))
             } else {
                 single(v).map(|w| (None, w))
             }
@@ -62,17 +62,17 @@ fn written(f: &str, v: &Value) -> Option<(Option<Value>, Value)> {
     }
 }
 
-fn read_result(v: &Value) -> Vec<(Option<Value>, Value)> {
+fn read_result(v: &Value) -> Vec<(Option<&Value>, &Value)> {
     match v.as_seq() {
         Some([k, inner]) if !matches!(k, Value::List(_)) => {
-            vec![(Some(k.clone()), inner.clone()), (None, v.clone())]
+            vec![(Some(k), inner), (None, v)]
         }
         Some(items) => {
-            let mut out = vec![(None, v.clone())];
-            out.extend(items.iter().map(|x| (None, x.clone())));
+            let mut out = vec![(None, v)];
+            out.extend(items.iter().map(|x| (None, x)));
             out
         }
-        None => vec![(None, v.clone())],
+        None => vec![(None, v)],
     }
 }
 
@@ -81,7 +81,7 @@ fn read_result(v: &Value) -> Vec<(Option<Value>, Value)> {
 fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
     // The failed writes first (few), then how often each of their values was written: a
     // table of every write would cost more than the rest of a small history's check.
-    let mut failed: HashMap<(Option<Value>, Value), (u32, u32)> = HashMap::default();
+    let mut failed: HashMap<(Option<&Value>, &Value), (u32, u32)> = HashMap::default();
     for c in h.calls().filter(|c| c.outcome() == OpType::Fail) {
         if let Some(w) = written(c.f(), &c.invoke.value).filter(|w| !w.1.is_nil()) {
             failed.entry(w).or_insert((c.invoke.line, 0));

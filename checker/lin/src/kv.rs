@@ -109,16 +109,21 @@ fn tuple_keys(
     initial: &Value,
 ) -> Result<(Register, Keyed<crate::models::register::RegOp>), Error> {
     let mut m = Register::new(initial);
-    let split = |v: &Value| -> Option<(Value, Value)> {
+    fn split(v: &Value) -> Option<(&Value, &Value)> {
         match v.as_seq() {
-            Some([k, x]) => Some((k.clone(), x.clone())),
+            Some([k, x]) => Some((k, x)),
             _ => None,
         }
-    };
+    }
     m.nil_possible |= h
         .calls()
-        .any(|c| split(&c.invoke.value).is_some_and(|(_, x)| Register::writes_nil(c.f(), &x)));
+        .any(|c| split(&c.invoke.value).is_some_and(|(_, x)| Register::writes_nil(c.f(), x)));
     let mut by_key: BTreeMap<String, Vec<LinOp<crate::models::register::RegOp>>> = BTreeMap::new();
+    // Keys are few and repeat: ops go to a slot per key value, named once; slots whose
+    // values print alike are merged at the end.
+    let mut slot_of: rustc_hash::FxHashMap<&Value, usize> = rustc_hash::FxHashMap::default();
+    let mut slots: Vec<(String, Vec<LinOp<crate::models::register::RegOp>>)> = Vec::new();
+    let nil = Value::Nil;
     for (i, call) in h.calls().enumerate() {
         let ok = match call.outcome() {
             OpType::Ok => true,
@@ -135,15 +140,27 @@ fn tuple_keys(
         };
         let x = match split(call.value()) {
             Some((_, x)) => x,
-            None => Value::Nil,
+            None => &nil,
         };
-        if let Some(op) = m.op(call.f(), &x, ok).map_err(|e| bad_call(h, &call, e))? {
-            by_key.entry(key_text(&k)).or_default().push(LinOp {
+        if let Some(op) = m.op(call.f(), x, ok).map_err(|e| bad_call(h, &call, e))? {
+            let slot = *slot_of.entry(k).or_insert_with(|| {
+                slots.push((key_text(k), Vec::new()));
+                slots.len() - 1
+            });
+            slots[slot].1.push(LinOp {
                 op,
                 invoke: call.invoke_pos,
                 complete: ok.then_some(call.complete_pos),
                 call: i,
             });
+        }
+    }
+    for (text, ops) in slots {
+        let all = by_key.entry(text).or_default();
+        let merged = !all.is_empty();
+        all.extend(ops);
+        if merged {
+            all.sort_by_key(|o| o.call);
         }
     }
     m.merge_unobserved(by_key.values());
