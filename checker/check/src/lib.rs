@@ -105,6 +105,51 @@ pub fn check_history(
     Ok(result)
 }
 
+/// [`check_history`] for a `list-append` or `rw-register` history read in the compact form
+/// ([`labrys_txn::compact`]: its transactions' values are in `reader`, not in the ops): the
+/// same rules, checker, stats and lint, hence the same answer, errors included.
+pub fn check_history_compact(
+    history: &History,
+    reader: labrys_txn::compact::Reader,
+    workload: &str,
+    opts: &CheckOptions,
+) -> Result<CheckResult, CheckError> {
+    if !matches!(workload, "list-append" | "rw-register") {
+        return Err(CheckError::History(HistoryError::malformed(
+            &history.source,
+            0,
+            format!("the compact reading is for list-append and rw-register, not {workload:?}"),
+        )));
+    }
+    let opts = &CheckOptions {
+        deadline: opts.deadline.earlier_by(Duration::from_nanos(
+            AFTER_CHECK_NS_PER_OP * history.ops.len() as u64,
+        )),
+        ..opts.clone()
+    };
+    let mut duplicate_writes = None;
+    let mut result = if history.pairs.is_empty() {
+        CheckResult::valid()
+    } else {
+        // Stripped values are empty lists here, which fit every transactional shape (they
+        // were stripped only when they had it); values left in their ops are checked as ever.
+        check_shape(history, workload)?;
+        labrys_txn::check_with(workload, history, opts, |_| {
+            let t = reader.into_txns(history)?;
+            duplicate_writes = t.compact.as_ref().and_then(|c| c.duplicate_writes());
+            Ok(t)
+        })
+        .map_err(|e| CheckError::History(e.with_col(|line| col_of(history, line))))?
+    };
+    let counts = op_stats(history);
+    result.stats.entry("ops").or_insert(counts);
+    result
+        .warnings
+        .extend(lint::lint_but_duplicate_writes(history, workload));
+    result.warnings.extend(duplicate_writes);
+    Ok(result)
+}
+
 /// The column of the record that starts at `line` (records are in file order).
 fn col_of(h: &History, line: u32) -> Option<u32> {
     let i = h.ops.partition_point(|o| o.line < line);

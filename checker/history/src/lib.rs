@@ -20,6 +20,6 @@ pub mod verdict;
 pub use error::Error;
 pub use history::{Call, History, Pair};
 pub use op::{Op, OpType, Process};
-pub use read::{read_file, read_file_within, read_str, Format, ReadLimits};
+pub use read::{read_file, read_file_with_hook, read_file_within, read_str, Format, ReadLimits};
 pub use value::Value;
 pub use verdict::{Anomaly, CheckOptions, CheckResult, Deadline, Validity, Warning};

@@ -17,15 +17,17 @@ const UNIQUE_MEANS: &str = "this workload infers which write a read saw from the
 
 /// Lints a paired history for `workload`.
 pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
-    let mut out = Vec::new();
-    no_client_ops(h, &mut out);
-    inferred_processes(h, &mut out);
-    failed_write_read(h, &mut out);
-    op_after_info(h, &mut out);
-    time_backwards(h, &mut out);
-    non_client(h, &mut out);
-    failed_faults(h, &mut out);
-    if matches!(
+    let mut out = lint_but_duplicate_writes(h, workload);
+    if writes_unique(workload) {
+        duplicate_writes(h, workload, &mut out);
+    }
+    out
+}
+
+/// Whether `workload` infers which write a read saw from the value alone, so that lint looks
+/// for values written twice.
+pub fn writes_unique(workload: &str) -> bool {
+    matches!(
         workload,
         "list-append"
             | "rw-register"
@@ -34,9 +36,21 @@ pub fn lint(h: &History, workload: &str) -> Vec<Warning> {
             | "fifo-queue"
             | "unordered-queue"
             | "total-queue"
-    ) {
-        duplicate_writes(h, workload, &mut out);
-    }
+    )
+}
+
+/// Every lint but the duplicate-writes one, for a caller that finds duplicate writes in its
+/// own form of the values (`labrys-txn`'s compact reading, whose ops hold no values) and words
+/// them with [`duplicate_writes_warning`]; [`lint`] is this plus that.
+pub fn lint_but_duplicate_writes(h: &History, _workload: &str) -> Vec<Warning> {
+    let mut out = Vec::new();
+    no_client_ops(h, &mut out);
+    inferred_processes(h, &mut out);
+    failed_write_read(h, &mut out);
+    op_after_info(h, &mut out);
+    time_backwards(h, &mut out);
+    non_client(h, &mut out);
+    failed_faults(h, &mut out);
     out
 }
 
@@ -318,13 +332,25 @@ fn duplicate_writes(h: &History, workload: &str, out: &mut Vec<Warning>) {
         }
     }
     if let Some((line, prev, key, v)) = first {
-        let on = key.map(|k| format!(" to key {k}")).unwrap_or_default();
-        out.push(Warning {
-            kind: "duplicate-writes".into(),
-            line,
-            message: format!(
-                "value {v} is written{on} at line {line} and already at line {prev}; {n} repeated write(s) in all. {UNIQUE_MEANS}."
-            ),
-        });
+        out.push(duplicate_writes_warning(n, line, prev, key.as_ref(), &v));
+    }
+}
+
+/// The `duplicate-writes` warning: `n` repeated writes, the first of value `v` (to `key`) at
+/// `line`, written already at `prev`.
+pub fn duplicate_writes_warning(
+    n: usize,
+    line: u32,
+    prev: u32,
+    key: Option<&Value>,
+    v: &Value,
+) -> Warning {
+    let on = key.map(|k| format!(" to key {k}")).unwrap_or_default();
+    Warning {
+        kind: "duplicate-writes".into(),
+        line,
+        message: format!(
+            "value {v} is written{on} at line {line} and already at line {prev}; {n} repeated write(s) in all. {UNIQUE_MEANS}."
+        ),
     }
 }

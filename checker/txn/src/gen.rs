@@ -124,12 +124,20 @@ fn unapplied(mops: &[GMop]) -> Vec<Value> {
 
 /// Generates a strict-serializable history.
 pub fn generate(c: &GenConfig) -> History {
+    let mut ops: Vec<Op> = Vec::with_capacity(c.txns * 2);
+    generate_each(c, &mut |op| ops.push(op));
+    History::from_ops(ops, "generated").expect("generated histories are well-formed")
+}
+
+/// [`generate`], handing each op to `emit` in history order instead of keeping them: a
+/// ten-million-transaction history can be written to a file without being held.
+pub fn generate_each(c: &GenConfig, emit: &mut dyn FnMut(Op)) {
     let mut rng = Rng::new(c.seed);
     let mut store = Store {
         lists: HashMap::new(),
         regs: HashMap::new(),
     };
-    let mut ops: Vec<Op> = Vec::with_capacity(c.txns * 2);
+    let mut n_ops: u64 = 0;
     // Active keys and their write counts; next fresh key; next value per key.
     let mut active: Vec<(i64, usize)> = (0..c.keys as i64).map(|k| (k, 0)).collect();
     let mut next_key = c.keys as i64;
@@ -141,11 +149,12 @@ pub fn generate(c: &GenConfig) -> History {
     let mut done = 0;
     while done < c.txns {
         let i = rng.below(c.clients as u64) as usize;
-        let push = |ops: &mut Vec<Op>, kind, p, v| {
-            let idx = ops.len() as u64;
+        let mut push = |_: (), kind, p, v| {
+            let idx = n_ops;
+            n_ops += 1;
             let mut op = Op::new(idx, kind, p, "txn", Value::List(v));
             op.time = Some(idx as i64 * 1000);
-            ops.push(op);
+            emit(op);
         };
         match pending[i].take() {
             None if started < c.txns => {
@@ -171,7 +180,7 @@ pub fn generate(c: &GenConfig) -> History {
                         mops.push(GMop::Read(k));
                     }
                 }
-                push(&mut ops, OpType::Invoke, process[i], unapplied(&mops));
+                push((), OpType::Invoke, process[i], unapplied(&mops));
                 pending[i] = Some(mops);
                 started += 1;
             }
@@ -179,23 +188,22 @@ pub fn generate(c: &GenConfig) -> History {
             Some(mops) => {
                 let r = rng.below(1000) as u32;
                 if r < c.fail_per_mille {
-                    push(&mut ops, OpType::Fail, process[i], unapplied(&mops));
+                    push((), OpType::Fail, process[i], unapplied(&mops));
                 } else if r < c.fail_per_mille + c.info_per_mille {
                     if rng.below(2) == 0 {
                         store.apply(&mops);
                     }
-                    push(&mut ops, OpType::Info, process[i], unapplied(&mops));
+                    push((), OpType::Info, process[i], unapplied(&mops));
                     process[i] = next_process;
                     next_process += 1;
                 } else {
                     let v = store.apply(&mops);
-                    push(&mut ops, OpType::Ok, process[i], v);
+                    push((), OpType::Ok, process[i], v);
                 }
                 done += 1;
             }
         }
     }
-    History::from_ops(ops, "generated").expect("generated histories are well-formed")
 }
 
 /// Shape of a history from a causally consistent store ([`generate_causal`]).

@@ -19,6 +19,7 @@
 
 pub mod append;
 pub mod awdit;
+pub mod compact;
 pub mod cycles;
 pub mod dot;
 pub mod explain;
@@ -42,6 +43,18 @@ pub const MAX_PER_TYPE: usize = 32;
 /// Checks a `list-append` or `rw-register` history against `opts.consistency_models`
 /// (default strict-serializable). Writes DOT files of cycles into `opts.out_dir` when set.
 pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckResult, Error> {
+    check_with(workload, h, opts, |kind| Txns::from_history(h, kind))
+}
+
+/// [`check`] with the transactions from `txns` (given the workload's micro-op kind) rather
+/// than read from `h`: [`compact::Reader::into_txns`] for a history read in the compact form,
+/// whose ops hold no values.
+pub fn check_with(
+    workload: &str,
+    h: &History,
+    opts: &CheckOptions,
+    txns: impl FnOnce(Kind) -> Result<Txns, Error>,
+) -> Result<CheckResult, Error> {
     let started = Instant::now();
     let kind = match workload {
         "list-append" => Kind::ListAppend,
@@ -58,7 +71,7 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
         model::resolve(&opts.consistency_models).map_err(|e| Error::malformed(&h.source, 0, e))?;
     let prohibited = model::prohibited_anomalies(&models);
     let order = model::order_edges_for(&prohibited);
-    let txns = Txns::from_history(h, kind)?;
+    let txns = txns(kind)?;
     let t_parse = started.elapsed();
     let inference = match kind {
         Kind::ListAppend => append::infer(h, &txns)?,

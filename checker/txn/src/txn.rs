@@ -46,8 +46,8 @@ pub enum Mop {
 /// allocation per read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListRef {
-    start: u32,
-    len: u32,
+    pub(crate) start: u32,
+    pub(crate) len: u32,
 }
 
 /// Interned id of `nil` among register values.
@@ -77,18 +77,22 @@ pub struct Txns {
     pub keys: Vec<Value>,
     pub vals: Vec<Value>,
     pub source: String,
+    /// The values of the ops a compact reading left empty ([`crate::compact`]), from which
+    /// [`Txns::describe`] and [`Txns::op_value`] rebuild them; `None` when read from a
+    /// [`History`] that holds every value.
+    pub compact: Option<Box<crate::compact::Stripped>>,
 }
 
 #[derive(Default)]
-struct Interner {
+pub(crate) struct Interner {
     ids: HashMap<Value, u32>,
     /// Integers, the usual case, without hashing or cloning a `Value`.
     ints: HashMap<i64, u32>,
-    vals: Vec<Value>,
+    pub(crate) vals: Vec<Value>,
 }
 
 impl Interner {
-    fn id(&mut self, v: &Value) -> u32 {
+    pub(crate) fn id(&mut self, v: &Value) -> u32 {
         if let Value::Int(n) = v {
             if let Some(&i) = self.ints.get(n) {
                 return i;
@@ -128,13 +132,27 @@ impl Txns {
             keys: c.keys.vals,
             vals: c.vals.vals,
             source: h.source.clone(),
+            compact: None,
         })
+    }
+
+    /// The value of op `pos` of `h` as recorded: the op's own, or rebuilt from the compact
+    /// form when a compact reading left it empty.
+    pub fn op_value<'a>(&'a self, h: &'a History, pos: usize) -> std::borrow::Cow<'a, Value> {
+        match self.compact.as_ref().and_then(|c| c.rebuild(self, pos)) {
+            Some(v) => std::borrow::Cow::Owned(v),
+            None => std::borrow::Cow::Borrowed(&h.ops[pos].value),
+        }
     }
 
     /// `T12` plus where to find it: process, line, and the micro-ops as recorded.
     pub fn describe(&self, h: &History, t: u32) -> String {
         let txn = &self.txns[t as usize];
         let call = h.call(h.pairs[txn.call]);
+        let value = match txn.outcome {
+            Outcome::Ok => self.op_value(h, txn.complete_pos),
+            _ => self.op_value(h, txn.invoke_pos),
+        };
         let outcome = match txn.outcome {
             Outcome::Ok => "ok",
             Outcome::Fail => "fail",
@@ -145,11 +163,7 @@ impl Txns {
         } else {
             format!("op {}", call.invoke.index)
         };
-        format!(
-            "T{t} (process {}, {at}, {outcome}: {})",
-            txn.process,
-            call.value()
-        )
+        format!("T{t} (process {}, {at}, {outcome}: {})", txn.process, value)
     }
 
     /// The elements of a list read.
@@ -207,69 +221,15 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
                     value.kind()
                 )));
         };
-        let mut mops = Vec::with_capacity(list.len());
-        for m in list {
-            let parts = m.as_seq().unwrap_or(&[]);
-            if parts.len() != 3 {
-                return Err(bad(format!(
-                    "micro-op {m} is not a 3-element list; expected [f key value]"
-                )));
-            }
-            let tag = parts[0].as_name().unwrap_or("");
-            let key = c.keys.id(&parts[1]);
-            let v = &parts[2];
-            let read_known = outcome == Outcome::Ok;
-            let mop = match (kind, tag) {
-                (Kind::ListAppend, "append") => Mop::Append {
-                    key,
-                    val: c.vals.id(v),
-                },
-                (Kind::ListAppend, "r") => {
-                    let start = c.elems.len() as u32;
-                    let list = if !read_known {
-                        None
-                    } else if v.is_nil() {
-                        // An ok read of nil: the key has never been appended to.
-                        Some(ListRef { start, len: 0 })
-                    } else {
-                        let Some(items) = v.as_seq() else {
-                            return Err(bad(format!(
-                                "read of key {} returned {}; expected a list or nil",
-                                parts[1],
-                                v.kind()
-                            )));
-                        };
-                        for e in items {
-                            c.elems.push(c.vals.id(e));
-                        }
-                        Some(ListRef {
-                            start,
-                            len: c.elems.len() as u32 - start,
-                        })
-                    };
-                    Mop::ReadList { key, list }
-                }
-                (Kind::RwRegister, "w") => Mop::Write {
-                    key,
-                    val: c.vals.id(v),
-                },
-                (Kind::RwRegister, "r") => Mop::ReadReg {
-                    key,
-                    val: if read_known { Some(c.vals.id(v)) } else { None },
-                },
-                _ => {
-                    let expected = match kind {
-                        Kind::ListAppend => ":append or :r",
-                        Kind::RwRegister => ":w or :r",
-                    };
-                    return Err(bad(format!(
-                        "micro-op {m} has function {}; expected {expected}",
-                        parts[0]
-                    )));
-                }
-            };
-            mops.push(mop);
-        }
+        let mops = parse_mops(
+            kind,
+            list,
+            outcome == Outcome::Ok,
+            &mut c.keys,
+            &mut c.vals,
+            &mut c.elems,
+            &bad,
+        )?;
         c.txns.push(Txn {
             outcome,
             process: call.process(),
@@ -281,4 +241,80 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
         });
     }
     Ok(c)
+}
+
+/// The micro-ops of one transaction value `list`, interning keys and values and putting list
+/// reads' elements in `elems`; `read_known`: reads carry their results (an ok completion).
+pub(crate) fn parse_mops(
+    kind: Kind,
+    list: &[Value],
+    read_known: bool,
+    keys: &mut Interner,
+    vals: &mut Interner,
+    elems: &mut Vec<u32>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<Vec<Mop>, Error> {
+    let mut mops = Vec::with_capacity(list.len());
+    for m in list {
+        let parts = m.as_seq().unwrap_or(&[]);
+        if parts.len() != 3 {
+            return Err(bad(format!(
+                "micro-op {m} is not a 3-element list; expected [f key value]"
+            )));
+        }
+        let tag = parts[0].as_name().unwrap_or("");
+        let key = keys.id(&parts[1]);
+        let v = &parts[2];
+        let mop = match (kind, tag) {
+            (Kind::ListAppend, "append") => Mop::Append {
+                key,
+                val: vals.id(v),
+            },
+            (Kind::ListAppend, "r") => {
+                let start = elems.len() as u32;
+                let list = if !read_known {
+                    None
+                } else if v.is_nil() {
+                    // An ok read of nil: the key has never been appended to.
+                    Some(ListRef { start, len: 0 })
+                } else {
+                    let Some(items) = v.as_seq() else {
+                        return Err(bad(format!(
+                            "read of key {} returned {}; expected a list or nil",
+                            parts[1],
+                            v.kind()
+                        )));
+                    };
+                    for e in items {
+                        elems.push(vals.id(e));
+                    }
+                    Some(ListRef {
+                        start,
+                        len: elems.len() as u32 - start,
+                    })
+                };
+                Mop::ReadList { key, list }
+            }
+            (Kind::RwRegister, "w") => Mop::Write {
+                key,
+                val: vals.id(v),
+            },
+            (Kind::RwRegister, "r") => Mop::ReadReg {
+                key,
+                val: if read_known { Some(vals.id(v)) } else { None },
+            },
+            _ => {
+                let expected = match kind {
+                    Kind::ListAppend => ":append or :r",
+                    Kind::RwRegister => ":w or :r",
+                };
+                return Err(bad(format!(
+                    "micro-op {m} has function {}; expected {expected}",
+                    parts[0]
+                )));
+            }
+        };
+        mops.push(mop);
+    }
+    Ok(mops)
 }

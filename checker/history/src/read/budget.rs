@@ -150,6 +150,13 @@ impl Budget {
         Ok(())
     }
 
+    /// An op already kept now holds `after` bytes instead of `before` (a reader's hook moved
+    /// its value into a compact form elsewhere): the running total follows.
+    pub(crate) fn rekeep(&self, before: u64, after: u64) {
+        self.used
+            .set(self.used.get().saturating_sub(before).saturating_add(after));
+    }
+
     /// The reason the last charge failed, if one did.
     pub(crate) fn exceeded(&self) -> Option<Exceeded> {
         self.exceeded.get()

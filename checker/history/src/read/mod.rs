@@ -76,6 +76,43 @@ pub fn read_file_within(path: &Path, format: Format, limits: ReadLimits) -> Resu
     read_history(&mut input, &name, format, limits, hint)
 }
 
+/// A hook that sees each op as it is read, before it is kept: it may move the op's value into
+/// a compact form of its own (leaving a cheaper value in the op) and returns the bytes that
+/// form now holds for the op, which replace the value's in the memory budget. `labrys-txn`'s
+/// compact reading of transactional histories is built on it: 20 million ops whose values are
+/// trees of [`crate::Value`]s would not fit in memory, their micro-ops as flat integers do.
+pub type OpHook<'a> = &'a mut dyn FnMut(usize, &mut Op) -> u64;
+
+/// Reads and pairs a history file within `limits`, handing each op to `hook` first (see
+/// [`OpHook`]).
+pub fn read_file_with_hook(
+    path: &Path,
+    format: Format,
+    limits: ReadLimits,
+    hook: OpHook<'_>,
+) -> Result<History, Error> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    let hint = file
+        .metadata()
+        .map(|m| m.len() / 40)
+        .unwrap_or(0)
+        .min(1 << 28) as usize;
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    read_history_hooked(&mut input, &name, format, limits, hint, Some(hook))
+}
+
+/// [`read_file_with_hook`] from any buffered reader (tests).
+pub fn read_with_hook<R: BufRead>(
+    mut input: R,
+    source: &str,
+    format: Format,
+    limits: ReadLimits,
+    hook: OpHook<'_>,
+) -> Result<History, Error> {
+    read_history_hooked(&mut input, source, format, limits, 0, Some(hook))
+}
+
 /// Reads and pairs a history held in memory (tests, examples).
 pub fn read_str(text: &str, source: &str, format: Format) -> Result<History, Error> {
     read(text.as_bytes(), source, format)
@@ -99,7 +136,7 @@ pub fn read_within<R: BufRead>(
 /// Reads the records without pairing them.
 pub fn read_ops<R: BufRead>(input: &mut R, source: &str, format: Format) -> Result<Vec<Op>, Error> {
     let budget = Budget::unlimited();
-    read_ops_into(input, source, format, &budget, 0).map(|(ops, _)| ops)
+    read_ops_into(input, source, format, &budget, 0, None).map(|(ops, _)| ops)
 }
 
 fn read_history<R: BufRead>(
@@ -109,8 +146,19 @@ fn read_history<R: BufRead>(
     limits: ReadLimits,
     capacity: usize,
 ) -> Result<History, Error> {
+    read_history_hooked(input, source, format, limits, capacity, None)
+}
+
+fn read_history_hooked<R: BufRead>(
+    input: &mut R,
+    source: &str,
+    format: Format,
+    limits: ReadLimits,
+    capacity: usize,
+    hook: Option<OpHook<'_>>,
+) -> Result<History, Error> {
     let budget = Budget::new(limits);
-    let (ops, processes_inferred) = read_ops_into(input, source, format, &budget, capacity)?;
+    let (ops, processes_inferred) = read_ops_into(input, source, format, &budget, capacity, hook)?;
     let mut h = History::from_ops(ops, source)?;
     h.processes_inferred = processes_inferred;
     h.held_bytes = budget.used();
@@ -124,13 +172,19 @@ fn read_ops_into<R: BufRead>(
     format: Format,
     budget: &Budget,
     capacity: usize,
+    mut hook: Option<OpHook<'_>>,
 ) -> Result<(Vec<Op>, bool), Error> {
     let format = match format {
         Format::Auto => detect(input, source)?,
         f => f,
     };
     let mut ops = Vec::with_capacity(capacity);
-    let mut sink = |op: Op| {
+    let mut sink = |mut op: Op| {
+        if let Some(hook) = hook.as_mut() {
+            let before = budget::value_heap(&op.value);
+            let held = hook(ops.len(), &mut op);
+            budget.rekeep(before, budget::value_heap(&op.value) + held);
+        }
         ops.push(op);
         Ok(())
     };
