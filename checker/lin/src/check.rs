@@ -19,6 +19,12 @@ pub const MAX_CARRIED_STATES: usize = 64;
 /// depth-first instead (see [`Level`] and [`Strategy::enumerate`]).
 pub const EAGER_STEPS: u64 = 20_000;
 
+/// See [`Strategy::eager_from`]: enumerating a segment's end states only frees memory (the
+/// searches of the segments before it), which a history this short never needs, while it
+/// searches the segment exhaustively where depth-first stops at its first end state (a
+/// 1,000-op history of three segments: 20,027 steps enumerating, 5,796 depth-first).
+pub const EAGER_FROM_OPS: usize = 20_000;
+
 /// One segment in the depth-first search over segments of [`check_ops_cancellable`].
 ///
 /// A linearization of the history is one of each segment in turn, each starting where the
@@ -31,7 +37,8 @@ pub const EAGER_STEPS: u64 = 20_000;
 /// linearization costs, as in Porcupine. Enumerating every end state up front (within
 /// [`Strategy::enumerate`] steps) proves the history up to there leaves no other state, so
 /// the searches before it are dropped: memory stays bounded by the segments since the last
-/// such point.
+/// such point. Histories shorter than [`Strategy::eager_from`] ops never enumerate: what
+/// that frees is small, and it searches each segment to the end.
 ///
 /// Exact: the history is linearizable iff some sequence of end states chains through every
 /// segment; the depth-first search tries every end state of every segment from every start
@@ -101,6 +108,8 @@ pub struct Strategy {
     /// the searches before it, before it goes on depth-first over segments (see [`Level`]);
     /// 0: always depth-first. Default [`EAGER_STEPS`].
     pub enumerate: u64,
+    /// Histories of fewer ops never enumerate (see [`EAGER_FROM_OPS`]).
+    pub eager_from: usize,
     /// Try the candidates that must return first first (read-only ops before all); else
     /// in invocation order (see `search`).
     pub deadline_first: bool,
@@ -132,6 +141,7 @@ impl Default for Strategy {
             order: true,
             shrink: true,
             enumerate: EAGER_STEPS,
+            eager_from: EAGER_FROM_OPS,
             deadline_first: true,
             twins: true,
             refute: REFUTE_AFTER,
@@ -401,7 +411,10 @@ fn check_once<M: Model>(
         Level {
             seg: k,
             search,
-            eager: strategy.enumerate > 0 && complete && k + 1 < segs.len(),
+            eager: strategy.enumerate > 0
+                && ops.len() >= strategy.eager_from
+                && complete
+                && k + 1 < segs.len(),
             pause_at: steps.saturating_add(strategy.enumerate),
             found: Vec::new(),
             held: 0,

@@ -133,6 +133,7 @@ fn strategies() -> impl Iterator<Item = Strategy> {
             (false, true) => 2,
             (false, false) => 0,
         },
+        eager_from: 0,
         // The candidate orders, spread over the other bits by two odd multipliers so that
         // every pair of them meets every other option.
         deadline_first: (b as u32 * 37) & 4 != 0,
@@ -595,7 +596,7 @@ proptest! {
         let run = |s: Strategy| {
             check_ops_cancellable(&model, &ops, &CheckOptions::default(), s, None, 3_000_000).verdict
         };
-        let base = Strategy { fast: false, ..Strategy::default() };
+        let base = Strategy { fast: false, eager_from: 0, ..Strategy::default() };
         let one = run(Strategy { split: false, ..base });
         for enumerate in [0, 1, 7, 40, base.enumerate] {
             let got = run(Strategy { enumerate, ..base });
