@@ -191,6 +191,7 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
             "G-nonadjacent",
             "lost-update",
             "causality-violation",
+            "snapshot-isolation-violation",
         ],
     ),
     (
@@ -221,7 +222,12 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("strong-read-committed", &["G1c-realtime"]),
     (
         "strong-session-snapshot-isolation",
-        &["internal", "G1-process", "G-nonadjacent-process"],
+        &[
+            "internal",
+            "G1-process",
+            "G-nonadjacent-process",
+            "snapshot-isolation-violation-process",
+        ],
     ),
     (
         "strong-snapshot-isolation",
@@ -328,6 +334,12 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     (
         "serializability-violation-process",
         &["serializability-violation-realtime"],
+    ),
+    // The polygraph's snapshot-isolation check (`crate::sat`): without order edges, with
+    // session order.
+    (
+        "snapshot-isolation-violation",
+        &["snapshot-isolation-violation-process"],
     ),
     // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
     // an aborted write (Elle has no name for it).

@@ -131,11 +131,41 @@ pub fn needed(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEd
     }
 }
 
-fn name(order: OrderEdges) -> &'static str {
-    match order {
-        OrderEdges::None => ANOMALIES[0],
-        OrderEdges::Process => ANOMALIES[1],
-        OrderEdges::Realtime => ANOMALIES[2],
+/// The snapshot-isolation anomaly names: without order edges (plain `snapshot-isolation`), with
+/// session order (`strong-session-snapshot-isolation`).
+pub const SI_ANOMALIES: [&str; 2] = [
+    "snapshot-isolation-violation",
+    "snapshot-isolation-violation-process",
+];
+
+/// Which order edges the snapshot-isolation check must use for the requested models, or `None`
+/// when no requested model implies snapshot isolation. Real time is not modelled: a request
+/// for `strong-snapshot-isolation` gets the session-order check (sound: what it refutes,
+/// strong-session SI, is implied by strong SI).
+pub fn needed_si(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEdges> {
+    if prohibited.contains(SI_ANOMALIES[1]) {
+        Some(OrderEdges::Process)
+    } else if prohibited.contains(SI_ANOMALIES[0]) {
+        Some(OrderEdges::None)
+    } else {
+        None
+    }
+}
+
+/// What the polygraph decides: serializability, or snapshot isolation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Serializable,
+    SnapshotIsolation,
+}
+
+fn name(level: Level, order: OrderEdges) -> &'static str {
+    match (level, order) {
+        (Level::Serializable, OrderEdges::None) => ANOMALIES[0],
+        (Level::Serializable, OrderEdges::Process) => ANOMALIES[1],
+        (Level::Serializable, OrderEdges::Realtime) => ANOMALIES[2],
+        (Level::SnapshotIsolation, OrderEdges::None) => SI_ANOMALIES[0],
+        (Level::SnapshotIsolation, _) => SI_ANOMALIES[1],
     }
 }
 
@@ -146,6 +176,10 @@ pub struct Found {
     pub anomaly: Option<(&'static str, Anomaly)>,
     /// When serializable: a serial order of the committed transactions.
     pub order: Option<Vec<u32>>,
+    /// When the level holds: a version order of every key written (key, its committed
+    /// writers in order) that the verdict rests on: with it the graph has no cycle the level
+    /// forbids.
+    pub versions: Option<Vec<(u32, Vec<u32>)>>,
     /// The deadline passed before an answer.
     pub timed_out: bool,
     /// Why the check did not run (it cannot be exact on this history).
@@ -175,9 +209,16 @@ struct Chain {
 const BOT: u32 = u32::MAX - 1;
 
 struct Problem {
+    /// Nodes of the search graph: `base`, or `2 * base` for snapshot isolation (see [`lift`]).
     n_nodes: usize,
+    /// Nodes of the dependency graph (transactions, then virtual completion nodes).
+    base: usize,
+    /// Snapshot isolation: edges are [`lift`]ed.
+    si: bool,
     known: Vec<E>,
     chains: Vec<Chain>,
+    /// Per key with writers: the key and its chains `start..end` (`start`: the chain of `⊥`).
+    key_chains: Vec<(u32, u32, u32)>,
     constraints: Vec<Constraint>,
     /// Readers (external, committed) of each (key, value).
     readers: HashMap<(u32, u32), Vec<u32>>,
@@ -191,6 +232,7 @@ impl Problem {
     fn edges(&self, c: usize, side: bool, out: &mut Vec<E>) {
         let k = self.constraints[c];
         let (a, b) = if side { (k.p, k.q) } else { (k.q, k.p) };
+        let start = out.len();
         before(
             &self.chains[a as usize],
             &self.chains[b as usize],
@@ -198,6 +240,9 @@ impl Problem {
             &self.readers,
             out,
         );
+        if self.si {
+            lift(self.base as u32, out, start);
+        }
     }
 
     /// [`Problem::edges`] of one choice, each labelled with it, appended to `out` (`buf`:
@@ -210,6 +255,29 @@ impl Problem {
             c: c as u32,
             side,
         }));
+    }
+}
+
+/// Snapshot isolation's graph, from the dependency edges `out[start..]` (in place): each node
+/// `u` has two copies, `u` ("reached by a ww, wr or order edge, or a start": an rw edge may
+/// follow) and `u + base` ("reached by an rw edge": the next edge is not rw). A dependency
+/// edge `u → v` becomes `u → v` and `u + base → v`; an rw edge `u → v` becomes `u → v + base`.
+/// A cycle of this graph is a cycle of dependencies in which no two rw edges are adjacent
+/// (going round), and every such cycle lifts to one: so this graph is acyclic iff
+/// `(ww ∪ wr ∪ so) ; rw?` is, which is snapshot isolation (Cerone and Gotsman, "Analysing
+/// snapshot isolation", 2016; the construction PolySI checks).
+fn lift(base: u32, out: &mut Vec<E>, start: usize) {
+    let end = out.len();
+    for i in start..end {
+        let d = out[i];
+        if d.kind == RW {
+            out[i].to = d.to + base;
+        } else {
+            out.push(Dep {
+                from: d.from + base,
+                ..d
+            });
+        }
     }
 }
 
@@ -248,7 +316,7 @@ fn before(
 }
 
 /// Builds the polygraph, or says why it cannot be exact.
-fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
+fn prepare(t: &Txns, order: OrderEdges, si: bool) -> Result<Problem, String> {
     let n_txns = t.txns.len();
     let writer = crate::register::writers(t).map_err(|twice| {
         format!(
@@ -351,6 +419,7 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
         }
     }
     let mut chains: Vec<Chain> = Vec::new();
+    let mut key_chains: Vec<(u32, u32, u32)> = Vec::new();
     let mut constraints: Vec<Constraint> = Vec::new();
     for (key, ws) in by_key {
         // successor of each value: the writer that read it and then wrote.
@@ -399,6 +468,7 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
             return Err(format!("cyclic versions on key {}", t.key(key)));
         }
         let last = chains.len();
+        key_chains.push((key, first_chain as u32, last as u32));
         let others = last - first_chain - 1;
         if constraints.len() + others * others.saturating_sub(1) / 2 > MAX_CONSTRAINTS {
             return Err(format!(
@@ -443,10 +513,16 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
             }
         }
     }
+    if si {
+        lift(n_nodes as u32, &mut known, 0);
+    }
     Ok(Problem {
-        n_nodes,
+        n_nodes: if si { 2 * n_nodes } else { n_nodes },
+        base: n_nodes,
+        si,
         known,
         chains,
+        key_chains,
         constraints,
         readers,
         n_txns,
@@ -585,7 +661,38 @@ fn cycles(g: &Csr, left: &[bool], max: usize, deadline: &Deadline) -> Vec<Vec<La
 
 /// Decides serializability (with the order edges `order`) of a register history.
 pub fn check(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &Deadline) -> Found {
-    let mut found = check_with(h, t, kind, order, deadline);
+    check_level(h, t, kind, Level::Serializable, order, deadline)
+}
+
+/// Decides snapshot isolation (with session order when `order` is not `None`; real time is
+/// taken as session order) of a register history.
+pub fn check_si(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
+    let order = if order == OrderEdges::None {
+        order
+    } else {
+        OrderEdges::Process
+    };
+    check_level(h, t, kind, Level::SnapshotIsolation, order, deadline)
+}
+
+/// Decides `level` with the order edges `order`; a violation is named after the weakest model
+/// it refutes (checked again with fewer order edges).
+pub fn check_level(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    level: Level,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
+    let started = std::time::Instant::now();
+    let mut found = check_with(h, t, kind, level, order, deadline);
     // Name a violation after the weakest model it refutes.
     if found.anomaly.is_some() && order != OrderEdges::None && !deadline.expired() {
         let weaker: &[OrderEdges] = if order == OrderEdges::Realtime {
@@ -594,23 +701,34 @@ pub fn check(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &De
             &[OrderEdges::None]
         };
         for &o in weaker {
-            let f = check_with(h, t, kind, o, deadline);
+            let f = check_with(h, t, kind, level, o, deadline);
             if f.anomaly.is_some() {
                 found.anomaly = f.anomaly;
                 break;
             }
         }
     }
+    found.stats.insert(
+        "ms".into(),
+        (started.elapsed().as_secs_f64() * 1000.0).into(),
+    );
     found
 }
 
-fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &Deadline) -> Found {
+fn check_with(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    level: Level,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
     let mut found = Found::default();
     if kind != Kind::RwRegister {
         found.skipped = Some("only rw-register histories".into());
         return found;
     }
-    let p = match prepare(t, order) {
+    let p = match prepare(t, order, level == Level::SnapshotIsolation) {
         Ok(p) => p,
         Err(why) => {
             found.skipped = Some(why);
@@ -627,6 +745,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     // Priority for ties: completion (or invocation) position; virtual nodes by their position.
     let prio: Vec<u64> = (0..n)
         .map(|u| {
+            let u = u % p.base;
             if u < p.n_txns {
                 let x = &t.txns[u];
                 if x.outcome == Outcome::Ok {
@@ -653,7 +772,10 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     if kleft.iter().any(|&x| x) {
         let cyc = cycles(&kg, &kleft, 1, deadline);
         let none = HashMap::default();
-        found.anomaly = Some((name(order), explain(h, t, &p, order, &[], &cyc, &none)));
+        found.anomaly = Some((
+            name(level, order),
+            explain(h, t, &p, level, order, &[], &cyc, &none),
+        ));
         return found;
     }
     let mut rank = vec![0u32; n];
@@ -679,8 +801,8 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             // Forced choices closed a cycle: every completion is cyclic.
             let cyc = cycles(&g, &left, 1, deadline);
             found.anomaly = Some((
-                name(order),
-                explain(h, t, &p, order, &[], &cyc, &why_forced),
+                name(level, order),
+                explain(h, t, &p, level, order, &[], &cyc, &why_forced),
             ));
             return found;
         }
@@ -697,9 +819,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             }
             if deadline.expired() {
                 found.timed_out = true;
-                found
-                    .stats
-                    .insert("open_constraints".into(), (m - pruned).into());
+                open_stats(&p, t, &forced, &mut found);
                 return found;
             }
             let mut closes = [None, None];
@@ -723,8 +843,8 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             match closes {
                 [Some(a), Some(b)] => {
                     found.anomaly = Some((
-                        name(order),
-                        explain(h, t, &p, order, &[c], &[a, b], &why_forced),
+                        name(level, order),
+                        explain(h, t, &p, level, order, &[c], &[a, b], &why_forced),
                     ));
                     return found;
                 }
@@ -796,17 +916,15 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 v
             };
             found.anomaly = Some((
-                name(order),
-                explain(h, t, &p, order, &involved, &shortest, &why_forced),
+                name(level, order),
+                explain(h, t, &p, level, order, &involved, &shortest, &why_forced),
             ));
             return found;
         }
         if r != lbool::TRUE {
             found.timed_out = true;
             found.stats.insert("sat_rounds".into(), iterations.into());
-            found
-                .stats
-                .insert("open_constraints".into(), open.len().into());
+            open_stats(&p, t, &forced, &mut found);
             return found;
         }
         let mut all = known_now.clone();
@@ -819,11 +937,19 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         if !left.iter().any(|&x| x) {
             found.stats.insert("sat_rounds".into(), iterations.into());
             found.stats.insert("sat_clauses".into(), clauses.into());
-            found.order = Some(
-                ord.into_iter()
-                    .filter(|&u| (u as usize) < p.n_txns)
-                    .collect(),
-            );
+            if level == Level::Serializable {
+                found.order = Some(
+                    ord.into_iter()
+                        .filter(|&u| (u as usize) < p.n_txns)
+                        .collect(),
+                );
+            }
+            let sides: Vec<bool> = (0..m)
+                .map(|c| {
+                    forced[c].unwrap_or_else(|| s.value_var(var[c].expect("open")) == lbool::TRUE)
+                })
+                .collect();
+            found.versions = Some(versions(&p, &sides));
             return found;
         }
         for cyc in cycles(&g, &left, CYCLES_PER_ROUND, deadline) {
@@ -847,12 +973,60 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         if deadline.expired() {
             found.timed_out = true;
             found.stats.insert("sat_rounds".into(), iterations.into());
-            found
-                .stats
-                .insert("open_constraints".into(), open.len().into());
+            open_stats(&p, t, &forced, &mut found);
             return found;
         }
     }
+}
+
+/// What is open when the deadline stops the check: `open_constraints`, the pairs of writers
+/// (or chains) whose order is not yet settled (forced by the pruning or not), and `open_keys`,
+/// the few keys holding most of them with their counts (each key's constraints are a
+/// component of the choice: they share no variable with another key's).
+fn open_stats(p: &Problem, t: &Txns, forced: &[Option<bool>], found: &mut Found) {
+    let mut per_key: HashMap<u32, usize> = HashMap::default();
+    for (c, k) in p.constraints.iter().enumerate() {
+        if forced[c].is_none() {
+            *per_key.entry(k.key).or_default() += 1;
+        }
+    }
+    let open: usize = per_key.values().sum();
+    let mut keys: Vec<(u32, usize)> = per_key.into_iter().collect();
+    keys.sort_by_key(|&(k, n)| (std::cmp::Reverse(n), k));
+    let words: Vec<String> = keys
+        .iter()
+        .take(5)
+        .map(|&(k, n)| format!("{} ({n})", t.key(k)))
+        .collect();
+    found.stats.insert("open_constraints".into(), open.into());
+    found
+        .stats
+        .insert("open_keys".into(), words.join(", ").into());
+}
+
+/// The version order of each key that the choices `sides` (one per constraint) make: the
+/// chains of a key ordered by how many of its other chains each precedes (the choices that
+/// left the graph acyclic are a total order of them).
+fn versions(p: &Problem, sides: &[bool]) -> Vec<(u32, Vec<u32>)> {
+    let mut wins = vec![0u32; p.chains.len()];
+    for (c, &side) in sides.iter().enumerate() {
+        let k = p.constraints[c];
+        wins[if side { k.p } else { k.q } as usize] += 1;
+    }
+    p.key_chains
+        .iter()
+        .map(|&(key, start, end)| {
+            let mut cs: Vec<u32> = (start..end).collect();
+            // `⊥`'s chain first, then by wins.
+            cs[1..].sort_by_key(|&c| std::cmp::Reverse(wins[c as usize]));
+            let ws = cs
+                .iter()
+                .flat_map(|&c| p.chains[c as usize].w.iter().map(|&(w, _)| w))
+                .filter(|&w| w != BOT)
+                .collect();
+            (key, ws)
+        })
+        .collect()
 }
 
 /// A path `from ⇝ to` over known edges, if the bounded search finds one. `rank` (a topological
@@ -910,6 +1084,7 @@ fn explain(
     h: &History,
     t: &Txns,
     p: &Problem,
+    level: Level,
     order: OrderEdges,
     involved: &[usize],
     cycles: &[Vec<Lab>],
@@ -920,13 +1095,19 @@ fn explain(
         OrderEdges::Process => " and session order",
         OrderEdges::Realtime => " and real-time order",
     };
+    let (what, cycle) = match level {
+        Level::Serializable => ("no serial order explains every read", "a cycle"),
+        Level::SnapshotIsolation => (
+            "no snapshot-isolation execution explains every read (snapshot isolation allows a \
+             cycle of dependencies only where two rw edges follow each other)",
+            "a cycle with no two rw edges in a row (going round)",
+        ),
+    };
     let mut text = if involved.is_empty() && cycles.iter().all(|c| c.iter().all(|l| l.c == NONE)) {
-        format!(
-            "no serial order explains every read: the dependencies the reads prove{order_words} already form a cycle"
-        )
+        format!("{what}: the dependencies the reads prove{order_words} already form {cycle}")
     } else {
         format!(
-            "no serial order explains every read: of the {} pairs of writers (or read-modify-write chains) whose order the data leaves open, every way of ordering them closes a cycle with the dependencies the reads prove{order_words}. Cycles found, each under the orders it assumes:",
+            "{what}: of the {} pairs of writers (or read-modify-write chains) whose order the data leaves open, every way of ordering them closes {cycle} with the dependencies the reads prove{order_words}. Cycles found, each under the orders it assumes:",
             p.constraints.len()
         )
     };
@@ -982,6 +1163,19 @@ fn explain(
 
 /// The steps of a cycle with virtual (completion) nodes merged into single real-time steps.
 fn collapse(p: &Problem, cyc: &[Lab]) -> Vec<Lab> {
+    // Snapshot isolation's second copies of nodes are the nodes themselves.
+    let base = p.base as u32;
+    let cyc: Vec<Lab> = cyc
+        .iter()
+        .map(|l| Lab {
+            dep: Dep {
+                from: l.dep.from % base,
+                to: l.dep.to % base,
+                ..l.dep
+            },
+            ..*l
+        })
+        .collect();
     let is_v = |u: u32| u as usize >= p.n_txns;
     // Rotate so that the cycle starts at a transaction.
     let Some(start) = cyc.iter().position(|l| !is_v(l.dep.from)) else {
