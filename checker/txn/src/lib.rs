@@ -8,8 +8,9 @@
 //! strict-serializable and causal histories for tests and benchmarks; [`reach`] answers the
 //! reachability questions that prune the cycle search. [`awdit`] decides read committed
 //! (Biswas–Enea), read atomic and causal consistency exactly by saturation, where the unknown
-//! version order leaves Elle's cycles blind. [`sat`] decides serializability of rw-register
-//! histories exactly (a polygraph and a SAT solver), when nothing else already refuted it.
+//! version order leaves Elle's cycles blind. [`sat`] decides serializability and snapshot
+//! isolation of rw-register histories exactly (a polygraph and a SAT solver), when nothing
+//! else already refuted them.
 //!
 //! Entry point: [`check`]. Validity: invalid when an anomaly found is prohibited by the
 //! requested models; unknown when the deadline passed, a bounded search was inconclusive, or
