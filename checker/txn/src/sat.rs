@@ -636,19 +636,109 @@ fn topo(g: &Csr, n: usize, prio: &[u64]) -> (Vec<u32>, Vec<bool>) {
     (order, left)
 }
 
+/// A placeholder edge (scratch arrays).
+const NO_LAB: Lab = Lab {
+    dep: Dep {
+        from: NONE,
+        to: NONE,
+        kind: 0,
+        key: NONE,
+        a: NONE,
+        b: NONE,
+    },
+    c: NONE,
+    side: false,
+};
+
+/// The strongly connected components of the graph restricted to the nodes `left`: per node,
+/// its component's number, or `NONE` when it lies on no cycle (outside `left`, or alone in its
+/// component without a self-loop). Iterative Tarjan.
+fn cyclic_sccs(g: &Csr, left: &[bool]) -> Vec<u32> {
+    let n = left.len();
+    let mut index = vec![NONE; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut comp = vec![NONE; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut call: Vec<(u32, usize)> = Vec::new();
+    let mut next = 0u32;
+    let mut n_comp = 0u32;
+    for root in 0..n as u32 {
+        if !left[root as usize] || index[root as usize] != NONE {
+            continue;
+        }
+        call.push((root, 0));
+        index[root as usize] = next;
+        low[root as usize] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        while let Some(&mut (u, ref mut i)) = call.last_mut() {
+            let out = g.out(u);
+            if *i < out.len() {
+                let v = out[*i].dep.to;
+                *i += 1;
+                if !left[v as usize] {
+                    continue;
+                }
+                if index[v as usize] == NONE {
+                    index[v as usize] = next;
+                    low[v as usize] = next;
+                    next += 1;
+                    stack.push(v);
+                    on_stack[v as usize] = true;
+                    call.push((v, 0));
+                } else if on_stack[v as usize] {
+                    low[u as usize] = low[u as usize].min(index[v as usize]);
+                }
+                continue;
+            }
+            call.pop();
+            if let Some(&(p, _)) = call.last() {
+                low[p as usize] = low[p as usize].min(low[u as usize]);
+            }
+            if low[u as usize] == index[u as usize] {
+                let mut members = Vec::new();
+                loop {
+                    let w = stack.pop().expect("on the stack");
+                    on_stack[w as usize] = false;
+                    members.push(w);
+                    if w == u {
+                        break;
+                    }
+                }
+                let cyclic = members.len() > 1 || g.out(u).iter().any(|l| l.dep.to == u);
+                if cyclic {
+                    for w in members {
+                        comp[w as usize] = n_comp;
+                    }
+                    n_comp += 1;
+                }
+            }
+        }
+    }
+    comp
+}
+
 /// Up to `max` node-disjoint cycles among the nodes `left` (each a shortest cycle through its
-/// first node), as lists of edges.
+/// first node, searched within its strongly connected component), as lists of edges. Stops
+/// early, with at least one cycle, once its searches have looked at a few times the graph's
+/// edges (searches through components already cut by earlier cycles may fail).
 fn cycles(g: &Csr, left: &[bool], max: usize, deadline: &Deadline) -> Vec<Vec<Lab>> {
     let n = left.len();
+    let comp = cyclic_sccs(g, left);
+    let budget = 4 * g.e.len() + n;
+    let mut steps = 0usize;
     let mut used = vec![false; n];
     let mut parent: Vec<Option<Lab>> = vec![None; n];
     let mut seen = vec![u32::MAX; n];
     let mut out = Vec::new();
     for s in 0..n as u32 {
-        if out.len() >= max || (!out.is_empty() && deadline.expired()) {
+        if out.len() >= max || (!out.is_empty() && (deadline.expired() || steps > budget)) {
             break;
         }
-        if !left[s as usize] || used[s as usize] {
+        let cs = comp[s as usize];
+        if cs == NONE || used[s as usize] {
             continue;
         }
         // BFS from s within left and unused nodes, until an edge back to s.
@@ -657,12 +747,13 @@ fn cycles(g: &Csr, left: &[bool], max: usize, deadline: &Deadline) -> Vec<Vec<La
         let mut back: Option<Lab> = None;
         'bfs: while let Some(u) = q.pop_front() {
             for l in g.out(u) {
+                steps += 1;
                 let v = l.dep.to;
                 if v == s {
                     back = Some(*l);
                     break 'bfs;
                 }
-                if left[v as usize] && !used[v as usize] && seen[v as usize] != s {
+                if comp[v as usize] == cs && !used[v as usize] && seen[v as usize] != s {
                     seen[v as usize] = s;
                     parent[v as usize] = Some(*l);
                     q.push_back(v);
@@ -843,6 +934,7 @@ fn check_with(
         }
         let mut changed = false;
         let mut mark = vec![0u32; n];
+        let mut parent: Vec<Lab> = vec![NO_LAB; n];
         let mut stamp = 0u32;
         #[allow(clippy::needless_range_loop)] // `forced` changes inside
         for c in 0..m {
@@ -860,7 +952,9 @@ fn check_with(
                 p.edges(c, side, &mut edges_buf);
                 for e in &edges_buf {
                     stamp += 1;
-                    if let Some(path) = reaches(&g, &rank, e.to, e.from, &mut mark, stamp) {
+                    if let Some(path) =
+                        reaches(&g, &rank, e.to, e.from, &mut mark, &mut parent, stamp)
+                    {
                         let mut cyc = path;
                         cyc.push(Lab {
                             dep: *e,
@@ -1069,6 +1163,7 @@ fn reaches(
     from: u32,
     to: u32,
     mark: &mut [u32],
+    parent: &mut [Lab],
     stamp: u32,
 ) -> Option<Vec<Lab>> {
     if from == to {
@@ -1078,7 +1173,6 @@ fn reaches(
         return None;
     }
     let limit = rank[to as usize];
-    let mut parent: HashMap<u32, Lab> = HashMap::default();
     let mut q = VecDeque::from([from]);
     mark[from as usize] = stamp;
     let mut steps = 0usize;
@@ -1093,12 +1187,12 @@ fn reaches(
                 continue;
             }
             mark[v as usize] = stamp;
-            parent.insert(v, *l);
+            parent[v as usize] = *l;
             if v == to {
                 let mut path = Vec::new();
                 let mut x = to;
                 while x != from {
-                    let l = parent[&x];
+                    let l = parent[x as usize];
                     path.push(l);
                     x = l.dep.from;
                 }
