@@ -720,59 +720,72 @@ fn cyclic_sccs(g: &Csr, left: &[bool]) -> Vec<u32> {
     comp
 }
 
-/// Up to `max` node-disjoint cycles among the nodes `left` (each a shortest cycle through its
-/// first node, searched within its strongly connected component), as lists of edges. Stops
-/// early, with at least one cycle, once its searches have looked at a few times the graph's
-/// edges (searches through components already cut by earlier cycles may fail).
+/// Up to `max` cycles among the nodes `left`, as lists of edges: for each node in turn, within
+/// its strongly connected component, a shortest cycle through it, again while one exists that
+/// avoids every constraint on the cycles already found (so each cycle blocks a different
+/// combination of choices: several wrong choices through one transaction are all found in one
+/// round). Stops early, with at least one cycle, once its searches have looked at a few times
+/// the graph's edges.
 fn cycles(g: &Csr, left: &[bool], max: usize, deadline: &Deadline) -> Vec<Vec<Lab>> {
     let n = left.len();
     let comp = cyclic_sccs(g, left);
     let budget = 4 * g.e.len() + n;
     let mut steps = 0usize;
-    let mut used = vec![false; n];
+    let mut cut: rustc_hash::FxHashSet<u32> = Default::default();
     let mut parent: Vec<Option<Lab>> = vec![None; n];
-    let mut seen = vec![u32::MAX; n];
+    let mut seen = vec![0u32; n];
+    let mut stamp = 0u32;
     let mut out = Vec::new();
-    for s in 0..n as u32 {
-        if out.len() >= max || (!out.is_empty() && (deadline.expired() || steps > budget)) {
-            break;
-        }
+    'nodes: for s in 0..n as u32 {
         let cs = comp[s as usize];
-        if cs == NONE || used[s as usize] {
+        if cs == NONE {
             continue;
         }
-        // BFS from s within left and unused nodes, until an edge back to s.
-        let mut q = VecDeque::from([s]);
-        seen[s as usize] = s;
-        let mut back: Option<Lab> = None;
-        'bfs: while let Some(u) = q.pop_front() {
-            for l in g.out(u) {
-                steps += 1;
-                let v = l.dep.to;
-                if v == s {
-                    back = Some(*l);
-                    break 'bfs;
-                }
-                if comp[v as usize] == cs && !used[v as usize] && seen[v as usize] != s {
-                    seen[v as usize] = s;
-                    parent[v as usize] = Some(*l);
-                    q.push_back(v);
+        loop {
+            if out.len() >= max || (!out.is_empty() && (deadline.expired() || steps > budget)) {
+                break 'nodes;
+            }
+            // BFS from s within its component, over edges of no cut constraint, until an edge
+            // back to s.
+            stamp += 1;
+            let mut q = VecDeque::from([s]);
+            seen[s as usize] = stamp;
+            let mut back: Option<Lab> = None;
+            'bfs: while let Some(u) = q.pop_front() {
+                for l in g.out(u) {
+                    steps += 1;
+                    if l.c != NONE && cut.contains(&l.c) {
+                        continue;
+                    }
+                    let v = l.dep.to;
+                    if v == s {
+                        back = Some(*l);
+                        break 'bfs;
+                    }
+                    if comp[v as usize] == cs && seen[v as usize] != stamp {
+                        seen[v as usize] = stamp;
+                        parent[v as usize] = Some(*l);
+                        q.push_back(v);
+                    }
                 }
             }
+            let Some(b) = back else { continue 'nodes };
+            let mut cyc = vec![b];
+            let mut u = b.dep.from;
+            while u != s {
+                let l = parent[u as usize].expect("on the BFS tree");
+                cyc.push(l);
+                u = l.dep.from;
+            }
+            cyc.reverse();
+            let before = cut.len();
+            cut.extend(cyc.iter().filter(|l| l.c != NONE).map(|l| l.c));
+            out.push(cyc);
+            if cut.len() == before {
+                // A cycle of known edges alone: nothing to cut, nothing more to find here.
+                break 'nodes;
+            }
         }
-        let Some(b) = back else { continue };
-        let mut cyc = vec![b];
-        let mut u = b.dep.from;
-        while u != s {
-            let l = parent[u as usize].expect("on the BFS tree");
-            cyc.push(l);
-            u = l.dep.from;
-        }
-        cyc.reverse();
-        for l in &cyc {
-            used[l.dep.from as usize] = true;
-        }
-        out.push(cyc);
     }
     out
 }
@@ -897,7 +910,7 @@ fn check_with(
         let none = HashMap::default();
         found.anomaly = Some((
             name(level, order),
-            explain(h, t, &p, level, order, &[], &cyc, &none),
+            explain(h, t, &p, order, &[], &cyc, &none),
         ));
         return found;
     }
@@ -925,7 +938,7 @@ fn check_with(
             let cyc = cycles(&g, &left, 1, deadline);
             found.anomaly = Some((
                 name(level, order),
-                explain(h, t, &p, level, order, &[], &cyc, &why_forced),
+                explain(h, t, &p, order, &[], &cyc, &why_forced),
             ));
             return found;
         }
@@ -970,7 +983,7 @@ fn check_with(
                 [Some(a), Some(b)] => {
                     found.anomaly = Some((
                         name(level, order),
-                        explain(h, t, &p, level, order, &[c], &[a, b], &why_forced),
+                        explain(h, t, &p, order, &[c], &[a, b], &why_forced),
                     ));
                     return found;
                 }
@@ -1015,7 +1028,18 @@ fn check_with(
         let k = p.constraints[c];
         let pc = &p.chains[k.p as usize];
         let qc = &p.chains[k.q as usize];
-        let hint = rank[pc.w.last().expect("non-empty").0 as usize] < rank[qc.w[0].0 as usize];
+        let (a, b) = (
+            pc.w.last().expect("non-empty").0 as usize,
+            qc.w[0].0 as usize,
+        );
+        // Serializability: the topological order of the known edges (ties by completion).
+        // Snapshot isolation: completion order alone (a commit order; the known graph's order
+        // of first copies ignores what rw edges force, and SI's cycles need them).
+        let hint = if p.si {
+            prio[a] < prio[b]
+        } else {
+            rank[a] < rank[b]
+        };
         var[c] = Some(s.new_var(lbool::new(hint), true));
     }
     let open: Vec<usize> = (0..m).filter(|&c| var[c].is_some()).collect();
@@ -1043,7 +1067,7 @@ fn check_with(
             };
             found.anomaly = Some((
                 name(level, order),
-                explain(h, t, &p, level, order, &involved, &shortest, &why_forced),
+                explain(h, t, &p, order, &involved, &shortest, &why_forced),
             ));
             return found;
         }
@@ -1210,7 +1234,6 @@ fn explain(
     h: &History,
     t: &Txns,
     p: &Problem,
-    level: Level,
     order: OrderEdges,
     involved: &[usize],
     cycles: &[Vec<Lab>],
@@ -1221,9 +1244,9 @@ fn explain(
         OrderEdges::Process => " and session order",
         OrderEdges::Realtime => " and real-time order",
     };
-    let (what, cycle) = match level {
-        Level::Serializable => ("no serial order explains every read", "a cycle"),
-        Level::SnapshotIsolation => (
+    let (what, cycle) = match p.si {
+        false => ("no serial order explains every read", "a cycle"),
+        true => (
             "no snapshot-isolation execution explains every read (snapshot isolation allows a \
              cycle of dependencies only where two rw edges follow each other)",
             "a cycle with no two rw edges in a row (going round)",
