@@ -1048,12 +1048,27 @@ fn check_with(
     let mut iterations = 0usize;
     let mut clauses = 0usize;
     let mut shortest: Vec<Vec<Lab>> = Vec::new();
+    // Every blocking clause and the cycle it came from, for the unsatisfiable core.
+    let mut blocked: Vec<(Vec<Lit>, Vec<Lab>)> = Vec::new();
     loop {
         iterations += 1;
         let r = s.solve_limited(&[]);
         if r == lbool::FALSE {
             found.stats.insert("sat_rounds".into(), iterations.into());
             found.stats.insert("sat_clauses".into(), clauses.into());
+            // A small set of cycles whose blocking clauses alone (with the forced orders) are
+            // unsatisfiable: every choice of the constraints they assume closes one of them.
+            let mut is_core = false;
+            if let Some(core) = core(open.len(), &blocked, deadline) {
+                found.stats.insert("core_cycles".into(), core.len().into());
+                let mut cyc: Vec<Vec<Lab>> =
+                    core.into_iter().map(|i| blocked[i].1.clone()).collect();
+                cyc.sort_by_key(Vec::len);
+                if cyc.len() <= MAX_CORE_SHOWN {
+                    shortest = cyc;
+                    is_core = true;
+                }
+            }
             let involved: Vec<usize> = {
                 let mut v: Vec<usize> = shortest
                     .iter()
@@ -1065,10 +1080,21 @@ fn check_with(
                 v.dedup();
                 v
             };
-            found.anomaly = Some((
-                name(level, order),
-                explain(h, t, &p, order, &involved, &shortest, &why_forced),
-            ));
+            let mut a = explain(h, t, &p, order, &involved, &shortest, &why_forced);
+            if is_core {
+                a.explanation = a.explanation.replacen(
+                    "Cycles found, each under the orders it assumes:",
+                    &format!(
+                        "These {} cycles are enough to see it: whichever way the {} pairs they \
+                         assume are ordered, one of them closes (each cycle under the orders it \
+                         assumes):",
+                        shortest.len(),
+                        involved.len()
+                    ),
+                    1,
+                );
+            }
+            found.anomaly = Some((name(level, order), a));
             return found;
         }
         if r != lbool::TRUE {
@@ -1118,6 +1144,7 @@ fn check_with(
                 shortest.sort_by_key(Vec::len);
             }
             clauses += 1;
+            blocked.push((clause.clone(), cyc));
             s.add_clause_reuse(&mut clause);
         }
         if deadline.expired() {
@@ -1152,6 +1179,52 @@ fn open_stats(p: &Problem, t: &Txns, forced: &[Option<bool>], found: &mut Found)
     found
         .stats
         .insert("open_keys".into(), words.join(", ").into());
+}
+
+/// Cycles shown at most when they are an unsatisfiable core (else the three shortest found).
+const MAX_CORE_SHOWN: usize = 8;
+
+/// Indices of a subset of `blocked` whose clauses are unsatisfiable together (over the
+/// `n_vars` open constraints' variables, created in the same order as the main solver's):
+/// each clause gets a selector assumed true, the solver's failed assumptions are a core, and
+/// a second solve over the core alone shrinks it. `None` if the deadline passes first.
+fn core(
+    n_vars: usize,
+    blocked: &[(Vec<Lit>, Vec<Lab>)],
+    deadline: &Deadline,
+) -> Option<Vec<usize>> {
+    let mut keep: Vec<usize> = (0..blocked.len()).collect();
+    for _ in 0..2 {
+        let mut s = BasicSolver::default();
+        let d = *deadline;
+        let mut cb = batsat::BasicCallbacks::new();
+        cb.set_stop(move || d.expired());
+        *s.cb_mut() = cb;
+        for _ in 0..n_vars {
+            s.new_var_default();
+        }
+        let sel: Vec<Var> = keep.iter().map(|_| s.new_var_default()).collect();
+        for (&i, &v) in keep.iter().zip(&sel) {
+            let mut clause = blocked[i].0.clone();
+            clause.push(Lit::new(v, false));
+            s.add_clause_reuse(&mut clause);
+        }
+        let assume: Vec<Lit> = sel.iter().map(|&v| Lit::new(v, true)).collect();
+        if s.solve_limited(&assume) != lbool::FALSE {
+            return None;
+        }
+        let next: Vec<usize> = keep
+            .iter()
+            .zip(&sel)
+            .filter(|&(_, &v)| s.unsat_core_contains_var(v))
+            .map(|(&i, _)| i)
+            .collect();
+        if next.is_empty() || next.len() == keep.len() {
+            break;
+        }
+        keep = next;
+    }
+    Some(keep)
 }
 
 /// The version order of each key that the choices `sides` (one per constraint) make: the
@@ -1401,5 +1474,53 @@ fn step_words(h: &History, t: &Txns, l: &Lab, forced: bool) -> String {
                 at(t.txns[b as usize].invoke_pos)
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether some assignment of `n` variables satisfies every clause (brute force).
+    fn satisfiable(n: usize, clauses: &[&Vec<Lit>]) -> bool {
+        (0..1u32 << n).any(|bits| {
+            clauses.iter().all(|c| {
+                c.iter()
+                    .any(|l| (((bits >> l.var().idx()) & 1) == 1) == l.sign())
+            })
+        })
+    }
+
+    #[test]
+    fn the_core_is_an_unsatisfiable_subset_of_the_blocking_clauses() {
+        let mut rng = crate::gen::Rng::new(5);
+        let mut shrunk = 0;
+        for _ in 0..300 {
+            let n = 2 + rng.below(4) as usize;
+            let mut blocked = Vec::new();
+            let mut all: Vec<Vec<Lit>> = Vec::new();
+            // Random clauses until unsatisfiable.
+            while satisfiable(n, &all.iter().collect::<Vec<_>>()) {
+                let len = 1 + rng.below(3) as usize;
+                let mut c: Vec<Lit> = (0..len)
+                    .map(|_| {
+                        Lit::new(
+                            Var::unsafe_from_idx(rng.below(n as u64) as u32),
+                            rng.below(2) == 0,
+                        )
+                    })
+                    .collect();
+                c.sort_unstable_by_key(|l| l.idx());
+                c.dedup();
+                all.push(c.clone());
+                blocked.push((c, Vec::new()));
+            }
+            let core = core(n, &blocked, &Deadline::none()).expect("no deadline");
+            let subset: Vec<&Vec<Lit>> = core.iter().map(|&i| &blocked[i].0).collect();
+            assert!(!subset.is_empty());
+            assert!(!satisfiable(n, &subset), "{all:?} core {core:?}");
+            shrunk += usize::from(core.len() < blocked.len());
+        }
+        assert!(shrunk > 0, "the core never left a clause out");
     }
 }
