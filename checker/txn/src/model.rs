@@ -666,6 +666,39 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_isolation_violations_rule_out_what_they_should() {
+        let not = impossible_models(&["snapshot-isolation-violation"]);
+        for m in [
+            "snapshot-isolation",
+            "strong-session-snapshot-isolation",
+            "serializable",
+            "strict-serializable",
+        ] {
+            assert!(not.contains(m), "spares {m}");
+        }
+        // SI's cycles allow what PSI and causal allow to differ; neither is implied by SI.
+        for m in [
+            "parallel-snapshot-isolation",
+            "causal-cerone",
+            "read-committed",
+        ] {
+            assert!(!not.contains(m), "rules out {m}");
+        }
+        // With session order: never plain SI or serializability.
+        let not = impossible_models(&["snapshot-isolation-violation-process"]);
+        assert!(not.contains("strong-session-snapshot-isolation"));
+        assert!(not.contains("strong-session-serializable"));
+        for m in ["snapshot-isolation", "serializable", "read-committed"] {
+            assert!(!not.contains(m), "-process rules out {m}");
+        }
+        let p = prohibited_anomalies(&["snapshot-isolation"]);
+        assert!(p.contains("snapshot-isolation-violation"));
+        assert!(!p.contains("snapshot-isolation-violation-process"));
+        assert!(prohibited_anomalies(&["strict-serializable"])
+            .contains("snapshot-isolation-violation-process"));
+    }
+
+    #[test]
     fn aliases_and_unknown_names() {
         assert_eq!(canonical("PL-SI").unwrap(), "snapshot-isolation");
         assert_eq!(canonical(":serializable").unwrap(), "serializable");
