@@ -158,6 +158,15 @@ fn sat_matches_the_brute_force_oracle() {
                 );
                 if let Some(order) = &f.order {
                     assert!(!order.is_empty() || txns.txns.is_empty());
+                    // The version order kept agrees with the serial order found.
+                    let pos = |x: u32| order.iter().position(|&y| y == x);
+                    for (key, ws) in f.versions.as_ref().expect("kept with the order") {
+                        let at: Vec<Option<usize>> = ws.iter().map(|&w| pos(w)).collect();
+                        assert!(
+                            at.iter().all(Option::is_some) && at.windows(2).all(|p| p[0] < p[1]),
+                            "seed {seed}: key {key}: versions {ws:?}, order {order:?}"
+                        );
+                    }
                 }
             }
             if mi == 0
