@@ -652,69 +652,21 @@ const NO_LAB: Lab = Lab {
 
 /// The strongly connected components of the graph restricted to the nodes `left`: per node,
 /// its component's number, or `NONE` when it lies on no cycle (outside `left`, or alone in its
-/// component without a self-loop). Iterative Tarjan.
+/// component without a self-loop).
 fn cyclic_sccs(g: &Csr, left: &[bool]) -> Vec<u32> {
-    let n = left.len();
-    let mut index = vec![NONE; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut comp = vec![NONE; n];
-    let mut stack: Vec<u32> = Vec::new();
-    let mut call: Vec<(u32, usize)> = Vec::new();
-    let mut next = 0u32;
-    let mut n_comp = 0u32;
-    for root in 0..n as u32 {
-        if !left[root as usize] || index[root as usize] != NONE {
-            continue;
-        }
-        call.push((root, 0));
-        index[root as usize] = next;
-        low[root as usize] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        while let Some(&mut (u, ref mut i)) = call.last_mut() {
-            let out = g.out(u);
-            if *i < out.len() {
-                let v = out[*i].dep.to;
-                *i += 1;
-                if !left[v as usize] {
-                    continue;
-                }
-                if index[v as usize] == NONE {
-                    index[v as usize] = next;
-                    low[v as usize] = next;
-                    next += 1;
-                    stack.push(v);
-                    on_stack[v as usize] = true;
-                    call.push((v, 0));
-                } else if on_stack[v as usize] {
-                    low[u as usize] = low[u as usize].min(index[v as usize]);
-                }
-                continue;
-            }
-            call.pop();
-            if let Some(&(p, _)) = call.last() {
-                low[p as usize] = low[p as usize].min(low[u as usize]);
-            }
-            if low[u as usize] == index[u as usize] {
-                let mut members = Vec::new();
-                loop {
-                    let w = stack.pop().expect("on the stack");
-                    on_stack[w as usize] = false;
-                    members.push(w);
-                    if w == u {
-                        break;
-                    }
-                }
-                let cyclic = members.len() > 1 || g.out(u).iter().any(|l| l.dep.to == u);
-                if cyclic {
-                    for w in members {
-                        comp[w as usize] = n_comp;
-                    }
-                    n_comp += 1;
-                }
-            }
+    let (mut comp, sizes) = crate::scc::components_with(
+        left.len(),
+        |u| g.out(u).len(),
+        |u, i| {
+            let v = g.out(u)[i].dep.to;
+            (left[u as usize] && left[v as usize]).then_some(v)
+        },
+    );
+    for (u, c) in comp.iter_mut().enumerate() {
+        let u = u as u32;
+        if !left[u as usize] || (sizes[*c as usize] == 1 && !g.out(u).iter().any(|l| l.dep.to == u))
+        {
+            *c = NONE;
         }
     }
     comp
