@@ -254,6 +254,12 @@ fn si_store(seed: u64, txns: usize, sessions: i64, keys: i64) -> History {
             common::rv(k, v)
         }
     };
+    // The micro-ops as invoked: reads without their values.
+    let invoked = |plan: &[(bool, i64, i64)]| -> Vec<Value> {
+        plan.iter()
+            .map(|&(w, k, v)| mop_value(&(w, k, if w { v } else { 0 })))
+            .collect()
+    };
     while started < txns || open.iter().any(Option::is_some) {
         let p = rng.below(sessions as u64) as usize;
         match open[p].take() {
@@ -271,11 +277,7 @@ fn si_store(seed: u64, txns: usize, sessions: i64, keys: i64) -> History {
                         }
                     })
                     .collect();
-                let inv: Vec<Value> = plan
-                    .iter()
-                    .map(|&(w, k, v)| mop_value(&(w, k, if w { v } else { 0 })))
-                    .collect();
-                op(&mut ops, OpType::Invoke, p as i64, inv);
+                op(&mut ops, OpType::Invoke, p as i64, invoked(&plan));
                 open[p] = Some((now, plan));
             }
             None => {}
@@ -300,11 +302,7 @@ fn si_store(seed: u64, txns: usize, sessions: i64, keys: i64) -> History {
                 });
                 let values: Vec<Value> = plan.iter().map(mop_value).collect();
                 if conflict {
-                    let inv: Vec<Value> = plan
-                        .iter()
-                        .map(|&(w, k, v)| mop_value(&(w, k, if w { v } else { 0 })))
-                        .collect();
-                    op(&mut ops, OpType::Fail, p as i64, inv);
+                    op(&mut ops, OpType::Fail, p as i64, invoked(&plan));
                 } else {
                     now += 1;
                     for (k, v) in local {
