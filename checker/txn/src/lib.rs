@@ -140,10 +140,7 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
         }
         Some(f)
     };
-    let si_order = sat::needed_si(&prohibited).map(|o| match o {
-        model::OrderEdges::None => o,
-        _ => model::OrderEdges::Process,
-    });
+    let si_order = sat::needed_si(&prohibited);
     if let Some(sat_order) = sat::needed(&prohibited) {
         polygraph = run(
             &mut result,

@@ -458,3 +458,21 @@ fn a_violation_that_needs_session_order_never_rules_out_plain_si() {
         .not
         .contains(&"strong-session-snapshot-isolation".to_string()));
 }
+
+#[test]
+fn past_the_deadline_si_is_unknown_naming_what_is_open() {
+    let ts = vec![
+        t(0, &[(true, 1, 10)]),
+        t(1, &[(true, 1, 11)]),
+        t(2, &[(true, 1, 12)]),
+        t(3, &[(false, 1, 11)]),
+    ];
+    let h = to_history(&ts);
+    let txns = Txns::from_history(&h, Kind::RwRegister).unwrap();
+    let past = Deadline::after(std::time::Duration::ZERO);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let f = sat::check_si(&h, &txns, Kind::RwRegister, OrderEdges::None, &past);
+    assert!(f.timed_out && f.anomaly.is_none() && f.versions.is_none());
+    assert_eq!(f.stats["open_constraints"], 3);
+    assert_eq!(f.stats["open_keys"], "1 (3)");
+}
