@@ -830,19 +830,31 @@ fn check_with(
     found
         .stats
         .insert("known_edges".into(), p.known.len().into());
-    // Priority for ties: completion (or invocation) position; virtual nodes by their position.
+    // Priority for ties (and SI's solver hint): completion position; virtual nodes by their
+    // position. A crashed (`info`) transaction someone read took effect before its first
+    // reader completed, and usually not long before (it is guessed just before that); one
+    // nobody read, at its invocation.
+    let mut first_read = vec![usize::MAX; p.n_txns];
+    for d in &p.known {
+        if d.kind == WR && (d.from as usize) < p.n_txns && (d.to as usize) < p.n_txns {
+            let r = &mut first_read[d.from as usize];
+            *r = (*r).min(t.txns[d.to as usize].complete_pos);
+        }
+    }
     let prio: Vec<u64> = (0..n)
         .map(|u| {
             let u = u % p.base;
             if u < p.n_txns {
                 let x = &t.txns[u];
                 if x.outcome == Outcome::Ok {
-                    x.complete_pos as u64
+                    2 * x.complete_pos as u64
+                } else if first_read[u] != usize::MAX {
+                    2 * first_read[u] as u64 - 1
                 } else {
-                    x.invoke_pos as u64
+                    2 * x.invoke_pos as u64
                 }
             } else {
-                p.virtual_pos[u - p.n_txns] as u64
+                2 * p.virtual_pos[u - p.n_txns] as u64
             }
         })
         .collect();
