@@ -40,6 +40,9 @@ use txn::{Kind, Outcome, Txns};
 /// At most this many explanations per anomaly type (the stats count them all).
 pub const MAX_PER_TYPE: usize = 32;
 
+/// The exact checks' version order goes into `stats` only up to this many writes in all.
+pub const MAX_VERSIONS_SHOWN: usize = 1000;
+
 /// Checks a `list-append` or `rw-register` history against `opts.consistency_models`
 /// (default strict-serializable). Writes DOT files of cycles into `opts.out_dir` when set.
 pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckResult, Error> {
@@ -271,6 +274,25 @@ pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckRe
         );
         if let Some(why) = &f.skipped {
             j.insert("skipped".into(), why.clone().into());
+        }
+        // The version order the verdict rests on, per key (transactions as `T<index>`, as in
+        // explanations), when it is small enough to read.
+        if let Some(vs) = f
+            .versions
+            .as_ref()
+            .filter(|vs| vs.iter().map(|(_, ws)| ws.len()).sum::<usize>() <= MAX_VERSIONS_SHOWN)
+        {
+            let per_key: serde_json::Map<String, serde_json::Value> = vs
+                .iter()
+                .map(|(k, ws)| {
+                    let key = match txns.key(*k) {
+                        labrys_history::Value::Str(s) => s.to_string(),
+                        other => other.to_string(),
+                    };
+                    (key, ws.iter().map(|w| format!("T{w}")).collect())
+                })
+                .collect();
+            j.insert("version_order".into(), per_key.into());
         }
         result.stat(stat, serde_json::Value::Object(j));
     }

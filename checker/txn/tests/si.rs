@@ -442,6 +442,11 @@ fn planted_write_skew_is_si_but_not_serializable() {
         Validity::Valid
     );
     assert_eq!(check_at(&h, "serializable").valid, Validity::Invalid);
+    // The version order SI rests on is in the stats: one writer per key here.
+    let r = check_at(&h, "snapshot-isolation");
+    let vo = &r.stats["snapshot_isolation"]["version_order"];
+    assert_eq!(vo["1"], serde_json::json!(["T1"]), "{vo}");
+    assert_eq!(vo["2"], serde_json::json!(["T0"]), "{vo}");
 }
 
 #[test]
