@@ -201,7 +201,9 @@ fn name(level: Level, order: OrderEdges) -> &'static str {
 pub struct Found {
     /// The violation, named and explained.
     pub anomaly: Option<(&'static str, Anomaly)>,
-    /// When serializable: a serial order of the committed transactions.
+    /// When the serializability check finds the history serializable: a serial order of the
+    /// committed transactions (the snapshot-isolation check leaves it `None`: its graph has two
+    /// copies of each node, and a commit order is not one of its topological orders).
     pub order: Option<Vec<u32>>,
     /// When the level holds: a version order of every key written (key, its committed
     /// writers in order) that the verdict rests on: with it the graph has no cycle the level
