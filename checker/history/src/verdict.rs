@@ -169,6 +169,12 @@ impl Deadline {
         self.0.is_some_and(|t| Instant::now() >= t)
     }
 
+    /// Whether there is a deadline at all (a search that may run long can then be tried,
+    /// since it will stop in time).
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The same deadline `d` sooner, leaving time for work that must follow (no deadline stays
     /// none).
     pub fn earlier_by(&self, d: Duration) -> Deadline {

@@ -130,9 +130,12 @@ fn awdit_case() {
     }
 }
 
-/// `SAT=1`: exact serializability (`labrys_txn::sat`) on a valid rw-register history from the
-/// strict-serializable generator and on a causal, non-serializable one, `SAT_TXNS` (default
-/// 10,000) transactions each, at `serializable` (and the valid one at `strict-serializable`).
+/// `SAT=1`: exact serializability and snapshot isolation (`labrys_txn::sat`) on a valid
+/// rw-register history from the strict-serializable generator and on a causal,
+/// non-serializable one, `SAT_TXNS` (default 10,000) transactions each, at `serializable` and
+/// `snapshot-isolation` (and the valid one at `strict-serializable` and
+/// `strong-session-snapshot-isolation`). `SAT_TIME_LIMIT` (seconds) gives each check a
+/// deadline, as `--time-limit` does.
 fn sat_case() {
     let txns: usize = std::env::var("SAT_TXNS")
         .ok()
@@ -162,47 +165,90 @@ fn sat_case() {
             &valid,
             "strict-serializable",
         ),
+        (
+            "valid (strict-serializable generator)",
+            &valid,
+            "snapshot-isolation",
+        ),
+        (
+            "valid (strict-serializable generator)",
+            &valid,
+            "strong-session-snapshot-isolation",
+        ),
         ("causal (generate_causal)", &causal, "serializable"),
         (
             "causal without read-modify-writes",
             &causal_no_rmw,
             "serializable",
         ),
+        (
+            "causal without read-modify-writes",
+            &causal_no_rmw,
+            "snapshot-isolation",
+        ),
     ] {
+        let limit: Option<f64> = std::env::var("SAT_TIME_LIMIT")
+            .ok()
+            .and_then(|s| s.parse().ok());
         let opts = CheckOptions {
             consistency_models: vec![model.into()],
+            deadline: limit.map_or(labrys_history::Deadline::none(), |l| {
+                labrys_history::Deadline::after(std::time::Duration::from_secs_f64(l))
+            }),
             ..CheckOptions::default()
         };
+        reset_peak();
+        let base = vm_hwm_mb();
         let (t1, c1) = (Instant::now(), cpu_s());
         let r = labrys_txn::check("rw-register", h, &opts).expect("check");
         let (s, cpu) = (t1.elapsed().as_secs_f64(), cpu_s() - c1);
+        let peak = vm_hwm_mb() - base;
         println!(
-            "sat: {name}, {txns} txns, {model}: {s:.3} s wall, {cpu:.3} s CPU, valid={:?}, \
-             anomalies {:?}\n  serializability: {}",
+            "sat: {name}, {txns} txns, {model}: {s:.3} s wall, {cpu:.3} s CPU, peak +{peak:.0} MB, valid={:?}, \
+             anomalies {:?}, unknown: {:?}\n  serializability: {}\n  snapshot_isolation: {}",
             r.valid,
             r.anomaly_types,
-            r.stats.get("serializability").cloned().unwrap_or_default()
+            r.unknown_reason,
+            r.stats.get("serializability").cloned().unwrap_or_default(),
+            r.stats
+                .get("snapshot_isolation")
+                .cloned()
+                .unwrap_or_default()
         );
     }
     // Elle's cycles refute the causal histories before the polygraph runs (and the first has
-    // lost updates, which the polygraph leaves to Elle): time the polygraph alone on the second.
+    // lost updates, which the polygraph leaves to Elle): time the polygraph alone on the second,
+    // serializability and snapshot isolation, with a deadline (30 s, or SAT_TIME_LIMIT) so that
+    // its 700,000 pairs are not over the cap.
     let t = labrys_txn::txn::Txns::from_history(&causal_no_rmw, Kind::RwRegister).expect("txns");
-    let (t1, c1) = (Instant::now(), cpu_s());
-    let f = labrys_txn::sat::check(
-        &causal_no_rmw,
-        &t,
-        Kind::RwRegister,
-        labrys_txn::model::OrderEdges::None,
-        &labrys_history::Deadline::none(),
-    );
-    println!(
-        "sat: causal without read-modify-writes, polygraph alone: {:.3} s wall, {:.3} s CPU, violation={}, skipped={:?}\n  {:?}",
-        t1.elapsed().as_secs_f64(),
-        cpu_s() - c1,
-        f.anomaly.is_some(),
-        f.skipped,
-        f.stats
-    );
+    let limit: f64 = std::env::var("SAT_TIME_LIMIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30.0);
+    for level in [
+        labrys_txn::sat::Level::Serializable,
+        labrys_txn::sat::Level::SnapshotIsolation,
+    ] {
+        let deadline = labrys_history::Deadline::after(std::time::Duration::from_secs_f64(limit));
+        let (t1, c1) = (Instant::now(), cpu_s());
+        let f = labrys_txn::sat::check_level(
+            &causal_no_rmw,
+            &t,
+            Kind::RwRegister,
+            level,
+            labrys_txn::model::OrderEdges::None,
+            &deadline,
+        );
+        println!(
+            "sat: causal without read-modify-writes, polygraph alone, {level:?}: {:.3} s wall, {:.3} s CPU, violation={}, timed out={}, skipped={:?}\n  {:?}",
+            t1.elapsed().as_secs_f64(),
+            cpu_s() - c1,
+            f.anomaly.is_some(),
+            f.timed_out,
+            f.skipped,
+            f.stats
+        );
+    }
 }
 
 fn main() {

@@ -8,8 +8,9 @@
 //! strict-serializable and causal histories for tests and benchmarks; [`reach`] answers the
 //! reachability questions that prune the cycle search. [`awdit`] decides read committed
 //! (Biswas–Enea), read atomic and causal consistency exactly by saturation, where the unknown
-//! version order leaves Elle's cycles blind. [`sat`] decides serializability of rw-register
-//! histories exactly (a polygraph and a SAT solver), when nothing else already refuted it.
+//! version order leaves Elle's cycles blind. [`sat`] decides serializability and snapshot
+//! isolation of rw-register histories exactly (a polygraph and a SAT solver), when nothing
+//! else already refuted them.
 //!
 //! Entry point: [`check`]. Validity: invalid when an anomaly found is prohibited by the
 //! requested models; unknown when the deadline passed, a bounded search was inconclusive, or
@@ -39,6 +40,9 @@ use txn::{Kind, Outcome, Txns};
 
 /// At most this many explanations per anomaly type (the stats count them all).
 pub const MAX_PER_TYPE: usize = 32;
+
+/// The exact checks' version order goes into `stats` only up to this many writes in all.
+pub const MAX_VERSIONS_SHOWN: usize = 1000;
 
 /// Checks a `list-append` or `rw-register` history against `opts.consistency_models`
 /// (default strict-serializable). Writes DOT files of cycles into `opts.out_dir` when set.
@@ -122,21 +126,51 @@ pub fn check_with(
     }
     // The exact serializability check, only when nothing found so far refutes what it would
     // decide (it costs a search) and the history is a register's.
+    // Snapshot isolation likewise (a polygraph whose cycles may not hold two rw edges in a
+    // row), when it is the strongest polygraph level asked for; when serializability is
+    // asked for, only once that check found a violation (which may then be one of SI too, a
+    // stronger finding).
     let mut polygraph = None;
-    if let Some(sat_order) = sat::needed(&prohibited) {
-        let refuted = model::impossible_models(&result.anomaly_types).contains(match sat_order {
-            model::OrderEdges::None => "serializable",
-            model::OrderEdges::Process => "strong-session-serializable",
-            model::OrderEdges::Realtime => "strict-serializable",
-        });
-        if kind == Kind::RwRegister && !refuted && !found.timed_out {
-            let f = sat::check(h, &txns, kind, sat_order, &opts.deadline);
-            if let Some((name, a)) = &f.anomaly {
-                *counts.entry(name.to_string()).or_default() += 1;
-                result.add_anomaly(name, a.clone());
-            }
-            polygraph = Some(f);
+    let mut si_polygraph = None;
+    let run = |result: &mut CheckResult,
+               counts: &mut BTreeMap<String, usize>,
+               level: sat::Level,
+               order: model::OrderEdges| {
+        let refuted =
+            model::impossible_models(&result.anomaly_types).contains(match (level, order) {
+                (sat::Level::Serializable, model::OrderEdges::None) => "serializable",
+                (sat::Level::Serializable, model::OrderEdges::Process) => {
+                    "strong-session-serializable"
+                }
+                (sat::Level::Serializable, model::OrderEdges::Realtime) => "strict-serializable",
+                (sat::Level::SnapshotIsolation, model::OrderEdges::None) => "snapshot-isolation",
+                (sat::Level::SnapshotIsolation, _) => "strong-session-snapshot-isolation",
+            });
+        if kind != Kind::RwRegister || refuted || found.timed_out {
+            return None;
         }
+        let f = sat::check_level(h, &txns, kind, level, order, &opts.deadline);
+        if let Some((name, a)) = &f.anomaly {
+            *counts.entry(name.to_string()).or_default() += 1;
+            result.add_anomaly(name, a.clone());
+        }
+        Some(f)
+    };
+    let si_order = sat::needed_si(&prohibited);
+    if let Some(sat_order) = sat::needed(&prohibited) {
+        polygraph = run(
+            &mut result,
+            &mut counts,
+            sat::Level::Serializable,
+            sat_order,
+        );
+        if let (Some(o), Some(f)) = (si_order, &polygraph) {
+            if f.anomaly.is_some() {
+                si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
+            }
+        }
+    } else if let Some(o) = si_order {
+        si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
     }
     let t_polygraph = started.elapsed();
     result.rule_out(model::impossible_models(&result.anomaly_types));
@@ -164,15 +198,26 @@ pub fn check_with(
             result.unknown_reason = Some(
                 "the deadline passed during the cycle search or the saturation checks; no anomaly found before it".into(),
             );
-        } else if let Some(f) = polygraph.as_ref().filter(|f| f.timed_out) {
+        } else if let Some((what, f)) = [
+            ("serializability", &polygraph),
+            ("snapshot isolation", &si_polygraph),
+        ]
+        .into_iter()
+        .find_map(|(w, f)| f.as_ref().filter(|f| f.timed_out).map(|f| (w, f)))
+        {
             result.valid = Validity::Unknown;
             result.unknown_reason = Some(format!(
-                "the deadline passed during the exact serializability check (polygraph and SAT \
-                 solver) with {} writer orders still open; no anomaly found before it",
+                "the deadline passed during the exact {what} check (polygraph and SAT \
+                 solver) with {} writer orders still open{}; no anomaly found before it",
                 f.stats
                     .get("open_constraints")
                     .and_then(|v| v.as_u64())
-                    .unwrap_or(0)
+                    .unwrap_or(0),
+                f.stats
+                    .get("open_keys")
+                    .and_then(|v| v.as_str())
+                    .map(|k| format!(" (most on keys {k})"))
+                    .unwrap_or_default()
             ));
         } else if n_ok == 0 {
             result.valid = Validity::Unknown;
@@ -211,15 +256,28 @@ pub fn check_with(
             })
             .unwrap_or_default(),
     );
-    if let Some(f) = &polygraph {
+    for (stat, f, no, yes) in [
+        (
+            "serializability",
+            &polygraph,
+            "not serializable",
+            "serial order found",
+        ),
+        (
+            "snapshot_isolation",
+            &si_polygraph,
+            "not snapshot isolation",
+            "version order found",
+        ),
+    ] {
+        let Some(f) = f else { continue };
         let mut j = f.stats.clone();
-        j.insert("ms".into(), ms(t_polygraph - t_saturation).into());
         j.insert(
             "verdict".into(),
             if f.anomaly.is_some() {
-                "not serializable"
-            } else if f.order.is_some() {
-                "serial order found"
+                no
+            } else if f.versions.is_some() {
+                yes
             } else if f.timed_out {
                 "deadline"
             } else {
@@ -230,7 +288,26 @@ pub fn check_with(
         if let Some(why) = &f.skipped {
             j.insert("skipped".into(), why.clone().into());
         }
-        result.stat("serializability", serde_json::Value::Object(j));
+        // The version order the verdict rests on, per key (transactions as `T<index>`, as in
+        // explanations), when it is small enough to read.
+        if let Some(vs) = f
+            .versions
+            .as_ref()
+            .filter(|vs| vs.iter().map(|(_, ws)| ws.len()).sum::<usize>() <= MAX_VERSIONS_SHOWN)
+        {
+            let per_key: serde_json::Map<String, serde_json::Value> = vs
+                .iter()
+                .map(|(k, ws)| {
+                    let key = match txns.key(*k) {
+                        labrys_history::Value::Str(s) => s.to_string(),
+                        other => other.to_string(),
+                    };
+                    (key, ws.iter().map(|w| format!("T{w}")).collect())
+                })
+                .collect();
+            j.insert("version_order".into(), per_key.into());
+        }
+        result.stat(stat, serde_json::Value::Object(j));
     }
     result.stat("order_edges", format!("{order:?}").to_lowercase());
     result.stat(

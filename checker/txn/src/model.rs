@@ -191,6 +191,7 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
             "G-nonadjacent",
             "lost-update",
             "causality-violation",
+            "snapshot-isolation-violation",
         ],
     ),
     (
@@ -221,7 +222,12 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("strong-read-committed", &["G1c-realtime"]),
     (
         "strong-session-snapshot-isolation",
-        &["internal", "G1-process", "G-nonadjacent-process"],
+        &[
+            "internal",
+            "G1-process",
+            "G-nonadjacent-process",
+            "snapshot-isolation-violation-process",
+        ],
     ),
     (
         "strong-snapshot-isolation",
@@ -328,6 +334,12 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     (
         "serializability-violation-process",
         &["serializability-violation-realtime"],
+    ),
+    // The polygraph's snapshot-isolation check (`crate::sat`): without order edges, with
+    // session order.
+    (
+        "snapshot-isolation-violation",
+        &["snapshot-isolation-violation-process"],
     ),
     // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
     // an aborted write (Elle has no name for it).
@@ -651,6 +663,39 @@ mod tests {
             order_edges_for(&prohibited_anomalies(&["read-atomic"])),
             OrderEdges::Process
         );
+    }
+
+    #[test]
+    fn snapshot_isolation_violations_rule_out_what_they_should() {
+        let not = impossible_models(&["snapshot-isolation-violation"]);
+        for m in [
+            "snapshot-isolation",
+            "strong-session-snapshot-isolation",
+            "serializable",
+            "strict-serializable",
+        ] {
+            assert!(not.contains(m), "spares {m}");
+        }
+        // SI's cycles allow what PSI and causal allow to differ; neither is implied by SI.
+        for m in [
+            "parallel-snapshot-isolation",
+            "causal-cerone",
+            "read-committed",
+        ] {
+            assert!(!not.contains(m), "rules out {m}");
+        }
+        // With session order: never plain SI or serializability.
+        let not = impossible_models(&["snapshot-isolation-violation-process"]);
+        assert!(not.contains("strong-session-snapshot-isolation"));
+        assert!(not.contains("strong-session-serializable"));
+        for m in ["snapshot-isolation", "serializable", "read-committed"] {
+            assert!(!not.contains(m), "-process rules out {m}");
+        }
+        let p = prohibited_anomalies(&["snapshot-isolation"]);
+        assert!(p.contains("snapshot-isolation-violation"));
+        assert!(!p.contains("snapshot-isolation-violation-process"));
+        assert!(prohibited_anomalies(&["strict-serializable"])
+            .contains("snapshot-isolation-violation-process"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Exact serializability of rw-register histories whose version order is unknown, with a SAT
-//! solver over the history's polygraph (Papadimitriou 1979; Cobra, PolySI, VeriStrong).
+//! Exact serializability and snapshot isolation of rw-register histories whose version order
+//! is unknown, with a SAT solver over the history's polygraph (Papadimitriou 1979; Cobra,
+//! PolySI, VeriStrong).
 //!
 //! ## Why
 //!
@@ -23,6 +24,21 @@
 //! the next version), and conversely a serial order orders each pair of writers and gives every
 //! edge above forwards. `⊥` precedes every writer and has no incoming edge, so it is never on a
 //! cycle: it is kept implicit (its readers get `rw` edges, its write no node).
+//!
+//! ## Snapshot isolation
+//!
+//! A history is snapshot isolation iff some version order makes `(ww ∪ wr) ; rw?` acyclic
+//! (with session order added to `ww ∪ wr` for strong-session SI): every cycle of
+//! dependencies must hold two rw edges in a row (Cerone and Gotsman 2016; PolySI checks the
+//! same relation). The same polygraph decides it on a different graph ([`lift`]): each node
+//! has a second copy entered only by rw edges and left only by the other kinds, so a cycle of
+//! that graph is a cycle of dependencies with no two adjacent rw edges, and conversely. All
+//! that follows (chains, pruning, the lazy loop, explanations) runs unchanged on it. The
+//! chains stay exact: a lost update is not SI either (the two writers' rw and ww edges make
+//! such a cycle), and every pair's edges a chain order leaves out are implied by paths through
+//! the chains that end in ww edges, which never put two rw edges side by side. PolySI composes
+//! the edges (`ww;rw` pairs as edges of their own); the two copies give the same cycles without
+//! building the composition, whose size is the product of in- and out-degrees.
 //!
 //! ## Shortcuts, each proved
 //!
@@ -75,18 +91,24 @@
 //!
 //! ## Not yet
 //!
-//! Snapshot isolation (its polygraph needs the start/commit split of each transaction);
-//! splitting the constraints into independent components; the acyclicity check inside the
-//! solver (a `batsat` theory). Without the last two the check does not scale past a few hundred
-//! thousand open pairs (about 15,000 transactions of the benchmark's shape), hence the cap.
+//! Real-time order for snapshot isolation (`strong-snapshot-isolation` gets the session-order
+//! check); splitting the constraints into independent components; the acyclicity check inside
+//! the solver (a `batsat` theory); an unsatisfiable core as the explanation (today: the
+//! shortest cycles blocked, and why each forced order is forced). Without the components and
+//! the theory the check does not scale past a few hundred thousand open pairs (about 15,000
+//! transactions of the benchmark's shape), hence the cap; with a deadline the cap is higher
+//! ([`MAX_CONSTRAINTS_WITH_DEADLINE`]) and the deadline ends the check (`unknown`, naming the
+//! open pairs and the keys with most of them).
 //!
 //! ## Names
 //!
 //! An unsatisfiable polygraph is `serializability-violation` when no order edges were used
 //! (plain `serializable` is refuted, and everything stronger), `-process` when session order was
 //! needed (`strong-session-serializable` and stronger), `-realtime` when real time was
-//! (`strict-serializable`). A violation found with order edges is checked again without them
-//! to name the weakest model it refutes.
+//! (`strict-serializable`). Likewise `snapshot-isolation-violation` (plain
+//! `snapshot-isolation` refuted) and `-process` (only `strong-session-snapshot-isolation`).
+//! A violation found with order edges is checked again without them to name the weakest
+//! model it refutes.
 
 use crate::graph::{self, Dep, NONE, PROCESS, REALTIME, RW, WR, WW};
 use crate::model::OrderEdges;
@@ -106,13 +128,18 @@ pub const ANOMALIES: [&str; 3] = [
 /// Cycles (node-disjoint, shortest through their start) turned into clauses per round.
 pub const CYCLES_PER_ROUND: usize = 64;
 
-/// At most this many open pairs of writers: beyond, the check does not run (`skipped`, Elle's
-/// verdict stands). The lazy loop rebuilds the whole graph each round, and its rounds grow
-/// with the history: a valid 10,000-transaction history (278,000 pairs) takes 3 s, a
-/// 50,000-transaction one (≈1.4 million pairs) did not finish in 13 minutes. The cap keeps the
-/// default check of a large register history as fast as it was; lifting it needs the
-/// acyclicity check inside the solver and independent components (see the module docs).
+/// At most this many open pairs of writers when the check has no deadline: beyond, it does
+/// not run (`skipped`, Elle's verdict stands). The lazy loop rebuilds the whole graph each
+/// round, and nothing bounds the number of rounds: a valid 10,000-transaction history (278,000
+/// pairs) takes under a second, a 50,000-transaction one (≈1.4 million pairs) 5–12 s, but a
+/// check without a deadline must not risk minutes on a large register history. Lifting it
+/// needs the acyclicity check inside the solver and independent components (module docs).
 pub const MAX_CONSTRAINTS: usize = 400_000;
+
+/// The cap when the check has a deadline (`--time-limit`): the search is then tried on larger
+/// histories, since it stops in time (`unknown`, naming what is open); this cap only bounds its
+/// memory (≈1 KB per open pair at most, edges of both orders and the solver's clauses).
+pub const MAX_CONSTRAINTS_WITH_DEADLINE: usize = 4_000_000;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
 const PRUNE_BUDGET: usize = 200;
@@ -131,11 +158,41 @@ pub fn needed(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEd
     }
 }
 
-fn name(order: OrderEdges) -> &'static str {
-    match order {
-        OrderEdges::None => ANOMALIES[0],
-        OrderEdges::Process => ANOMALIES[1],
-        OrderEdges::Realtime => ANOMALIES[2],
+/// The snapshot-isolation anomaly names: without order edges (plain `snapshot-isolation`), with
+/// session order (`strong-session-snapshot-isolation`).
+pub const SI_ANOMALIES: [&str; 2] = [
+    "snapshot-isolation-violation",
+    "snapshot-isolation-violation-process",
+];
+
+/// Which order edges the snapshot-isolation check must use for the requested models, or `None`
+/// when no requested model implies snapshot isolation. Real time is not modelled: a request
+/// for `strong-snapshot-isolation` gets the session-order check (sound: what it refutes,
+/// strong-session SI, is implied by strong SI).
+pub fn needed_si(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEdges> {
+    if prohibited.contains(SI_ANOMALIES[1]) {
+        Some(OrderEdges::Process)
+    } else if prohibited.contains(SI_ANOMALIES[0]) {
+        Some(OrderEdges::None)
+    } else {
+        None
+    }
+}
+
+/// What the polygraph decides: serializability, or snapshot isolation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Serializable,
+    SnapshotIsolation,
+}
+
+fn name(level: Level, order: OrderEdges) -> &'static str {
+    match (level, order) {
+        (Level::Serializable, OrderEdges::None) => ANOMALIES[0],
+        (Level::Serializable, OrderEdges::Process) => ANOMALIES[1],
+        (Level::Serializable, OrderEdges::Realtime) => ANOMALIES[2],
+        (Level::SnapshotIsolation, OrderEdges::None) => SI_ANOMALIES[0],
+        (Level::SnapshotIsolation, _) => SI_ANOMALIES[1],
     }
 }
 
@@ -144,8 +201,14 @@ fn name(order: OrderEdges) -> &'static str {
 pub struct Found {
     /// The violation, named and explained.
     pub anomaly: Option<(&'static str, Anomaly)>,
-    /// When serializable: a serial order of the committed transactions.
+    /// When the serializability check finds the history serializable: a serial order of the
+    /// committed transactions (the snapshot-isolation check leaves it `None`: its graph has two
+    /// copies of each node, and a commit order is not one of its topological orders).
     pub order: Option<Vec<u32>>,
+    /// When the level holds: a version order of every key written (key, its committed
+    /// writers in order) that the verdict rests on: with it the graph has no cycle the level
+    /// forbids.
+    pub versions: Option<Vec<(u32, Vec<u32>)>>,
     /// The deadline passed before an answer.
     pub timed_out: bool,
     /// Why the check did not run (it cannot be exact on this history).
@@ -175,9 +238,16 @@ struct Chain {
 const BOT: u32 = u32::MAX - 1;
 
 struct Problem {
+    /// Nodes of the search graph: `base`, or `2 * base` for snapshot isolation (see [`lift`]).
     n_nodes: usize,
+    /// Nodes of the dependency graph (transactions, then virtual completion nodes).
+    base: usize,
+    /// Snapshot isolation: edges are [`lift`]ed.
+    si: bool,
     known: Vec<E>,
     chains: Vec<Chain>,
+    /// Per key with writers: the key and its chains `start..end` (`start`: the chain of `⊥`).
+    key_chains: Vec<(u32, u32, u32)>,
     constraints: Vec<Constraint>,
     /// Readers (external, committed) of each (key, value).
     readers: HashMap<(u32, u32), Vec<u32>>,
@@ -191,6 +261,7 @@ impl Problem {
     fn edges(&self, c: usize, side: bool, out: &mut Vec<E>) {
         let k = self.constraints[c];
         let (a, b) = if side { (k.p, k.q) } else { (k.q, k.p) };
+        let start = out.len();
         before(
             &self.chains[a as usize],
             &self.chains[b as usize],
@@ -198,6 +269,9 @@ impl Problem {
             &self.readers,
             out,
         );
+        if self.si {
+            lift(self.base as u32, out, start);
+        }
     }
 
     /// [`Problem::edges`] of one choice, each labelled with it, appended to `out` (`buf`:
@@ -210,6 +284,29 @@ impl Problem {
             c: c as u32,
             side,
         }));
+    }
+}
+
+/// Snapshot isolation's graph, from the dependency edges `out[start..]` (in place): each node
+/// `u` has two copies, `u` ("reached by a ww, wr or order edge, or a start": an rw edge may
+/// follow) and `u + base` ("reached by an rw edge": the next edge is not rw). A dependency
+/// edge `u → v` becomes `u → v` and `u + base → v`; an rw edge `u → v` becomes `u → v + base`.
+/// A cycle of this graph is a cycle of dependencies in which no two rw edges are adjacent
+/// (going round), and every such cycle lifts to one: so this graph is acyclic iff
+/// `(ww ∪ wr ∪ so) ; rw?` is, which is snapshot isolation (Cerone and Gotsman, "Analysing
+/// snapshot isolation", 2016; the construction PolySI checks).
+fn lift(base: u32, out: &mut Vec<E>, start: usize) {
+    let end = out.len();
+    for i in start..end {
+        let d = out[i];
+        if d.kind == RW {
+            out[i].to = d.to + base;
+        } else {
+            out.push(Dep {
+                from: d.from + base,
+                ..d
+            });
+        }
     }
 }
 
@@ -248,7 +345,7 @@ fn before(
 }
 
 /// Builds the polygraph, or says why it cannot be exact.
-fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
+fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem, String> {
     let n_txns = t.txns.len();
     let writer = crate::register::writers(t).map_err(|twice| {
         format!(
@@ -351,6 +448,7 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
         }
     }
     let mut chains: Vec<Chain> = Vec::new();
+    let mut key_chains: Vec<(u32, u32, u32)> = Vec::new();
     let mut constraints: Vec<Constraint> = Vec::new();
     for (key, ws) in by_key {
         // successor of each value: the writer that read it and then wrote.
@@ -399,10 +497,11 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
             return Err(format!("cyclic versions on key {}", t.key(key)));
         }
         let last = chains.len();
+        key_chains.push((key, first_chain as u32, last as u32));
         let others = last - first_chain - 1;
-        if constraints.len() + others * others.saturating_sub(1) / 2 > MAX_CONSTRAINTS {
+        if constraints.len() + others * others.saturating_sub(1) / 2 > cap {
             return Err(format!(
-                "more than {MAX_CONSTRAINTS} pairs of writers whose order the data leaves open \
+                "more than {cap} pairs of writers whose order the data leaves open \
                  (key {} alone has {others} chains of writers)",
                 t.key(key)
             ));
@@ -443,10 +542,16 @@ fn prepare(t: &Txns, order: OrderEdges) -> Result<Problem, String> {
             }
         }
     }
+    if si {
+        lift(n_nodes as u32, &mut known, 0);
+    }
     Ok(Problem {
-        n_nodes,
+        n_nodes: if si { 2 * n_nodes } else { n_nodes },
+        base: n_nodes,
+        si,
         known,
         chains,
+        key_chains,
         constraints,
         readers,
         n_txns,
@@ -533,59 +638,146 @@ fn topo(g: &Csr, n: usize, prio: &[u64]) -> (Vec<u32>, Vec<bool>) {
     (order, left)
 }
 
-/// Up to `max` node-disjoint cycles among the nodes `left` (each a shortest cycle through its
-/// first node), as lists of edges.
+/// A placeholder edge (scratch arrays).
+const NO_LAB: Lab = Lab {
+    dep: Dep {
+        from: NONE,
+        to: NONE,
+        kind: 0,
+        key: NONE,
+        a: NONE,
+        b: NONE,
+    },
+    c: NONE,
+    side: false,
+};
+
+/// The strongly connected components of the graph restricted to the nodes `left`: per node,
+/// its component's number, or `NONE` when it lies on no cycle (outside `left`, or alone in its
+/// component without a self-loop).
+fn cyclic_sccs(g: &Csr, left: &[bool]) -> Vec<u32> {
+    let (mut comp, sizes) = crate::scc::components_with(
+        left.len(),
+        |u| g.out(u).len(),
+        |u, i| {
+            let v = g.out(u)[i].dep.to;
+            (left[u as usize] && left[v as usize]).then_some(v)
+        },
+    );
+    for (u, c) in comp.iter_mut().enumerate() {
+        let u = u as u32;
+        if !left[u as usize] || (sizes[*c as usize] == 1 && !g.out(u).iter().any(|l| l.dep.to == u))
+        {
+            *c = NONE;
+        }
+    }
+    comp
+}
+
+/// Up to `max` cycles among the nodes `left`, as lists of edges: for each node in turn, within
+/// its strongly connected component, a shortest cycle through it, again while one exists that
+/// avoids every constraint on the cycles already found (so each cycle blocks a different
+/// combination of choices: several wrong choices through one transaction are all found in one
+/// round). Stops early, with at least one cycle, once its searches have looked at a few times
+/// the graph's edges.
 fn cycles(g: &Csr, left: &[bool], max: usize, deadline: &Deadline) -> Vec<Vec<Lab>> {
     let n = left.len();
-    let mut used = vec![false; n];
+    let comp = cyclic_sccs(g, left);
+    let budget = 4 * g.e.len() + n;
+    let mut steps = 0usize;
+    let mut cut: rustc_hash::FxHashSet<u32> = Default::default();
     let mut parent: Vec<Option<Lab>> = vec![None; n];
-    let mut seen = vec![u32::MAX; n];
+    let mut seen = vec![0u32; n];
+    let mut stamp = 0u32;
     let mut out = Vec::new();
-    for s in 0..n as u32 {
-        if out.len() >= max || (!out.is_empty() && deadline.expired()) {
-            break;
-        }
-        if !left[s as usize] || used[s as usize] {
+    'nodes: for s in 0..n as u32 {
+        let cs = comp[s as usize];
+        if cs == NONE {
             continue;
         }
-        // BFS from s within left and unused nodes, until an edge back to s.
-        let mut q = VecDeque::from([s]);
-        seen[s as usize] = s;
-        let mut back: Option<Lab> = None;
-        'bfs: while let Some(u) = q.pop_front() {
-            for l in g.out(u) {
-                let v = l.dep.to;
-                if v == s {
-                    back = Some(*l);
-                    break 'bfs;
-                }
-                if left[v as usize] && !used[v as usize] && seen[v as usize] != s {
-                    seen[v as usize] = s;
-                    parent[v as usize] = Some(*l);
-                    q.push_back(v);
+        loop {
+            if out.len() >= max || (!out.is_empty() && (deadline.expired() || steps > budget)) {
+                break 'nodes;
+            }
+            // BFS from s within its component, over edges of no cut constraint, until an edge
+            // back to s.
+            stamp += 1;
+            let mut q = VecDeque::from([s]);
+            seen[s as usize] = stamp;
+            let mut back: Option<Lab> = None;
+            'bfs: while let Some(u) = q.pop_front() {
+                for l in g.out(u) {
+                    steps += 1;
+                    if l.c != NONE && cut.contains(&l.c) {
+                        continue;
+                    }
+                    let v = l.dep.to;
+                    if v == s {
+                        back = Some(*l);
+                        break 'bfs;
+                    }
+                    if comp[v as usize] == cs && seen[v as usize] != stamp {
+                        seen[v as usize] = stamp;
+                        parent[v as usize] = Some(*l);
+                        q.push_back(v);
+                    }
                 }
             }
+            let Some(b) = back else { continue 'nodes };
+            let mut cyc = vec![b];
+            let mut u = b.dep.from;
+            while u != s {
+                let l = parent[u as usize].expect("on the BFS tree");
+                cyc.push(l);
+                u = l.dep.from;
+            }
+            cyc.reverse();
+            let before = cut.len();
+            cut.extend(cyc.iter().filter(|l| l.c != NONE).map(|l| l.c));
+            out.push(cyc);
+            if cut.len() == before {
+                // A cycle of known edges alone: nothing to cut, nothing more to find here.
+                break 'nodes;
+            }
         }
-        let Some(b) = back else { continue };
-        let mut cyc = vec![b];
-        let mut u = b.dep.from;
-        while u != s {
-            let l = parent[u as usize].expect("on the BFS tree");
-            cyc.push(l);
-            u = l.dep.from;
-        }
-        cyc.reverse();
-        for l in &cyc {
-            used[l.dep.from as usize] = true;
-        }
-        out.push(cyc);
     }
     out
 }
 
 /// Decides serializability (with the order edges `order`) of a register history.
 pub fn check(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &Deadline) -> Found {
-    let mut found = check_with(h, t, kind, order, deadline);
+    check_level(h, t, kind, Level::Serializable, order, deadline)
+}
+
+/// Decides snapshot isolation (with session order when `order` is not `None`; real time is
+/// taken as session order) of a register history.
+pub fn check_si(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
+    let order = if order == OrderEdges::None {
+        order
+    } else {
+        OrderEdges::Process
+    };
+    check_level(h, t, kind, Level::SnapshotIsolation, order, deadline)
+}
+
+/// Decides `level` with the order edges `order`; a violation is named after the weakest model
+/// it refutes (checked again with fewer order edges).
+pub fn check_level(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    level: Level,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
+    let started = std::time::Instant::now();
+    let mut found = check_with(h, t, kind, level, order, deadline);
     // Name a violation after the weakest model it refutes.
     if found.anomaly.is_some() && order != OrderEdges::None && !deadline.expired() {
         let weaker: &[OrderEdges] = if order == OrderEdges::Realtime {
@@ -594,23 +786,39 @@ pub fn check(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &De
             &[OrderEdges::None]
         };
         for &o in weaker {
-            let f = check_with(h, t, kind, o, deadline);
+            let f = check_with(h, t, kind, level, o, deadline);
             if f.anomaly.is_some() {
                 found.anomaly = f.anomaly;
                 break;
             }
         }
     }
+    found.stats.insert(
+        "ms".into(),
+        (started.elapsed().as_secs_f64() * 1000.0).into(),
+    );
     found
 }
 
-fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &Deadline) -> Found {
+fn check_with(
+    h: &History,
+    t: &Txns,
+    kind: Kind,
+    level: Level,
+    order: OrderEdges,
+    deadline: &Deadline,
+) -> Found {
     let mut found = Found::default();
     if kind != Kind::RwRegister {
         found.skipped = Some("only rw-register histories".into());
         return found;
     }
-    let p = match prepare(t, order) {
+    let cap = if deadline.is_set() {
+        MAX_CONSTRAINTS_WITH_DEADLINE
+    } else {
+        MAX_CONSTRAINTS
+    };
+    let p = match prepare(t, order, level == Level::SnapshotIsolation, cap) {
         Ok(p) => p,
         Err(why) => {
             found.skipped = Some(why);
@@ -624,18 +832,31 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     found
         .stats
         .insert("known_edges".into(), p.known.len().into());
-    // Priority for ties: completion (or invocation) position; virtual nodes by their position.
+    // Priority for ties (and SI's solver hint): completion position; virtual nodes by their
+    // position. A crashed (`info`) transaction someone read took effect before its first
+    // reader completed, and usually not long before (it is guessed just before that); one
+    // nobody read, at its invocation.
+    let mut first_read = vec![usize::MAX; p.n_txns];
+    for d in &p.known {
+        if d.kind == WR && (d.from as usize) < p.n_txns && (d.to as usize) < p.n_txns {
+            let r = &mut first_read[d.from as usize];
+            *r = (*r).min(t.txns[d.to as usize].complete_pos);
+        }
+    }
     let prio: Vec<u64> = (0..n)
         .map(|u| {
+            let u = u % p.base;
             if u < p.n_txns {
                 let x = &t.txns[u];
                 if x.outcome == Outcome::Ok {
-                    x.complete_pos as u64
+                    2 * x.complete_pos as u64
+                } else if first_read[u] != usize::MAX {
+                    2 * first_read[u] as u64 - 1
                 } else {
-                    x.invoke_pos as u64
+                    2 * x.invoke_pos as u64
                 }
             } else {
-                p.virtual_pos[u - p.n_txns] as u64
+                2 * p.virtual_pos[u - p.n_txns] as u64
             }
         })
         .collect();
@@ -653,7 +874,10 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     if kleft.iter().any(|&x| x) {
         let cyc = cycles(&kg, &kleft, 1, deadline);
         let none = HashMap::default();
-        found.anomaly = Some((name(order), explain(h, t, &p, order, &[], &cyc, &none)));
+        found.anomaly = Some((
+            name(level, order),
+            explain(h, t, &p, order, &[], &cyc, &none),
+        ));
         return found;
     }
     let mut rank = vec![0u32; n];
@@ -679,7 +903,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             // Forced choices closed a cycle: every completion is cyclic.
             let cyc = cycles(&g, &left, 1, deadline);
             found.anomaly = Some((
-                name(order),
+                name(level, order),
                 explain(h, t, &p, order, &[], &cyc, &why_forced),
             ));
             return found;
@@ -689,6 +913,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         }
         let mut changed = false;
         let mut mark = vec![0u32; n];
+        let mut parent: Vec<Lab> = vec![NO_LAB; n];
         let mut stamp = 0u32;
         #[allow(clippy::needless_range_loop)] // `forced` changes inside
         for c in 0..m {
@@ -697,9 +922,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             }
             if deadline.expired() {
                 found.timed_out = true;
-                found
-                    .stats
-                    .insert("open_constraints".into(), (m - pruned).into());
+                open_stats(&p, t, &forced, &mut found);
                 return found;
             }
             let mut closes = [None, None];
@@ -708,7 +931,9 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 p.edges(c, side, &mut edges_buf);
                 for e in &edges_buf {
                     stamp += 1;
-                    if let Some(path) = reaches(&g, &rank, e.to, e.from, &mut mark, stamp) {
+                    if let Some(path) =
+                        reaches(&g, &rank, e.to, e.from, &mut mark, &mut parent, stamp)
+                    {
                         let mut cyc = path;
                         cyc.push(Lab {
                             dep: *e,
@@ -723,7 +948,7 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
             match closes {
                 [Some(a), Some(b)] => {
                     found.anomaly = Some((
-                        name(order),
+                        name(level, order),
                         explain(h, t, &p, order, &[c], &[a, b], &why_forced),
                     ));
                     return found;
@@ -769,7 +994,18 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         let k = p.constraints[c];
         let pc = &p.chains[k.p as usize];
         let qc = &p.chains[k.q as usize];
-        let hint = rank[pc.w.last().expect("non-empty").0 as usize] < rank[qc.w[0].0 as usize];
+        let (a, b) = (
+            pc.w.last().expect("non-empty").0 as usize,
+            qc.w[0].0 as usize,
+        );
+        // Serializability: the topological order of the known edges (ties by completion).
+        // Snapshot isolation: completion order alone (a commit order; the known graph's order
+        // of first copies ignores what rw edges force, and SI's cycles need them).
+        let hint = if p.si {
+            prio[a] < prio[b]
+        } else {
+            rank[a] < rank[b]
+        };
         var[c] = Some(s.new_var(lbool::new(hint), true));
     }
     let open: Vec<usize> = (0..m).filter(|&c| var[c].is_some()).collect();
@@ -778,12 +1014,27 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
     let mut iterations = 0usize;
     let mut clauses = 0usize;
     let mut shortest: Vec<Vec<Lab>> = Vec::new();
+    // Every blocking clause and the cycle it came from, for the unsatisfiable core.
+    let mut blocked: Vec<(Vec<Lit>, Vec<Lab>)> = Vec::new();
     loop {
         iterations += 1;
         let r = s.solve_limited(&[]);
         if r == lbool::FALSE {
             found.stats.insert("sat_rounds".into(), iterations.into());
             found.stats.insert("sat_clauses".into(), clauses.into());
+            // A small set of cycles whose blocking clauses alone (with the forced orders) are
+            // unsatisfiable: every choice of the constraints they assume closes one of them.
+            let mut is_core = false;
+            if let Some(core) = core(open.len(), &blocked, deadline) {
+                found.stats.insert("core_cycles".into(), core.len().into());
+                let mut cyc: Vec<Vec<Lab>> =
+                    core.into_iter().map(|i| blocked[i].1.clone()).collect();
+                cyc.sort_by_key(Vec::len);
+                if cyc.len() <= MAX_CORE_SHOWN {
+                    shortest = cyc;
+                    is_core = true;
+                }
+            }
             let involved: Vec<usize> = {
                 let mut v: Vec<usize> = shortest
                     .iter()
@@ -795,18 +1046,27 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 v.dedup();
                 v
             };
-            found.anomaly = Some((
-                name(order),
-                explain(h, t, &p, order, &involved, &shortest, &why_forced),
-            ));
+            let mut a = explain(h, t, &p, order, &involved, &shortest, &why_forced);
+            if is_core {
+                a.explanation = a.explanation.replacen(
+                    "Cycles found, each under the orders it assumes:",
+                    &format!(
+                        "These {} cycles are enough to see it: whichever way the {} pairs they \
+                         assume are ordered, one of them closes (each cycle under the orders it \
+                         assumes):",
+                        shortest.len(),
+                        involved.len()
+                    ),
+                    1,
+                );
+            }
+            found.anomaly = Some((name(level, order), a));
             return found;
         }
         if r != lbool::TRUE {
             found.timed_out = true;
             found.stats.insert("sat_rounds".into(), iterations.into());
-            found
-                .stats
-                .insert("open_constraints".into(), open.len().into());
+            open_stats(&p, t, &forced, &mut found);
             return found;
         }
         let mut all = known_now.clone();
@@ -819,11 +1079,19 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
         if !left.iter().any(|&x| x) {
             found.stats.insert("sat_rounds".into(), iterations.into());
             found.stats.insert("sat_clauses".into(), clauses.into());
-            found.order = Some(
-                ord.into_iter()
-                    .filter(|&u| (u as usize) < p.n_txns)
-                    .collect(),
-            );
+            if level == Level::Serializable {
+                found.order = Some(
+                    ord.into_iter()
+                        .filter(|&u| (u as usize) < p.n_txns)
+                        .collect(),
+                );
+            }
+            let sides: Vec<bool> = (0..m)
+                .map(|c| {
+                    forced[c].unwrap_or_else(|| s.value_var(var[c].expect("open")) == lbool::TRUE)
+                })
+                .collect();
+            found.versions = Some(versions(&p, &sides));
             return found;
         }
         for cyc in cycles(&g, &left, CYCLES_PER_ROUND, deadline) {
@@ -842,17 +1110,112 @@ fn check_with(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &D
                 shortest.sort_by_key(Vec::len);
             }
             clauses += 1;
+            blocked.push((clause.clone(), cyc));
             s.add_clause_reuse(&mut clause);
         }
         if deadline.expired() {
             found.timed_out = true;
             found.stats.insert("sat_rounds".into(), iterations.into());
-            found
-                .stats
-                .insert("open_constraints".into(), open.len().into());
+            open_stats(&p, t, &forced, &mut found);
             return found;
         }
     }
+}
+
+/// What is open when the deadline stops the check: `open_constraints`, the pairs of writers
+/// (or chains) whose order is not yet settled (forced by the pruning or not), and `open_keys`,
+/// the few keys holding most of them with their counts (each key's constraints are a
+/// component of the choice: they share no variable with another key's).
+fn open_stats(p: &Problem, t: &Txns, forced: &[Option<bool>], found: &mut Found) {
+    let mut per_key: HashMap<u32, usize> = HashMap::default();
+    for (c, k) in p.constraints.iter().enumerate() {
+        if forced[c].is_none() {
+            *per_key.entry(k.key).or_default() += 1;
+        }
+    }
+    let open: usize = per_key.values().sum();
+    let mut keys: Vec<(u32, usize)> = per_key.into_iter().collect();
+    keys.sort_by_key(|&(k, n)| (std::cmp::Reverse(n), k));
+    let words: Vec<String> = keys
+        .iter()
+        .take(5)
+        .map(|&(k, n)| format!("{} ({n})", t.key(k)))
+        .collect();
+    found.stats.insert("open_constraints".into(), open.into());
+    found
+        .stats
+        .insert("open_keys".into(), words.join(", ").into());
+}
+
+/// Cycles shown at most when they are an unsatisfiable core (else the three shortest found).
+const MAX_CORE_SHOWN: usize = 8;
+
+/// Indices of a subset of `blocked` whose clauses are unsatisfiable together (over the
+/// `n_vars` open constraints' variables, created in the same order as the main solver's):
+/// each clause gets a selector assumed true, the solver's failed assumptions are a core, and
+/// a second solve over the core alone shrinks it. `None` if the deadline passes first.
+fn core(
+    n_vars: usize,
+    blocked: &[(Vec<Lit>, Vec<Lab>)],
+    deadline: &Deadline,
+) -> Option<Vec<usize>> {
+    let mut keep: Vec<usize> = (0..blocked.len()).collect();
+    for _ in 0..2 {
+        let mut s = BasicSolver::default();
+        let d = *deadline;
+        let mut cb = batsat::BasicCallbacks::new();
+        cb.set_stop(move || d.expired());
+        *s.cb_mut() = cb;
+        for _ in 0..n_vars {
+            s.new_var_default();
+        }
+        let sel: Vec<Var> = keep.iter().map(|_| s.new_var_default()).collect();
+        for (&i, &v) in keep.iter().zip(&sel) {
+            let mut clause = blocked[i].0.clone();
+            clause.push(Lit::new(v, false));
+            s.add_clause_reuse(&mut clause);
+        }
+        let assume: Vec<Lit> = sel.iter().map(|&v| Lit::new(v, true)).collect();
+        if s.solve_limited(&assume) != lbool::FALSE {
+            return None;
+        }
+        let next: Vec<usize> = keep
+            .iter()
+            .zip(&sel)
+            .filter(|&(_, &v)| s.unsat_core_contains_var(v))
+            .map(|(&i, _)| i)
+            .collect();
+        if next.is_empty() || next.len() == keep.len() {
+            break;
+        }
+        keep = next;
+    }
+    Some(keep)
+}
+
+/// The version order of each key that the choices `sides` (one per constraint) make: the
+/// chains of a key ordered by how many of its other chains each precedes (the choices that
+/// left the graph acyclic are a total order of them).
+fn versions(p: &Problem, sides: &[bool]) -> Vec<(u32, Vec<u32>)> {
+    let mut wins = vec![0u32; p.chains.len()];
+    for (c, &side) in sides.iter().enumerate() {
+        let k = p.constraints[c];
+        wins[if side { k.p } else { k.q } as usize] += 1;
+    }
+    p.key_chains
+        .iter()
+        .map(|&(key, start, end)| {
+            let mut cs: Vec<u32> = (start..end).collect();
+            // `⊥`'s chain first, then by wins.
+            cs[1..].sort_by_key(|&c| std::cmp::Reverse(wins[c as usize]));
+            let ws = cs
+                .iter()
+                .flat_map(|&c| p.chains[c as usize].w.iter().map(|&(w, _)| w))
+                .filter(|&w| w != BOT)
+                .collect();
+            (key, ws)
+        })
+        .collect()
 }
 
 /// A path `from ⇝ to` over known edges, if the bounded search finds one. `rank` (a topological
@@ -863,6 +1226,7 @@ fn reaches(
     from: u32,
     to: u32,
     mark: &mut [u32],
+    parent: &mut [Lab],
     stamp: u32,
 ) -> Option<Vec<Lab>> {
     if from == to {
@@ -872,7 +1236,6 @@ fn reaches(
         return None;
     }
     let limit = rank[to as usize];
-    let mut parent: HashMap<u32, Lab> = HashMap::default();
     let mut q = VecDeque::from([from]);
     mark[from as usize] = stamp;
     let mut steps = 0usize;
@@ -887,12 +1250,12 @@ fn reaches(
                 continue;
             }
             mark[v as usize] = stamp;
-            parent.insert(v, *l);
+            parent[v as usize] = *l;
             if v == to {
                 let mut path = Vec::new();
                 let mut x = to;
                 while x != from {
-                    let l = parent[&x];
+                    let l = parent[x as usize];
                     path.push(l);
                     x = l.dep.from;
                 }
@@ -920,13 +1283,19 @@ fn explain(
         OrderEdges::Process => " and session order",
         OrderEdges::Realtime => " and real-time order",
     };
+    let (what, cycle) = match p.si {
+        false => ("no serial order explains every read", "a cycle"),
+        true => (
+            "no snapshot-isolation execution explains every read (snapshot isolation allows a \
+             cycle of dependencies only where two rw edges follow each other)",
+            "a cycle with no two rw edges in a row (going round)",
+        ),
+    };
     let mut text = if involved.is_empty() && cycles.iter().all(|c| c.iter().all(|l| l.c == NONE)) {
-        format!(
-            "no serial order explains every read: the dependencies the reads prove{order_words} already form a cycle"
-        )
+        format!("{what}: the dependencies the reads prove{order_words} already form {cycle}")
     } else {
         format!(
-            "no serial order explains every read: of the {} pairs of writers (or read-modify-write chains) whose order the data leaves open, every way of ordering them closes a cycle with the dependencies the reads prove{order_words}. Cycles found, each under the orders it assumes:",
+            "{what}: of the {} pairs of writers (or read-modify-write chains) whose order the data leaves open, every way of ordering them closes {cycle} with the dependencies the reads prove{order_words}. Cycles found, each under the orders it assumes:",
             p.constraints.len()
         )
     };
@@ -982,6 +1351,19 @@ fn explain(
 
 /// The steps of a cycle with virtual (completion) nodes merged into single real-time steps.
 fn collapse(p: &Problem, cyc: &[Lab]) -> Vec<Lab> {
+    // Snapshot isolation's second copies of nodes are the nodes themselves.
+    let base = p.base as u32;
+    let cyc: Vec<Lab> = cyc
+        .iter()
+        .map(|l| Lab {
+            dep: Dep {
+                from: l.dep.from % base,
+                to: l.dep.to % base,
+                ..l.dep
+            },
+            ..*l
+        })
+        .collect();
     let is_v = |u: u32| u as usize >= p.n_txns;
     // Rotate so that the cycle starts at a transaction.
     let Some(start) = cyc.iter().position(|l| !is_v(l.dep.from)) else {
@@ -1058,5 +1440,53 @@ fn step_words(h: &History, t: &Txns, l: &Lab, forced: bool) -> String {
                 at(t.txns[b as usize].invoke_pos)
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether some assignment of `n` variables satisfies every clause (brute force).
+    fn satisfiable(n: usize, clauses: &[&Vec<Lit>]) -> bool {
+        (0..1u32 << n).any(|bits| {
+            clauses.iter().all(|c| {
+                c.iter()
+                    .any(|l| (((bits >> l.var().idx()) & 1) == 1) == l.sign())
+            })
+        })
+    }
+
+    #[test]
+    fn the_core_is_an_unsatisfiable_subset_of_the_blocking_clauses() {
+        let mut rng = crate::gen::Rng::new(5);
+        let mut shrunk = 0;
+        for _ in 0..300 {
+            let n = 2 + rng.below(4) as usize;
+            let mut blocked = Vec::new();
+            let mut all: Vec<Vec<Lit>> = Vec::new();
+            // Random clauses until unsatisfiable.
+            while satisfiable(n, &all.iter().collect::<Vec<_>>()) {
+                let len = 1 + rng.below(3) as usize;
+                let mut c: Vec<Lit> = (0..len)
+                    .map(|_| {
+                        Lit::new(
+                            Var::unsafe_from_idx(rng.below(n as u64) as u32),
+                            rng.below(2) == 0,
+                        )
+                    })
+                    .collect();
+                c.sort_unstable_by_key(|l| l.idx());
+                c.dedup();
+                all.push(c.clone());
+                blocked.push((c, Vec::new()));
+            }
+            let core = core(n, &blocked, &Deadline::none()).expect("no deadline");
+            let subset: Vec<&Vec<Lit>> = core.iter().map(|&i| &blocked[i].0).collect();
+            assert!(!subset.is_empty());
+            assert!(!satisfiable(n, &subset), "{all:?} core {core:?}");
+            shrunk += usize::from(core.len() < blocked.len());
+        }
+        assert!(shrunk > 0, "the core never left a clause out");
     }
 }

@@ -16,7 +16,21 @@ pub fn components(adj: &Adj, mask: u8) -> (Vec<u32>, Vec<u32>) {
 /// in reverse topological order: when component `a` reaches a different component `b`,
 /// `b < a`.
 pub fn components_by(adj: &Adj, keep: impl Fn(u32, &Edge) -> bool) -> (Vec<u32>, Vec<u32>) {
-    let n = adj.node_count();
+    components_with(
+        adj.node_count(),
+        |v| adj.neighbors_slice(v).len(),
+        |v, ei| keep(v, &adj.edges_slice(v)[ei]).then(|| adj.neighbors_slice(v)[ei]),
+    )
+}
+
+/// The SCC of each of `n` nodes of any graph: node `v` has `degree(v)` out-edges and its
+/// `i`-th leads to `target(v, i)` (`None`: ignore that edge). Numbered as in
+/// [`components_by`].
+pub fn components_with(
+    n: usize,
+    degree: impl Fn(u32) -> usize,
+    target: impl Fn(u32, usize) -> Option<u32>,
+) -> (Vec<u32>, Vec<u32>) {
     let mut index = vec![NONE; n];
     let mut low = vec![0u32; n];
     let mut on_stack = vec![false; n];
@@ -36,13 +50,11 @@ pub fn components_by(adj: &Adj, keep: impl Fn(u32, &Edge) -> bool) -> (Vec<u32>,
         on_stack[root as usize] = true;
         call.push((root, 0));
         while let Some(&(v, ei)) = call.last() {
-            let targets = adj.neighbors_slice(v);
-            if ei < targets.len() {
+            if ei < degree(v) {
                 call.last_mut().expect("non-empty").1 += 1;
-                if !keep(v, &adj.edges_slice(v)[ei]) {
+                let Some(w) = target(v, ei) else {
                     continue;
-                }
-                let w = targets[ei];
+                };
                 if index[w as usize] == NONE {
                     index[w as usize] = next;
                     low[w as usize] = next;

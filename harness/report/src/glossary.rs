@@ -36,6 +36,7 @@ pub fn meaning(name: &str) -> Option<String> {
         "fractured-read" => "Fractured read (read atomic): a transaction saw some of another transaction's writes but an older version of a key that transaction also wrote.",
         "causality-violation" => "Causality violation (causal consistency): a transaction read an older version of a key than a write that happens before it (through reads and, with the -process suffix, its process's earlier transactions).",
         "serializability-violation" => "Not serializable: no order of a register's versions lets the transactions run one at a time and each read see the last write before it (found by trying every order with a SAT solver; with -process or -realtime only once session or real-time order is kept).",
+        "snapshot-isolation-violation" => "Not snapshot isolation: no order of a register's versions lets every transaction read from one snapshot and commit without a concurrent write to the same key; every order closes a cycle of dependencies in which no two anti-dependencies (rw) follow each other (found with a SAT solver; with -process only once each session sees its own earlier transactions).",
         "future-read" => "A transaction read a value written by a transaction that began later in its own process.",
         "linearizability" => "Not linearizable: no order of the operations that respects real time and the object's rules explains what they returned.",
         "wrong-total" => "A read of every account saw balances that do not add up to the money in the system.",
