@@ -308,8 +308,8 @@ pub fn check_ops_cancellable<M: Model>(
         };
         let race = Race {
             // Short histories race sooner: a search by return that has taken a few steps
-            // per op is off its good path (1,000 ops, 10 clients, values 0..9: 89k steps alone, 21.5k
-            // raced from 4k on).
+            // per op is off its good path (1,000 ops, 10 clients, values 0..9: 89k steps
+            // alone, 21.5k raced from 4k on).
             at: strategy.race.min(
                 (ops.len() as u64)
                     .saturating_mul(RACE_STEPS_PER_OP)
