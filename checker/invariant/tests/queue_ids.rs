@@ -150,6 +150,41 @@ fn crashed_drain_makes_apparent_losses_unknown() {
 }
 
 #[test]
+fn a_crashed_dequeue_may_have_taken_one_lost_element_not_two() {
+    let mut ops = vec![
+        (OpType::Invoke, 0, "enqueue", int(1)),
+        (OpType::Ok, 0, "enqueue", int(1)),
+        (OpType::Invoke, 1, "dequeue", Value::Nil),
+        (OpType::Info, 1, "dequeue", Value::Nil),
+        (OpType::Invoke, 2, "drain", Value::Nil),
+        (OpType::Ok, 2, "drain", list([])),
+    ];
+    // The queue gave 1 to the dequeue that crashed: a correct queue can do that.
+    let r = check("total-queue", &hist(&ops));
+    assert_eq!(r.valid, Validity::Valid, "{:?}", r.anomalies);
+    assert_eq!(r.stats["crashed_dequeue_count"], 1);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.kind == "lost-or-taken-by-crashed-dequeues"),
+        "{:?}",
+        r.warnings
+    );
+    // Two acknowledged elements gone and one crashed dequeue: one of them was lost.
+    ops.splice(
+        2..2,
+        [
+            (OpType::Invoke, 3, "enqueue", int(2)),
+            (OpType::Ok, 3, "enqueue", int(2)),
+        ],
+    );
+    let r = check("total-queue", &hist(&ops));
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(r.anomaly_types, vec!["lost"]);
+    assert_eq!(r.stats["lost_count"], 2);
+}
+
+#[test]
 fn queue_and_ids_forms_in_edn_and_json_agree() {
     let h = queue(9, 300);
     let deq = oks(&h, "dequeue");
