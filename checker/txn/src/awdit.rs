@@ -100,6 +100,10 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+#[cfg(test)]
+#[path = "awdit_tests.rs"]
+mod tests;
+
 /// The virtual initial transaction.
 pub const BOT: u32 = u32::MAX - 1;
 
@@ -539,14 +543,10 @@ impl Prepared {
         }
     }
 
-    /// Forced pairs of causal consistency (with session order): for each read of `x` from
-    /// `t1`, the last write of `x` in each session that happens before the reader but not
-    /// before `t1`. Returns the topological rank of each transaction, or `None` when `so ∪ wr`
-    /// is cyclic (then read committed already fails).
-    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
+    /// `so ∪ wr` without repeated pairs, both ways, as CSR: (successor offsets, successors,
+    /// predecessor offsets, predecessors).
+    fn hb_csr(&self) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>) {
         let n = self.n();
-        let k = self.sessions.len();
-        // Successors in so ∪ wr (distinct), as CSR.
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for r in &self.reads {
             if r.from != BOT {
@@ -561,82 +561,79 @@ impl Prepared {
         pairs.sort_unstable();
         pairs.dedup();
         let mut succ_off = vec![0u32; n + 1];
-        for &(a, _) in &pairs {
-            succ_off[a as usize + 1] += 1;
-        }
-        for i in 0..n {
-            succ_off[i + 1] += succ_off[i];
-        }
-        let mut indeg = vec![0u32; n];
-        for &(_, b) in &pairs {
-            indeg[b as usize] += 1;
-        }
-        let succ: Vec<u32> = pairs.iter().map(|e| e.1).collect();
         let mut pred_off = vec![0u32; n + 1];
-        for &(_, b) in &pairs {
+        for &(a, b) in &pairs {
+            succ_off[a as usize + 1] += 1;
             pred_off[b as usize + 1] += 1;
         }
         for i in 0..n {
+            succ_off[i + 1] += succ_off[i];
             pred_off[i + 1] += pred_off[i];
         }
+        let succ: Vec<u32> = pairs.iter().map(|e| e.1).collect();
         let mut pred = vec![0u32; pairs.len()];
-        {
-            let mut fill = pred_off.clone();
-            for &(a, b) in &pairs {
-                pred[fill[b as usize] as usize] = a;
-                fill[b as usize] += 1;
-            }
+        let mut fill = pred_off.clone();
+        for &(a, b) in &pairs {
+            pred[fill[b as usize] as usize] = a;
+            fill[b as usize] += 1;
         }
-        drop(pairs);
-        // Per key: (session, positions of its writes of the key, ascending), sessions ascending.
-        let mut kw: Vec<(u32, u32, u32)> = Vec::new();
-        for (si, s) in self.sessions.iter().enumerate() {
-            for (p, &t) in s.iter().enumerate() {
-                for &(y, _) in self.writes_of(t) {
-                    kw.push((y, si as u32, p as u32));
-                }
-            }
-        }
-        kw.sort_unstable();
-        let positions: Vec<u32> = kw.iter().map(|e| e.2).collect();
-        // key -> range of (session, start, len) entries in `runs`.
-        let mut runs: Vec<(u32, u32, u32)> = Vec::new();
-        let mut key_runs: HashMap<u32, (u32, u32)> = HashMap::default();
-        let mut i = 0;
-        while i < kw.len() {
-            let (y, s, _) = kw[i];
-            let mut j = i;
-            while j < kw.len() && kw[j].0 == y && kw[j].1 == s {
-                j += 1;
-            }
-            let e = key_runs
-                .entry(y)
-                .or_insert((runs.len() as u32, runs.len() as u32));
-            runs.push((s, i as u32, (j - i) as u32));
-            e.1 = runs.len() as u32;
-            i = j;
-        }
-        drop(kw);
-        let run_session: Vec<u32> = runs.iter().map(|e| e.0).collect();
-        let zeros = vec![0u32; k];
+        (succ_off, succ, pred_off, pred)
+    }
+
+    /// Forced pairs of causal consistency (with session order): for each read of `x` from
+    /// `t1`, the last write of `x` on each chain that happens before the reader but not
+    /// before `t1` (chains and why they suffice: the module doc). Returns the topological rank
+    /// of each transaction, or `None` when `so ∪ wr` is cyclic (then read committed already
+    /// fails).
+    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
+        self.saturate_cc_chains(out, deadline)
+            .map(|r| r.map(|(rank, _)| rank))
+    }
+
+    /// [`Self::saturate_cc`], also returning how many chains it used.
+    fn saturate_cc_chains(
+        &self,
+        out: &mut Vec<Co>,
+        deadline: &Deadline,
+    ) -> Result<Option<(Vec<u32>, u32)>, ()> {
+        let n = self.n();
+        let (succ_off, succ, pred_off, pred) = self.hb_csr();
+        let mut indeg: Vec<u32> = (0..n).map(|t| pred_off[t + 1] - pred_off[t]).collect();
+        // Chains: each transaction's chain and position in it; per chain its length and, while
+        // its tail is the last of its session ("free"), its index in `free`.
+        let mut chain = vec![NONE; n];
+        let mut cpos = vec![NONE; n];
+        let mut chain_len: Vec<u32> = Vec::new();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        let mut free_at: Vec<u32> = Vec::new();
+        let mut free: Vec<u32> = Vec::new();
+        // Per key: the chains that wrote it so far (in order of their first write) and, in
+        // parallel, the slot of their positions of writes of it (ascending, as placed).
+        let n_keys = self
+            .writes
+            .iter()
+            .map(|e| e.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut key_chains: Vec<Vec<u32>> = vec![Vec::new(); n_keys];
+        let mut key_slots: Vec<Vec<u32>> = vec![Vec::new(); n_keys];
+        let mut slot_of: HashMap<(u32, u32), u32> = HashMap::default();
+        let mut slots: Vec<Vec<u32>> = Vec::new();
         let mut cand: Vec<u32> = Vec::new();
-        // Clocks (inclusive of the transaction itself), kept while a successor is left and then
-        // recycled; a transaction whose last successor is its session successor hands its
-        // clock over to it (no copy: a long session is one clock updated in place).
+        // Clocks over chains (inclusive of the transaction itself; entries past a clock's length,
+        // chains opened after it was made, are 0), kept while a successor is left and then
+        // recycled; a transaction whose last successor is its session successor hands its clock
+        // over to it (no copy: a long session is one clock updated in place).
         let mut remaining: Vec<u32> = (0..n).map(|t| succ_off[t + 1] - succ_off[t]).collect();
-        let mut clocks: Vec<Option<Box<[u32]>>> = vec![None; n];
-        let mut pool: Vec<Box<[u32]>> = Vec::new();
-        let fresh = |pool: &mut Vec<Box<[u32]>>| {
-            pool.pop()
-                .unwrap_or_else(|| vec![0u32; k].into_boxed_slice())
-        };
+        let mut clocks: Vec<Option<Vec<u32>>> = vec![None; n];
+        let mut pool: Vec<Vec<u32>> = Vec::new();
         let mut rank = vec![NONE; n];
         let mut heap: BinaryHeap<Reverse<u32>> = (0..n as u32)
             .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
             .map(Reverse)
             .collect();
-        // Per t1 (while it has successors left), sorted by session: one past the last position of a
-        // write of that session already forced before t1.
+        // Per t1 (while it has successors left), sorted by chain: one past the last position of
+        // a write of that chain already forced before t1.
         let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
@@ -645,6 +642,7 @@ impl Prepared {
             }
             rank[t3 as usize] = done;
             done += 1;
+            let k = chain_len.len();
             // The clock is the join of the predecessors' (inclusive) clocks: start from the
             // session predecessor's, and join only the writers it does not already cover (a
             // covered writer happens before something joined, so its clock is below).
@@ -656,21 +654,21 @@ impl Prepared {
                     .take()
                     .expect("a clock while successors are left"),
                 Some(p) => {
-                    let mut c = fresh(&mut pool);
-                    c.copy_from_slice(clocks[p as usize].as_deref().expect("live clock"));
+                    let mut c = pool.pop().unwrap_or_default();
+                    c.clear();
+                    c.extend_from_slice(clocks[p as usize].as_deref().expect("live clock"));
                     c
                 }
                 None => {
-                    let mut c = fresh(&mut pool);
-                    c.iter_mut().for_each(|x| *x = 0);
+                    let mut c = pool.pop().unwrap_or_default();
+                    c.clear();
                     c
                 }
             };
+            cur.resize(k, 0);
             let preds = &pred[pred_off[t3 as usize] as usize..pred_off[t3 as usize + 1] as usize];
             for &p in preds {
-                if Some(p) == so_pred
-                    || cur[self.session[p as usize] as usize] > self.pos[p as usize]
-                {
+                if Some(p) == so_pred || cur[chain[p as usize] as usize] > cpos[p as usize] {
                     continue;
                 }
                 let other = clocks[p as usize].as_deref().expect("live clock");
@@ -678,56 +676,116 @@ impl Prepared {
                     *c = (*c).max(v);
                 }
             }
+            // Its chain: the session predecessor's (always its tail: a chain is taken only when
+            // free); else a free chain whose tail it covers, the predecessors' chains first
+            // (one test each), then every free one (no more than the join's cost); else a new one.
+            let c3 = match so_pred {
+                Some(p) => {
+                    debug_assert_eq!(members[chain[p as usize] as usize].last(), Some(&p));
+                    chain[p as usize]
+                }
+                None => {
+                    let covered = |c: u32| {
+                        free_at[c as usize] != NONE && cur[c as usize] == chain_len[c as usize]
+                    };
+                    let found = preds
+                        .iter()
+                        .map(|&p| chain[p as usize])
+                        .find(|&c| covered(c))
+                        .or_else(|| free.iter().copied().find(|&c| covered(c)));
+                    match found {
+                        Some(c) => c,
+                        None => {
+                            chain_len.push(0);
+                            members.push(Vec::new());
+                            free_at.push(NONE);
+                            cur.push(0);
+                            k as u32
+                        }
+                    }
+                }
+            };
+            if free_at[c3 as usize] != NONE {
+                let i = free_at[c3 as usize] as usize;
+                free.swap_remove(i);
+                if let Some(&moved) = free.get(i) {
+                    free_at[moved as usize] = i as u32;
+                }
+                free_at[c3 as usize] = NONE;
+            }
+            let p3 = chain_len[c3 as usize];
+            debug_assert_eq!(
+                cur[c3 as usize], p3,
+                "a chain is extended past its tail only"
+            );
+            chain[t3 as usize] = c3;
+            cpos[t3 as usize] = p3;
+            members[c3 as usize].push(t3);
             for i in self.read_range(t3) {
                 let r = self.reads[i];
-                let Some(&(a, b)) = key_runs.get(&r.key) else {
+                let Some(chains) = key_chains.get(r.key as usize) else {
                     continue;
                 };
                 let clock1: &[u32] = if r.from == BOT {
-                    &zeros
+                    &[]
                 } else {
                     clocks[r.from as usize].as_deref().expect("live clock")
                 };
-                // The sessions where the reader knows more than t1, without a branch per
-                // session (most fail the test; a mispredicted branch each was the main cost).
-                let sessions = &run_session[a as usize..b as usize];
-                cand.resize(sessions.len(), 0);
+                // The chains where the reader knows more than t1, without a branch per chain
+                // (most fail the test; a mispredicted branch each was the main cost).
+                cand.resize(chains.len(), 0);
                 let mut m = 0;
-                for (j, &s) in sessions.iter().enumerate() {
+                for (j, &c) in chains.iter().enumerate() {
                     cand[m] = j as u32;
-                    m += usize::from(cur[s as usize] > clock1[s as usize]);
+                    let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
+                    m += usize::from(cur[c as usize] > seen_by_t1);
                 }
                 for &j in &cand[..m] {
-                    let (s, start, len) = runs[a as usize + j as usize];
-                    let limit = cur[s as usize];
-                    let seen_by_t1 = clock1[s as usize];
-                    let ps = &positions[start as usize..(start + len) as usize];
+                    let c = chains[j as usize];
+                    let limit = cur[c as usize];
+                    let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
+                    let ps = &slots[key_slots[r.key as usize][j as usize] as usize];
                     let below = ps.partition_point(|&p| p < limit);
                     if below == 0 || ps[below - 1] < seen_by_t1 {
                         continue;
                     }
                     let p2 = ps[below - 1];
                     if r.from != BOT {
-                        // Already forced before t1: this write or a later one of its session
-                        // (which it reaches by `so`).
+                        // Already forced before t1: this write or a later one of its chain
+                        // (which it happens before).
                         let f = &mut forced[r.from as usize];
-                        match f.binary_search_by_key(&s, |e| e.0) {
+                        match f.binary_search_by_key(&c, |e| e.0) {
                             Ok(x) if f[x].1 > p2 => continue,
                             Ok(x) => f[x].1 = p2 + 1,
-                            Err(x) => f.insert(x, (s, p2 + 1)),
+                            Err(x) => f.insert(x, (c, p2 + 1)),
                         }
                     }
-                    let t2 = self.sessions[s as usize][p2 as usize];
                     out.push(Co {
-                        before: t2,
+                        before: members[c as usize][p2 as usize],
                         after: r.from,
                         read: i as u32,
                         via: Via::HappensBefore,
                     });
                 }
             }
-            let s3 = self.session[t3 as usize] as usize;
-            cur[s3] = self.pos[t3 as usize] + 1;
+            for &(y, _) in self.writes_of(t3) {
+                let slot = *slot_of.entry((y, c3)).or_insert_with(|| {
+                    key_chains[y as usize].push(c3);
+                    key_slots[y as usize].push(slots.len() as u32);
+                    slots.push(Vec::new());
+                    slots.len() as u32 - 1
+                });
+                slots[slot as usize].push(p3);
+            }
+            chain_len[c3 as usize] = p3 + 1;
+            debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
+            cur[c3 as usize] = p3 + 1;
+            let s3 = self.session[t3 as usize];
+            if self.pos[t3 as usize] + 1 == self.sessions[s3 as usize].len() as u32 {
+                // The last of its session: no session successor will claim the chain.
+                free_at[c3 as usize] = free.len() as u32;
+                free.push(c3);
+            }
             if remaining[t3 as usize] > 0 {
                 clocks[t3 as usize] = Some(cur);
             } else {
@@ -750,7 +808,7 @@ impl Prepared {
             }
         }
         let n_included = self.included.iter().filter(|&&b| b).count() as u32;
-        Ok((done == n_included).then_some(rank))
+        Ok((done == n_included).then_some((rank, chain_len.len() as u32)))
     }
 
     /// Checks one level, with or without session order (causal: with only).
