@@ -38,18 +38,13 @@
 //! Shortcuts, each proved before the code that takes it:
 //! - only the *last* `so`-predecessor of `t3` writing `x` needs an edge for `ra`: an older one
 //!   `t2'` reaches it by `so`, which is in the graph, so `t2' → t2 → t1` already orders it;
-//! - for `cc`, only the last write of `x` in each session that happens before `t3` needs an
-//!   edge, for the same reason; and none when it also happens before `t1` (the path is in the
-//!   graph). Happens-before is read from vector clocks over sessions computed in a
-//!   topological order of `so ∪ wr`: `t'` of session `s` happens before `t` iff its position in
-//!   `s` is below `t`'s clock entry for `s`, because the transactions of `s` that happen before
-//!   `t` are a prefix of `s` (closed under `so`). The last such write is a binary search in `s`'s
-//!   writes of `x`;
+//! - for `cc`, only the last write of `x` on each *chain* (below) that happens before `t3`
+//!   needs an edge, and none when it also happens before `t1`: proved under "Chains";
 //! - for `ra` and `rc`, pairs (reader, writer it read from) are intersected by walking the
 //!   smaller of the writer's written keys and the reader's reads, so the work is
 //!   `O(Σ min(|W|, |R|))` (the `O(n^1.5)` bound of AWDIT's analysis).
-//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s session was already
-//!   forced before `t1` (it reaches that one by `so`); this keeps the forced pairs of a hot
+//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s chain was already
+//!   forced before `t1` (`t2` happens before that one); this keeps the forced pairs of a hot
 //!   value read by many from repeating;
 //! - a clock is the join of the predecessors' clocks; a predecessor already covered by what is
 //!   joined (its own entry is) happens before something joined, so its clock is below and is
@@ -60,6 +55,53 @@
 //!   its own, or follows from one by `so` or happens-before, which are in its graph), so when it
 //!   is acyclic every check is. The others run only to name the weakest violation.
 //!
+//! ## Chains: vector clocks over a chain decomposition of happens-before
+//!
+//! Why: vector clocks indexed by session cost `O(n·k)` with `k` sessions, and a Jepsen history
+//! gives a client a new process after each crashed transaction, so `k` grows with the history
+//! (≈ 50,000 sessions in 10 M transactions, of which ≈ 50 run at any time). Nothing in the
+//! argument needs sessions, only *chains*: sequences `c_0, c_1, …` of transactions with
+//! `c_i hb c_{i+1}` (`hb = (so ∪ wr)+`), partitioning the committed transactions.
+//!
+//! Clocks. Let `past(t)` be `t` with everything that happens before it. If `c_j ∈ past(t)` and
+//! `i < j`, then `c_i hb c_j`, so `c_i ∈ past(t)`: the members of a chain in `past(t)` are a
+//! prefix of it, and `t' = c_i ∈ past(t)` iff `i < clock(t)[c]`, where `clock(t)[c]` is that
+//! prefix's length. As `past(t) = {t} ∪ ⋃ past(p)` over the `so ∪ wr` predecessors `p`,
+//! `clock(t)` is the join of theirs, with `t`'s own entry set to its position plus one. A
+//! chain grown or opened after `p` was placed (in topological order) adds nothing to
+//! `past(p)`, whose members are all placed before `p`: an old clock stays right, and its
+//! entries for chains opened since (past its length) are 0.
+//!
+//! The forced pairs. For a read of `x` in `t3` from `t1`, the axiom forces `t2 <co t1` for
+//! every writer `t2 ≠ t1` of `x` in `past(t3) ∖ {t3}`. Those of a chain `c` are its writers
+//! of `x` at positions below `clock(t3)[c]`, `t3`'s own entry excluded (it is set after the
+//! reads). Let `t2` be the last of them. If it is in `past(t1)`, so are the earlier ones (a
+//! prefix): each happens before `t1` or is `t1`, and `so ∪ wr` already orders it; no edge.
+//! Otherwise the edge `t2 → t1` is added, and every earlier writer `t2'` of the chain has
+//! `t2' hb t2`, a path of `so ∪ wr`, so `t2' → … → t2 → t1` is in the graph. The graph thus has
+//! the same transitive closure as `so ∪ wr ∪ S`: the same cycles, the same SCCs (a pair of `S`
+//! left out lies on a path through one kept, whose ends are in its SCC), the same verdict. A
+//! pair into `⊥` (read of the initial state) is kept for the last writer of each chain that
+//! has one, so there is one iff the axiom forces one. Sessions are one such decomposition
+//! (the previous implementation); any other gives the same closure.
+//!
+//! Building the chains, greedily in the topological order: a transaction extends its session
+//! predecessor's chain, whose tail that predecessor always is (see below); the first
+//! transaction of a session extends a *free* chain (whose tail is the last of its session)
+//! whose tail it covers (its clock entry for the chain equals the chain's length: the tail is
+//! in its past, so it happens before), or else opens a chain. Only free chains are taken, so
+//! a session's next transaction always finds its predecessor at its chain's tail: each chain is
+//! whole sessions end to end, so there are never more chains than sessions, and a replaced
+//! process's chain is taken over by a later session that has seen its last transaction (in a
+//! Jepsen history, nearly every later one). The predecessors' chains are tried first (one test
+//! each), then every free chain (a pass over at most `k` entries, as the join itself), so
+//! choosing costs no more than the clock. `k` is then the number of chains, about the number
+//! of sessions running at a time, not every session ever seen. The writes of each key are
+//! kept per (key, chain) as they are placed: a read only asks about chain members in its
+//! past, placed already. Differential tests (`awdit_tests.rs`) compare the closure of the
+//! forced order with the per-session implementation's and with the axiom's on random
+//! histories with many short sessions, causal stores' histories and planted violations.
+//!
 //! ## With and without session order
 //!
 //! Each level is also checked with `so` removed everywhere (from visibility and from `co`):
@@ -69,9 +111,9 @@
 //! before it started, which satisfies the causal axiom without sessions, hence the weaker two).
 //! A violation that exists only with `so` rules out only the session-aware levels (the
 //! `-process` anomaly names). For `rc` and `ra` the sessionless check is run exactly; for `cc`
-//! (whose clocks need `so`-closed prefixes) a cycle of the session-aware check is called
-//! sessionless when neither its edges nor the happens-before behind its forced edges use `so`,
-//! and `-process` otherwise: a weaker claim when unsure, never a stronger one.
+//! (whose chains and clocks are built over `so ∪ wr`) a cycle of the session-aware check is
+//! called sessionless when neither its edges nor the happens-before behind its forced edges
+//! use `so`, and `-process` otherwise: a weaker claim when unsure, never a stronger one.
 //!
 //! ## What counts as committed, and what a read reads
 //!
