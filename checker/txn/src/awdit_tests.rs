@@ -429,7 +429,10 @@ fn chains_order_what_sessions_order_on_random_histories() {
         cyclic += usize::from(c == 0);
         violated += usize::from(p.check_level(Level::Causal, true).forced_violation());
     }
-    eprintln!("3000 random: {violated} violated, {cyclic} cyclic so ∪ wr; {sessions} sessions, {chains} chains");
+    eprintln!(
+        "3000 random: {violated} violated, {cyclic} cyclic so ∪ wr; \
+         {sessions} sessions, {chains} chains"
+    );
     assert!(violated > 300 && violated < 2700, "{violated}");
     assert!(
         chains < sessions * 2 / 3,
