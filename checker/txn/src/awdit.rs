@@ -658,8 +658,11 @@ impl Prepared {
             .max()
             .unwrap_or(0);
         let mut key_chains: Vec<Vec<u32>> = vec![Vec::new(); n_keys];
-        let mut key_slots: Vec<Vec<u32>> = vec![Vec::new(); n_keys];
-        let mut slot_of: HashMap<(u32, u32), u32> = HashMap::default();
+        // Per key, parallel to its chains: (slot, the chain's last position writing it), the
+        // last one at hand as it is nearly always the answer (no search, no other cache line).
+        let mut key_slots: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_keys];
+        // (key, chain) -> index in the key's chains.
+        let mut index_of: HashMap<(u32, u32), u32> = HashMap::default();
         let mut slots: Vec<Vec<u32>> = Vec::new();
         let mut cand: Vec<u32> = Vec::new();
         // Clocks over chains (inclusive of the transaction itself; entries past a clock's length,
@@ -786,12 +789,20 @@ impl Prepared {
                     let c = chains[j as usize];
                     let limit = cur[c as usize];
                     let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
-                    let ps = &slots[key_slots[r.key as usize][j as usize] as usize];
-                    let below = ps.partition_point(|&p| p < limit);
-                    if below == 0 || ps[below - 1] < seen_by_t1 {
+                    let (slot, last) = key_slots[r.key as usize][j as usize];
+                    let p2 = if last < limit {
+                        last
+                    } else {
+                        let ps = &slots[slot as usize];
+                        let below = ps.partition_point(|&p| p < limit);
+                        if below == 0 {
+                            continue;
+                        }
+                        ps[below - 1]
+                    };
+                    if p2 < seen_by_t1 {
                         continue;
                     }
-                    let p2 = ps[below - 1];
                     if r.from != BOT {
                         // Already forced before t1: this write or a later one of its chain
                         // (which it happens before).
@@ -811,13 +822,15 @@ impl Prepared {
                 }
             }
             for &(y, _) in self.writes_of(t3) {
-                let slot = *slot_of.entry((y, c3)).or_insert_with(|| {
+                let j = *index_of.entry((y, c3)).or_insert_with(|| {
                     key_chains[y as usize].push(c3);
-                    key_slots[y as usize].push(slots.len() as u32);
+                    key_slots[y as usize].push((slots.len() as u32, p3));
                     slots.push(Vec::new());
-                    slots.len() as u32 - 1
+                    key_chains[y as usize].len() as u32 - 1
                 });
-                slots[slot as usize].push(p3);
+                let e = &mut key_slots[y as usize][j as usize];
+                e.1 = p3;
+                slots[e.0 as usize].push(p3);
             }
             chain_len[c3 as usize] = p3 + 1;
             debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
