@@ -285,6 +285,8 @@ pub struct LevelResult {
     pub plain_sccs: usize,
     /// For causal: the position of each transaction in the topological order used.
     rank: Vec<u32>,
+    /// For causal: the chains its clocks were over (0 when it did not run to the end).
+    pub chains: u32,
     /// The deadline passed: nothing was decided.
     pub timed_out: bool,
 }
@@ -625,15 +627,9 @@ impl Prepared {
     /// Forced pairs of causal consistency (with session order): for each read of `x` from
     /// `t1`, the last write of `x` on each chain that happens before the reader but not
     /// before `t1` (chains and why they suffice: the module doc). Returns the topological rank
-    /// of each transaction, or `None` when `so ∪ wr` is cyclic (then read committed already
-    /// fails).
-    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
-        self.saturate_cc_chains(out, deadline)
-            .map(|r| r.map(|(rank, _)| rank))
-    }
-
-    /// [`Self::saturate_cc`], also returning how many chains it used.
-    fn saturate_cc_chains(
+    /// of each transaction and how many chains there were, or `None` when `so ∪ wr` is cyclic
+    /// (then read committed already fails).
+    fn saturate_cc(
         &self,
         out: &mut Vec<Co>,
         deadline: &Deadline,
@@ -881,13 +877,14 @@ impl Prepared {
     ) -> LevelResult {
         let mut co = Vec::new();
         let mut rank = Vec::new();
+        let mut chains = 0;
         match level {
             Level::ReadCommitted => self.saturate_rc(&mut co),
             Level::ReadAtomic => self.saturate_ra(with_so, &mut co),
             Level::Causal => {
                 assert!(with_so, "causal is checked with session order only");
                 match self.saturate_cc(&mut co, deadline) {
-                    Ok(Some(r)) => rank = r,
+                    Ok(Some((r, k))) => (rank, chains) = (r, k),
                     Ok(None) => {
                         // so ∪ wr is cyclic: report its cycles (no forced pair needed).
                         co.clear();
@@ -902,6 +899,7 @@ impl Prepared {
                             n_sccs: 0,
                             plain_sccs: 0,
                             rank,
+                            chains,
                             timed_out: true,
                         }
                     }
@@ -921,6 +919,7 @@ impl Prepared {
             n_sccs,
             plain_sccs,
             rank,
+            chains,
             timed_out: false,
         }
     }
@@ -1122,6 +1121,8 @@ pub struct Found {
     /// Which checks ran (a model's name, `-sessionless` when without session order), with
     /// their milliseconds; `prepare` first.
     pub ran: Vec<(String, f64)>,
+    /// When causal was checked: the sessions, and the chains its clocks were over.
+    pub causal_chains: Option<(usize, u32)>,
 }
 
 /// The highest level whose anomalies (either kind) are among `prohibited`, if any.
@@ -1153,6 +1154,9 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
     // The strongest check first: its forced pairs contain every other check's (weaker levels,
     // and the same level without session order), so when it finds no cycle none would.
     let strongest = p.check_level_until(top, true, deadline);
+    if top == Level::Causal && !strongest.timed_out {
+        found.causal_chains = Some((p.sessions.len(), strongest.chains));
+    }
     lap(&mut found, top.model().to_string());
     if strongest.timed_out || !strongest.violated() {
         found.timed_out = deadline.expired();

@@ -294,7 +294,7 @@ fn compare(p: &Prepared, exact: bool, what: &str) -> (usize, u32) {
     let mut old = Vec::new();
     let mut new = Vec::new();
     let r_old = p.saturate_cc_sessions(&mut old, &none).unwrap();
-    let r_new = p.saturate_cc_chains(&mut new, &none).unwrap();
+    let r_new = p.saturate_cc(&mut new, &none).unwrap();
     assert_eq!(r_old.is_some(), r_new.is_some(), "{what}: so ∪ wr cyclic?");
     let chains = match (&r_old, &r_new) {
         (Some(a), Some((b, chains))) => {

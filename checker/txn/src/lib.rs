@@ -211,6 +211,13 @@ pub fn check_with(
             })
             .unwrap_or_default(),
     );
+    if let Some((sessions, chains)) = saturation.as_ref().and_then(|s| s.causal_chains) {
+        // The causal check's clocks are over chains of sessions (`awdit`): how many.
+        result.stat(
+            "causal_chains",
+            serde_json::json!({"sessions": sessions, "chains": chains}),
+        );
+    }
     if let Some(f) = &polygraph {
         let mut j = f.stats.clone();
         j.insert("ms".into(), ms(t_polygraph - t_saturation).into());
