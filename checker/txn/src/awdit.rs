@@ -85,6 +85,12 @@
 //! has one, so there is one iff the axiom forces one. Sessions are one such decomposition
 //! (the previous implementation); any other gives the same closure.
 //!
+//! A transaction that nothing follows in `so ∪ wr` (a read-only one, or one whose writes
+//! nobody read, that ends its session) is in no other transaction's past: no clock but its
+//! own counts it, and a read of another transaction never asks about its writes. It joins no
+//! chain (its own reads still use its clock, whose own entry they exclude anyway). Jepsen's
+//! crashed processes end in many of those: left in, each would pin a chain nobody can extend.
+//!
 //! Building the chains, greedily in the topological order: a transaction extends its session
 //! predecessor's chain, whose tail that predecessor always is (see below); the first
 //! transaction of a session extends a *free* chain (whose tail is the last of its session)
@@ -717,51 +723,63 @@ impl Prepared {
                     *c = (*c).max(v);
                 }
             }
-            // Its chain: the session predecessor's (always its tail: a chain is taken only when
-            // free); else a free chain whose tail it covers, the predecessors' chains first
-            // (one test each), then every free one (no more than the join's cost); else a new one.
-            let c3 = match so_pred {
-                Some(p) => {
-                    debug_assert_eq!(members[chain[p as usize] as usize].last(), Some(&p));
-                    chain[p as usize]
-                }
-                None => {
-                    let covered = |c: u32| {
-                        free_at[c as usize] != NONE && cur[c as usize] == chain_len[c as usize]
-                    };
-                    let found = preds
-                        .iter()
-                        .map(|&p| chain[p as usize])
-                        .find(|&c| covered(c))
-                        .or_else(|| free.iter().copied().find(|&c| covered(c)));
-                    match found {
-                        Some(c) => c,
-                        None => {
-                            chain_len.push(0);
-                            members.push(Vec::new());
-                            free_at.push(NONE);
-                            cur.push(0);
-                            k as u32
+            // Its chain: none when nothing follows it (it is in no other transaction's past,
+            // so no clock counts it and no read asks about its writes: see the module doc); else
+            // the session predecessor's (always its tail: a chain is taken only when free);
+            // else a free chain whose tail it covers, the predecessors' chains first (one test
+            // each), then every free one (no more than the join's cost); else a new one.
+            let chained = succ_off[t3 as usize + 1] > succ_off[t3 as usize];
+            let c3 = if !chained {
+                NONE
+            } else {
+                match so_pred {
+                    Some(p) => {
+                        debug_assert_eq!(members[chain[p as usize] as usize].last(), Some(&p));
+                        chain[p as usize]
+                    }
+                    None => {
+                        let covered = |c: u32| {
+                            free_at[c as usize] != NONE && cur[c as usize] == chain_len[c as usize]
+                        };
+                        let found = preds
+                            .iter()
+                            .map(|&p| chain[p as usize])
+                            .find(|&c| covered(c))
+                            .or_else(|| free.iter().copied().find(|&c| covered(c)));
+                        match found {
+                            Some(c) => c,
+                            None => {
+                                chain_len.push(0);
+                                members.push(Vec::new());
+                                free_at.push(NONE);
+                                cur.push(0);
+                                k as u32
+                            }
                         }
                     }
                 }
             };
-            if free_at[c3 as usize] != NONE {
-                let i = free_at[c3 as usize] as usize;
-                free.swap_remove(i);
-                if let Some(&moved) = free.get(i) {
-                    free_at[moved as usize] = i as u32;
+            let p3 = if c3 == NONE {
+                NONE
+            } else {
+                if free_at[c3 as usize] != NONE {
+                    let i = free_at[c3 as usize] as usize;
+                    free.swap_remove(i);
+                    if let Some(&moved) = free.get(i) {
+                        free_at[moved as usize] = i as u32;
+                    }
+                    free_at[c3 as usize] = NONE;
                 }
-                free_at[c3 as usize] = NONE;
-            }
-            let p3 = chain_len[c3 as usize];
-            debug_assert_eq!(
-                cur[c3 as usize], p3,
-                "a chain is extended past its tail only"
-            );
-            chain[t3 as usize] = c3;
-            cpos[t3 as usize] = p3;
-            members[c3 as usize].push(t3);
+                let p3 = chain_len[c3 as usize];
+                debug_assert_eq!(
+                    cur[c3 as usize], p3,
+                    "a chain is extended past its tail only"
+                );
+                chain[t3 as usize] = c3;
+                cpos[t3 as usize] = p3;
+                members[c3 as usize].push(t3);
+                p3
+            };
             for i in self.read_range(t3) {
                 let r = self.reads[i];
                 let Some(chains) = key_chains.get(r.key as usize) else {
@@ -817,25 +835,35 @@ impl Prepared {
                     });
                 }
             }
-            for &(y, _) in self.writes_of(t3) {
-                let j = *index_of.entry((y, c3)).or_insert_with(|| {
-                    key_chains[y as usize].push(c3);
-                    key_slots[y as usize].push((slots.len() as u32, p3));
-                    slots.push(Vec::new());
-                    key_chains[y as usize].len() as u32 - 1
-                });
-                let e = &mut key_slots[y as usize][j as usize];
-                e.1 = p3;
-                slots[e.0 as usize].push(p3);
+            if c3 != NONE {
+                for &(y, _) in self.writes_of(t3) {
+                    let j = *index_of.entry((y, c3)).or_insert_with(|| {
+                        key_chains[y as usize].push(c3);
+                        key_slots[y as usize].push((slots.len() as u32, p3));
+                        slots.push(Vec::new());
+                        key_chains[y as usize].len() as u32 - 1
+                    });
+                    let e = &mut key_slots[y as usize][j as usize];
+                    e.1 = p3;
+                    slots[e.0 as usize].push(p3);
+                }
+                chain_len[c3 as usize] = p3 + 1;
+                debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
+                cur[c3 as usize] = p3 + 1;
             }
-            chain_len[c3 as usize] = p3 + 1;
-            debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
-            cur[c3 as usize] = p3 + 1;
             let s3 = self.session[t3 as usize];
             if self.pos[t3 as usize] + 1 == self.sessions[s3 as usize].len() as u32 {
-                // The last of its session: no session successor will claim the chain.
-                free_at[c3 as usize] = free.len() as u32;
-                free.push(c3);
+                // The last of its session: no session successor will claim its chain (or, when
+                // it joined none, its predecessor's).
+                let c = match so_pred {
+                    _ if c3 != NONE => c3,
+                    Some(p) => chain[p as usize],
+                    None => NONE,
+                };
+                if c != NONE {
+                    free_at[c as usize] = free.len() as u32;
+                    free.push(c);
+                }
             }
             if remaining[t3 as usize] > 0 {
                 clocks[t3 as usize] = Some(cur);
