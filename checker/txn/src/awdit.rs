@@ -155,6 +155,10 @@ mod tests;
 /// The virtual initial transaction.
 pub const BOT: u32 = u32::MAX - 1;
 
+/// Keys written by at most this many chains find a chain's entry by a scan, not a map (2 in
+/// tests, so that the small histories use the map too).
+const FEW_CHAINS: usize = if cfg!(test) { 2 } else { 64 };
+
 /// At most this many cycles of a check are classified (sessionless or not) and explained.
 const MAX_EXPLAINED: usize = crate::MAX_PER_TYPE;
 
@@ -837,12 +841,31 @@ impl Prepared {
             }
             if c3 != NONE {
                 for &(y, _) in self.writes_of(t3) {
-                    let j = *index_of.entry((y, c3)).or_insert_with(|| {
-                        key_chains[y as usize].push(c3);
-                        key_slots[y as usize].push((slots.len() as u32, p3));
-                        slots.push(Vec::new());
-                        key_chains[y as usize].len() as u32 - 1
-                    });
+                    // A key written by few chains is searched in place; the map, a cache
+                    // miss per write on a long history, holds only the keys of many.
+                    let kc = &key_chains[y as usize];
+                    let found = if kc.len() <= FEW_CHAINS {
+                        kc.iter().rposition(|&c| c == c3).map(|j| j as u32)
+                    } else {
+                        index_of.get(&(y, c3)).copied()
+                    };
+                    let j = match found {
+                        Some(j) => j,
+                        None => {
+                            let kc = &mut key_chains[y as usize];
+                            kc.push(c3);
+                            key_slots[y as usize].push((slots.len() as u32, p3));
+                            slots.push(Vec::new());
+                            if kc.len() == FEW_CHAINS + 1 {
+                                for (j, &c) in kc.iter().enumerate() {
+                                    index_of.insert((y, c), j as u32);
+                                }
+                            } else if kc.len() > FEW_CHAINS {
+                                index_of.insert((y, c3), kc.len() as u32 - 1);
+                            }
+                            kc.len() as u32 - 1
+                        }
+                    };
                     let e = &mut key_slots[y as usize][j as usize];
                     e.1 = p3;
                     slots[e.0 as usize].push(p3);
