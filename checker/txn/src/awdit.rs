@@ -297,6 +297,8 @@ pub struct LevelResult {
     rank: Vec<u32>,
     /// For causal: the chains its clocks were over (0 when it did not run to the end).
     pub chains: u32,
+    /// For causal: the most chains active at once (the clocks' widest).
+    pub width: u32,
     /// The deadline passed: nothing was decided.
     pub timed_out: bool,
 }
@@ -643,7 +645,7 @@ impl Prepared {
         &self,
         out: &mut Vec<Co>,
         deadline: &Deadline,
-    ) -> Result<Option<(Vec<u32>, u32)>, ()> {
+    ) -> Result<Option<(Vec<u32>, u32, u32)>, ()> {
         let n = self.n();
         let (succ_off, succ, pred_off, pred) = self.hb_csr();
         let mut indeg: Vec<u32> = (0..n).map(|t| pred_off[t + 1] - pred_off[t]).collect();
@@ -655,6 +657,18 @@ impl Prepared {
         let mut members: Vec<Vec<u32>> = Vec::new();
         let mut free_at: Vec<u32> = Vec::new();
         let mut free: Vec<u32> = Vec::new();
+        // Clock entries are per active chain: each chain's index in the clocks (`NONE` once
+        // retired), and each index's chain. A retired chain is all in a clock's past or none
+        // of it (the module doc): `full` says which, per transaction.
+        let mut slot: Vec<u32> = Vec::new();
+        let mut slot_chain: Vec<u32> = Vec::new();
+        let mut full: Vec<bool> = vec![false; n];
+        let mut n_retired = 0usize;
+        let mut next_retire = RETIRE_MIN;
+        let mut width = 0usize;
+        // Transactions whose clock is kept, and where each is in `live`.
+        let mut live: Vec<u32> = Vec::new();
+        let mut live_at: Vec<u32> = vec![NONE; n];
         // Per key: the chains that wrote it so far (in order of their first write) and, in
         // parallel, the slot of their positions of writes of it (ascending, as placed).
         let n_keys = self
@@ -693,17 +707,37 @@ impl Prepared {
             }
             rank[t3 as usize] = done;
             done += 1;
-            let k = chain_len.len();
+            if slot_chain.len() >= next_retire {
+                n_retired += retire(
+                    &mut RetireState {
+                        slot: &mut slot,
+                        slot_chain: &mut slot_chain,
+                        free: &mut free,
+                        free_at: &mut free_at,
+                        clocks: &mut clocks,
+                    },
+                    &chain_len,
+                    &full,
+                    &live,
+                );
+                next_retire = slot_chain.len() + RETIRE_MIN.max(slot_chain.len() / 2);
+            }
+            let k = slot_chain.len();
             // The clock is the join of the predecessors' (inclusive) clocks: start from the
             // session predecessor's, and join only the writers it does not already cover (a
             // covered writer happens before something joined, so its clock is below).
             let so_pred = self.so_pred(t3);
             let reads_from = |p: u32| self.read_range(t3).any(|i| self.reads[i].from == p);
+            // Before any retirement a source is vacuously full.
+            let mut cur_full = so_pred.map_or(n_retired == 0, |p| full[p as usize]);
             let mut cur = match so_pred {
                 // t3 is its last successor and does not read its clock: take it over.
-                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => clocks[p as usize]
-                    .take()
-                    .expect("a clock while successors are left"),
+                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => {
+                    unlive(&mut live, &mut live_at, p);
+                    clocks[p as usize]
+                        .take()
+                        .expect("a clock while successors are left")
+                }
                 Some(p) => {
                     let mut c = pool.pop().unwrap_or_default();
                     c.clear();
@@ -719,9 +753,13 @@ impl Prepared {
             cur.resize(k, 0);
             let preds = &pred[pred_off[t3 as usize] as usize..pred_off[t3 as usize + 1] as usize];
             for &p in preds {
-                if Some(p) == so_pred || cur[chain[p as usize] as usize] > cpos[p as usize] {
+                if Some(p) == so_pred
+                    || clock_at(&slot, &chain_len, &cur, cur_full, chain[p as usize])
+                        > cpos[p as usize]
+                {
                     continue;
                 }
+                cur_full |= full[p as usize];
                 let other = clocks[p as usize].as_deref().expect("live clock");
                 for (c, &v) in cur.iter_mut().zip(other) {
                     *c = (*c).max(v);
@@ -742,8 +780,10 @@ impl Prepared {
                         chain[p as usize]
                     }
                     None => {
+                        // Free chains are active (a retired one left `free`).
                         let covered = |c: u32| {
-                            free_at[c as usize] != NONE && cur[c as usize] == chain_len[c as usize]
+                            free_at[c as usize] != NONE
+                                && cur[slot[c as usize] as usize] == chain_len[c as usize]
                         };
                         let found = preds
                             .iter()
@@ -753,16 +793,20 @@ impl Prepared {
                         match found {
                             Some(c) => c,
                             None => {
+                                let c = chain_len.len() as u32;
                                 chain_len.push(0);
                                 members.push(Vec::new());
                                 free_at.push(NONE);
+                                slot.push(k as u32);
+                                slot_chain.push(c);
                                 cur.push(0);
-                                k as u32
+                                c
                             }
                         }
                     }
                 }
             };
+            width = width.max(slot_chain.len());
             let p3 = if c3 == NONE {
                 NONE
             } else {
@@ -776,7 +820,7 @@ impl Prepared {
                 }
                 let p3 = chain_len[c3 as usize];
                 debug_assert_eq!(
-                    cur[c3 as usize], p3,
+                    cur[slot[c3 as usize] as usize], p3,
                     "a chain is extended past its tail only"
                 );
                 chain[t3 as usize] = c3;
@@ -789,10 +833,11 @@ impl Prepared {
                 let Some(chains) = key_chains.get(r.key as usize) else {
                     continue;
                 };
-                let clock1: &[u32] = if r.from == BOT {
-                    &[]
+                let (clock1, full1): (&[u32], bool) = if r.from == BOT {
+                    (&[], false)
                 } else {
-                    clocks[r.from as usize].as_deref().expect("live clock")
+                    let c = clocks[r.from as usize].as_deref().expect("live clock");
+                    (c, full[r.from as usize])
                 };
                 // The chains where the reader knows more than t1, without a branch per chain
                 // (most fail the test; a mispredicted branch each was the main cost).
@@ -800,13 +845,13 @@ impl Prepared {
                 let mut m = 0;
                 for (j, &c) in chains.iter().enumerate() {
                     cand[m] = j as u32;
-                    let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
-                    m += usize::from(cur[c as usize] > seen_by_t1);
+                    let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
+                    m += usize::from(clock_at(&slot, &chain_len, &cur, cur_full, c) > seen_by_t1);
                 }
                 for &j in &cand[..m] {
                     let c = chains[j as usize];
-                    let limit = cur[c as usize];
-                    let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
+                    let limit = clock_at(&slot, &chain_len, &cur, cur_full, c);
+                    let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
                     let (slot, last) = key_slots[r.key as usize][j as usize];
                     let p2 = if last < limit {
                         last
@@ -872,7 +917,7 @@ impl Prepared {
                 }
                 chain_len[c3 as usize] = p3 + 1;
                 debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
-                cur[c3 as usize] = p3 + 1;
+                cur[slot[c3 as usize] as usize] = p3 + 1;
             }
             let s3 = self.session[t3 as usize];
             if self.pos[t3 as usize] + 1 == self.sessions[s3 as usize].len() as u32 {
@@ -890,6 +935,9 @@ impl Prepared {
             }
             if remaining[t3 as usize] > 0 {
                 clocks[t3 as usize] = Some(cur);
+                full[t3 as usize] = cur_full;
+                live_at[t3 as usize] = live.len() as u32;
+                live.push(t3);
             } else {
                 pool.push(cur);
             }
@@ -897,6 +945,7 @@ impl Prepared {
                 remaining[p as usize] -= 1;
                 if remaining[p as usize] == 0 {
                     if let Some(c) = clocks[p as usize].take() {
+                        unlive(&mut live, &mut live_at, p);
                         pool.push(c);
                     }
                     forced[p as usize] = Vec::new();
@@ -910,7 +959,7 @@ impl Prepared {
             }
         }
         let n_included = self.included.iter().filter(|&&b| b).count() as u32;
-        Ok((done == n_included).then_some((rank, chain_len.len() as u32)))
+        Ok((done == n_included).then_some((rank, chain_len.len() as u32, width as u32)))
     }
 
     /// Checks one level, with or without session order (causal: with only).
@@ -928,14 +977,14 @@ impl Prepared {
     ) -> LevelResult {
         let mut co = Vec::new();
         let mut rank = Vec::new();
-        let mut chains = 0;
+        let (mut chains, mut width) = (0, 0);
         match level {
             Level::ReadCommitted => self.saturate_rc(&mut co),
             Level::ReadAtomic => self.saturate_ra(with_so, &mut co),
             Level::Causal => {
                 assert!(with_so, "causal is checked with session order only");
                 match self.saturate_cc(&mut co, deadline) {
-                    Ok(Some((r, k))) => (rank, chains) = (r, k),
+                    Ok(Some((r, k, w))) => (rank, chains, width) = (r, k, w),
                     Ok(None) => {
                         // so ∪ wr is cyclic: report its cycles (no forced pair needed).
                         co.clear();
@@ -951,6 +1000,7 @@ impl Prepared {
                             plain_sccs: 0,
                             rank,
                             chains,
+                            width,
                             timed_out: true,
                         }
                     }
@@ -971,6 +1021,7 @@ impl Prepared {
             plain_sccs,
             rank,
             chains,
+            width,
             timed_out: false,
         }
     }
@@ -1152,6 +1203,88 @@ impl Prepared {
     }
 }
 
+/// A clock's entry for chain `c`: its own for an active chain; for a retired one, all of it
+/// or nothing, as `full` says.
+#[inline]
+fn clock_at(slot: &[u32], len: &[u32], clock: &[u32], full: bool, c: u32) -> u32 {
+    match slot[c as usize] {
+        NONE if full => len[c as usize],
+        NONE => 0,
+        s => clock.get(s as usize).copied().unwrap_or(0),
+    }
+}
+
+fn unlive(live: &mut Vec<u32>, live_at: &mut [u32], t: u32) {
+    let i = live_at[t as usize] as usize;
+    live.swap_remove(i);
+    if let Some(&moved) = live.get(i) {
+        live_at[moved as usize] = i as u32;
+    }
+    live_at[t as usize] = NONE;
+}
+
+/// Try retirement once the active chains reach this many (then half as many again).
+const RETIRE_MIN: usize = if cfg!(test) { 1 } else { 64 };
+
+struct RetireState<'a> {
+    slot: &'a mut Vec<u32>,
+    slot_chain: &'a mut Vec<u32>,
+    free: &'a mut Vec<u32>,
+    free_at: &'a mut Vec<u32>,
+    clocks: &'a mut Vec<Option<Vec<u32>>>,
+}
+
+/// Retires every free chain that each kept clock has all of (when full) or none of (when
+/// not), and drops their entries from the kept clocks. Returns how many.
+fn retire(st: &mut RetireState, len: &[u32], full: &[bool], live: &[u32]) -> usize {
+    let gone: Vec<u32> = st
+        .free
+        .iter()
+        .copied()
+        .filter(|&c| {
+            let s = st.slot[c as usize] as usize;
+            live.iter().all(|&t| {
+                let v = st.clocks[t as usize]
+                    .as_deref()
+                    .and_then(|x| x.get(s).copied())
+                    .unwrap_or(0);
+                v == if full[t as usize] { len[c as usize] } else { 0 }
+            })
+        })
+        .collect();
+    if gone.is_empty() {
+        return 0;
+    }
+    let old: Vec<u32> = gone.iter().map(|&c| st.slot[c as usize]).collect();
+    for &c in &gone {
+        st.slot[c as usize] = NONE;
+        st.free_at[c as usize] = NONE;
+    }
+    st.free.retain(|&c| st.slot[c as usize] != NONE);
+    for (i, &c) in st.free.iter().enumerate() {
+        st.free_at[c as usize] = i as u32;
+    }
+    let mut dropped = vec![false; st.slot_chain.len()];
+    for &s in &old {
+        dropped[s as usize] = true;
+    }
+    let keep: Vec<usize> = (0..st.slot_chain.len()).filter(|&s| !dropped[s]).collect();
+    for &t in live {
+        let clock = st.clocks[t as usize].as_mut().expect("live clock");
+        let moved: Vec<u32> = keep
+            .iter()
+            .map(|&s| clock.get(s).copied().unwrap_or(0))
+            .collect();
+        *clock = moved;
+    }
+    let chains: Vec<u32> = keep.iter().map(|&s| st.slot_chain[s]).collect();
+    for (s, &c) in chains.iter().enumerate() {
+        st.slot[c as usize] = s as u32;
+    }
+    *st.slot_chain = chains;
+    gone.len()
+}
+
 impl Step {
     fn none() -> Step {
         Step {
@@ -1172,8 +1305,9 @@ pub struct Found {
     /// Which checks ran (a model's name, `-sessionless` when without session order), with
     /// their milliseconds; `prepare` first.
     pub ran: Vec<(String, f64)>,
-    /// When causal was checked: the sessions, and the chains its clocks were over.
-    pub causal_chains: Option<(usize, u32)>,
+    /// When causal was checked: the sessions, the chains its clocks were over, and the most
+    /// chains active at once.
+    pub causal_chains: Option<(usize, u32, u32)>,
 }
 
 /// The highest level whose anomalies (either kind) are among `prohibited`, if any.
@@ -1206,7 +1340,7 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
     // and the same level without session order), so when it finds no cycle none would.
     let strongest = p.check_level_until(top, true, deadline);
     if top == Level::Causal && !strongest.timed_out {
-        found.causal_chains = Some((p.sessions.len(), strongest.chains));
+        found.causal_chains = Some((p.sessions.len(), strongest.chains, strongest.width));
     }
     lap(&mut found, top.model().to_string());
     if strongest.timed_out || !strongest.violated() {

@@ -289,17 +289,18 @@ fn pairs(co: &[Co]) -> Vec<(u32, u32)> {
 /// What the two saturations must agree on; with `exact`, also the transitive closure of
 /// `so ∪ wr ∪ co` (and that it is the one of every pair the axiom forces). Returns (sessions,
 /// chains, or `None` when `so ∪ wr` is cyclic).
-fn compare(p: &Prepared, exact: bool, what: &str) -> (usize, Option<u32>) {
+fn compare(p: &Prepared, exact: bool, what: &str) -> (usize, Option<(u32, u32)>) {
     let none = Deadline::none();
     let mut old = Vec::new();
     let mut new = Vec::new();
     let r_old = p.saturate_cc_sessions(&mut old, &none).unwrap();
     let r_new = p.saturate_cc(&mut new, &none).unwrap();
     assert_eq!(r_old.is_some(), r_new.is_some(), "{what}: so ∪ wr cyclic?");
-    let chains = match (&r_old, &r_new) {
-        (Some(a), Some((b, chains))) => {
+    let (chains, width) = match (&r_old, &r_new) {
+        (Some(a), Some((b, chains, width))) => {
+            assert!(*width <= *chains, "{what}");
             assert_eq!(a, b, "{what}: topological ranks");
-            *chains
+            (*chains, *width)
         }
         _ => return (p.sessions.len(), None),
     };
@@ -323,7 +324,7 @@ fn compare(p: &Prepared, exact: bool, what: &str) -> (usize, Option<u32>) {
         let c_all = closure(p, &naive_forced(p));
         assert!(c_all == c_new, "{what}: not what the axiom forces");
     }
-    (p.sessions.len(), Some(chains))
+    (p.sessions.len(), Some((chains, width)))
 }
 
 /// A random history as `Prepared` sees it, Jepsen-like: `clients` clients, each on a process
@@ -419,20 +420,23 @@ fn random_prepared(seed: u64, txns: usize) -> Prepared {
 
 #[test]
 fn chains_order_what_sessions_order_on_random_histories() {
-    let (mut violated, mut cyclic, mut sessions, mut chains) = (0, 0, 0, 0);
+    let (mut violated, mut cyclic, mut sessions, mut chains, mut width) = (0, 0, 0, 0, 0);
     for seed in 0..3000u64 {
         let txns = 2 + (seed % 60) as usize;
         let p = random_prepared(seed, txns);
         let (s, c) = compare(&p, true, &format!("random seed {seed}"));
         sessions += s;
-        chains += c.unwrap_or(0) as usize;
+        chains += c.map_or(0, |c| c.0) as usize;
+        width += c.map_or(0, |c| c.1) as usize;
         cyclic += usize::from(c.is_none());
         violated += usize::from(p.check_level(Level::Causal, true).forced_violation());
     }
     eprintln!(
         "3000 random: {violated} violated, {cyclic} cyclic so ∪ wr; \
-         {sessions} sessions, {chains} chains"
+         {sessions} sessions, {chains} chains, clocks {width} wide in all"
     );
+    // Retirement ran (in tests, as soon as there are two active chains).
+    assert!(width < chains, "{width} {chains}");
     assert!(violated > 300 && violated < 2700, "{violated}");
     assert!(
         chains < sessions * 2 / 3,
@@ -517,5 +521,5 @@ fn chains_order_what_sessions_order_on_generated_histories() {
     let h = generate_causal(&CausalConfig::awdit_like(20_000, 3));
     let p = Prepared::new(&Txns::from_history(&h, Kind::RwRegister).unwrap());
     let (s, c) = compare(&p, false, "awdit-like");
-    assert!(c.is_some_and(|c| c as usize <= s));
+    assert!(c.is_some_and(|c| c.0 as usize <= s));
 }

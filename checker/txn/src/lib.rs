@@ -211,11 +211,11 @@ pub fn check_with(
             })
             .unwrap_or_default(),
     );
-    if let Some((sessions, chains)) = saturation.as_ref().and_then(|s| s.causal_chains) {
+    if let Some((sessions, chains, width)) = saturation.as_ref().and_then(|s| s.causal_chains) {
         // The causal check's clocks are over chains of sessions (`awdit`): how many.
         result.stat(
             "causal_chains",
-            serde_json::json!({"sessions": sessions, "chains": chains}),
+            serde_json::json!({"sessions": sessions, "chains": chains, "clock_width": width}),
         );
     }
     if let Some(f) = &polygraph {
