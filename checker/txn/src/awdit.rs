@@ -717,8 +717,9 @@ impl Prepared {
                         clocks: &mut clocks,
                     },
                     &chain_len,
-                    &full,
+                    &mut full,
                     &live,
+                    n_retired == 0,
                 );
                 next_retire = slot_chain.len() + RETIRE_MIN.max(slot_chain.len() / 2);
             }
@@ -1235,23 +1236,50 @@ struct RetireState<'a> {
 }
 
 /// Retires every free chain that each kept clock has all of (when full) or none of (when
-/// not), and drops their entries from the kept clocks. Returns how many.
-fn retire(st: &mut RetireState, len: &[u32], full: &[bool], live: &[u32]) -> usize {
-    let gone: Vec<u32> = st
+/// not), and drops their entries from the kept clocks. Before the first retirement `full`
+/// means nothing yet: each kept clock is then classified by what it has of the chains
+/// retired. Returns how many.
+fn retire(
+    st: &mut RetireState,
+    len: &[u32],
+    full: &mut [bool],
+    live: &[u32],
+    first: bool,
+) -> usize {
+    let entry = |clocks: &[Option<Vec<u32>>], slot: &[u32], t: u32, c: u32| -> u32 {
+        clocks[t as usize]
+            .as_deref()
+            .and_then(|x| x.get(slot[c as usize] as usize).copied())
+            .unwrap_or(0)
+    };
+    let mut gone: Vec<u32> = st
         .free
         .iter()
         .copied()
         .filter(|&c| {
-            let s = st.slot[c as usize] as usize;
             live.iter().all(|&t| {
-                let v = st.clocks[t as usize]
-                    .as_deref()
-                    .and_then(|x| x.get(s).copied())
-                    .unwrap_or(0);
-                v == if full[t as usize] { len[c as usize] } else { 0 }
+                let v = entry(st.clocks, st.slot, t, c);
+                let f = full[t as usize];
+                ((f || first) && v == len[c as usize]) || ((!f || first) && v == 0)
             })
         })
         .collect();
+    if first {
+        // A clock that has all of some of them keeps those only: then each has all or none.
+        for &t in live {
+            if gone
+                .iter()
+                .any(|&c| entry(st.clocks, st.slot, t, c) == len[c as usize])
+            {
+                gone.retain(|&c| entry(st.clocks, st.slot, t, c) == len[c as usize]);
+            }
+        }
+        if let Some(&c) = gone.first() {
+            for &t in live {
+                full[t as usize] = entry(st.clocks, st.slot, t, c) == len[c as usize];
+            }
+        }
+    }
     if gone.is_empty() {
         return 0;
     }
