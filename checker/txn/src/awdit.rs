@@ -697,9 +697,20 @@ impl Prepared {
             .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
             .map(Reverse)
             .collect();
-        // Per t1 (while it has successors left), sorted by chain: one past the last position of
-        // a write of that chain already forced before t1.
+        // Per t1 (while it has successors left), sorted by chain: the latest write of that chain
+        // already forced before t1 (a transaction: positions are reused after a pop).
         let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        // Transactions whose successors all join no chain: in no chained transaction's past,
+        // so popped off their chain's tail once those successors are placed (module doc).
+        let has_succ = |t: u32| succ_off[t as usize + 1] > succ_off[t as usize];
+        let dead_end: Vec<bool> = (0..n as u32)
+            .map(|t| {
+                has_succ(t)
+                    && succ[succ_off[t as usize] as usize..succ_off[t as usize + 1] as usize]
+                        .iter()
+                        .all(|&q| !has_succ(q))
+            })
+            .collect();
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
             if done.is_multiple_of(4096) && deadline.expired() {
@@ -771,7 +782,7 @@ impl Prepared {
             // the session predecessor's (always its tail: a chain is taken only when free);
             // else a free chain whose tail it covers, the predecessors' chains first (one test
             // each), then every free one (no more than the join's cost); else a new one.
-            let chained = succ_off[t3 as usize + 1] > succ_off[t3 as usize];
+            let chained = has_succ(t3);
             let c3 = if !chained {
                 NONE
             } else {
@@ -870,11 +881,14 @@ impl Prepared {
                     if r.from != BOT {
                         // Already forced before t1: this write or a later one of its chain
                         // (which it happens before).
+                        let t2 = members[c as usize][p2 as usize];
                         let f = &mut forced[r.from as usize];
                         match f.binary_search_by_key(&c, |e| e.0) {
-                            Ok(x) if f[x].1 > p2 => continue,
-                            Ok(x) => f[x].1 = p2 + 1,
-                            Err(x) => f.insert(x, (c, p2 + 1)),
+                            Ok(x) if chain[f[x].1 as usize] == c && cpos[f[x].1 as usize] >= p2 => {
+                                continue
+                            }
+                            Ok(x) => f[x].1 = t2,
+                            Err(x) => f.insert(x, (c, t2)),
                         }
                     }
                     out.push(Co {
@@ -887,14 +901,7 @@ impl Prepared {
             }
             if c3 != NONE {
                 for &(y, _) in self.writes_of(t3) {
-                    // A key written by few chains is searched in place; the map, a cache
-                    // miss per write on a long history, holds only the keys of many.
-                    let kc = &key_chains[y as usize];
-                    let found = if kc.len() <= FEW_CHAINS {
-                        kc.iter().rposition(|&c| c == c3).map(|j| j as u32)
-                    } else {
-                        index_of.get(&(y, c3)).copied()
-                    };
+                    let found = key_index(&key_chains, &index_of, y, c3);
                     let j = match found {
                         Some(j) => j,
                         None => {
@@ -944,6 +951,26 @@ impl Prepared {
             }
             for &p in preds {
                 remaining[p as usize] -= 1;
+                if remaining[p as usize] == 0 && dead_end[p as usize] {
+                    // Pop it: its chain's tail again what was before it (nothing chained can
+                    // have covered it, so it is still the tail).
+                    let c = chain[p as usize];
+                    let pp = cpos[p as usize];
+                    debug_assert_eq!(members[c as usize].last(), Some(&p));
+                    debug_assert_eq!(chain_len[c as usize], pp + 1);
+                    members[c as usize].pop();
+                    chain_len[c as usize] = pp;
+                    chain[p as usize] = NONE;
+                    cpos[p as usize] = NONE;
+                    for &(y, _) in self.writes_of(p) {
+                        let j = key_index(&key_chains, &index_of, y, c).expect("written");
+                        let e = &mut key_slots[y as usize][j as usize];
+                        let ps = &mut slots[e.0 as usize];
+                        debug_assert_eq!(ps.last(), Some(&pp));
+                        ps.pop();
+                        e.1 = ps.last().copied().unwrap_or(NONE);
+                    }
+                }
                 if remaining[p as usize] == 0 {
                     if let Some(c) = clocks[p as usize].take() {
                         unlive(&mut live, &mut live_at, p);
@@ -1204,6 +1231,24 @@ impl Prepared {
     }
 }
 
+/// Where chain `c` is among the chains that wrote key `y`: a key written by few chains is
+/// searched in place; the map, a cache miss per write on a long history, holds only the keys
+/// of many.
+#[inline]
+fn key_index(
+    key_chains: &[Vec<u32>],
+    index_of: &HashMap<(u32, u32), u32>,
+    y: u32,
+    c: u32,
+) -> Option<u32> {
+    let kc = &key_chains[y as usize];
+    if kc.len() <= FEW_CHAINS {
+        kc.iter().rposition(|&x| x == c).map(|j| j as u32)
+    } else {
+        index_of.get(&(y, c)).copied()
+    }
+}
+
 /// A clock's entry for chain `c`: its own for an active chain; for a retired one, all of it
 /// or nothing, as `full` says.
 #[inline]
@@ -1257,11 +1302,13 @@ fn retire(
         .iter()
         .copied()
         .filter(|&c| {
-            live.iter().all(|&t| {
-                let v = entry(st.clocks, st.slot, t, c);
-                let f = full[t as usize];
-                ((f || first) && v == len[c as usize]) || ((!f || first) && v == 0)
-            })
+            // An empty chain (its members popped) is anyone's to extend: kept.
+            len[c as usize] > 0
+                && live.iter().all(|&t| {
+                    let v = entry(st.clocks, st.slot, t, c);
+                    let f = full[t as usize];
+                    ((f || first) && v == len[c as usize]) || ((!f || first) && v == 0)
+                })
         })
         .collect();
     if first {
