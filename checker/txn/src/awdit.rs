@@ -711,6 +711,29 @@ impl Prepared {
                         .all(|&q| !has_succ(q))
             })
             .collect();
+        // Pops `p` off its chain's tail (in no past to come: the module doc), which makes what
+        // was before it the tail again, and its position free for the next member.
+        macro_rules! pop_tail {
+            ($p:expr) => {{
+                let p: u32 = $p;
+                let c = chain[p as usize];
+                let pp = cpos[p as usize];
+                debug_assert_eq!(members[c as usize].last(), Some(&p));
+                debug_assert_eq!(chain_len[c as usize], pp + 1);
+                members[c as usize].pop();
+                chain_len[c as usize] = pp;
+                chain[p as usize] = NONE;
+                cpos[p as usize] = NONE;
+                for &(y, _) in self.writes_of(p) {
+                    let j = key_index(&key_chains, &index_of, y, c).expect("written");
+                    let e = &mut key_slots[y as usize][j as usize];
+                    let ps = &mut slots[e.0 as usize];
+                    debug_assert_eq!(ps.last(), Some(&pp));
+                    ps.pop();
+                    e.1 = ps.last().copied().unwrap_or(NONE);
+                }
+            }};
+        }
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
             if done.is_multiple_of(4096) && deadline.expired() {
@@ -719,6 +742,28 @@ impl Prepared {
             rank[t3 as usize] = done;
             done += 1;
             if slot_chain.len() >= next_retire {
+                // A free chain's tail whose successors are all placed, and that no kept clock
+                // has, is in no past to come either: popped, so that the chain may be extended
+                // or retired.
+                for fi in 0..free.len() {
+                    let c = free[fi];
+                    let s = slot[c as usize] as usize;
+                    while let Some(&t) = members[c as usize].last() {
+                        let len = chain_len[c as usize];
+                        if remaining[t as usize] > 0
+                            || live.iter().any(|&u| {
+                                clocks[u as usize]
+                                    .as_deref()
+                                    .and_then(|x| x.get(s).copied())
+                                    .unwrap_or(0)
+                                    >= len
+                            })
+                        {
+                            break;
+                        }
+                        pop_tail!(t);
+                    }
+                }
                 n_retired += retire(
                     &mut RetireState {
                         slot: &mut slot,
@@ -952,24 +997,8 @@ impl Prepared {
             for &p in preds {
                 remaining[p as usize] -= 1;
                 if remaining[p as usize] == 0 && dead_end[p as usize] {
-                    // Pop it: its chain's tail again what was before it (nothing chained can
-                    // have covered it, so it is still the tail).
-                    let c = chain[p as usize];
-                    let pp = cpos[p as usize];
-                    debug_assert_eq!(members[c as usize].last(), Some(&p));
-                    debug_assert_eq!(chain_len[c as usize], pp + 1);
-                    members[c as usize].pop();
-                    chain_len[c as usize] = pp;
-                    chain[p as usize] = NONE;
-                    cpos[p as usize] = NONE;
-                    for &(y, _) in self.writes_of(p) {
-                        let j = key_index(&key_chains, &index_of, y, c).expect("written");
-                        let e = &mut key_slots[y as usize][j as usize];
-                        let ps = &mut slots[e.0 as usize];
-                        debug_assert_eq!(ps.last(), Some(&pp));
-                        ps.pop();
-                        e.1 = ps.last().copied().unwrap_or(NONE);
-                    }
+                    // Nothing chained can have covered it, so it is still the tail.
+                    pop_tail!(p);
                 }
                 if remaining[p as usize] == 0 {
                     if let Some(c) = clocks[p as usize].take() {
