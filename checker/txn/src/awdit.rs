@@ -876,6 +876,7 @@ impl Prepared {
                     free_at[c3 as usize] = NONE;
                 }
                 let p3 = chain_len[c3 as usize];
+                debug_assert!(n_retired > 0 || slot[c3 as usize] == c3);
                 debug_assert_eq!(
                     cur[slot[c3 as usize] as usize], p3,
                     "a chain is extended past its tail only"
@@ -900,10 +901,20 @@ impl Prepared {
                 // (most fail the test; a mispredicted branch each was the main cost).
                 cand.resize(chains.len(), 0);
                 let mut m = 0;
-                for (j, &c) in chains.iter().enumerate() {
-                    cand[m] = j as u32;
-                    let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
-                    m += usize::from(clock_at(&slot, &chain_len, &cur, cur_full, c) > seen_by_t1);
+                if n_retired == 0 {
+                    // Nothing retired yet: a chain's entry is at its own index.
+                    for (j, &c) in chains.iter().enumerate() {
+                        cand[m] = j as u32;
+                        let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
+                        m += usize::from(cur[c as usize] > seen_by_t1);
+                    }
+                } else {
+                    for (j, &c) in chains.iter().enumerate() {
+                        cand[m] = j as u32;
+                        let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
+                        let seen = clock_at(&slot, &chain_len, &cur, cur_full, c);
+                        m += usize::from(seen > seen_by_t1);
+                    }
                 }
                 for &j in &cand[..m] {
                     let c = chains[j as usize];
