@@ -115,23 +115,24 @@
 //! only by a read-only transaction that ended its session); and, when retiring (below), any
 //! free chain's tail found in no past to come.
 //!
-//! Retiring chains. The chains are at least as many as the width of happens-before (Dilworth):
-//! a session whose first transaction only writes has no predecessor, and those first
-//! transactions are an antichain (≈ 7,800 in the 10 M history below). So clocks are indexed
-//! by *active* chains, and a free chain is retired, its entry dropped from every kept clock,
-//! when each kept clock has all of it or none of it. Then one bit per clock, `full`, stands
-//! for every retired chain: a clock has all of every retired chain (`full`) or none of any.
-//! Invariant, for every clock kept or made later: a transaction `u` placed after a retirement
-//! has in its past a transaction placed before it only through some `d` placed before, with
-//! a successor left at the retirement, so kept then: `d` had all or none of the chains
-//! retired, by the condition, and all or none of those retired before, by induction; `u`'s
-//! past is the union of its predecessors', so `full(u)` is the `or` of theirs (a transaction
-//! without predecessors has none). Before the first retirement `full` means nothing, and
-//! each kept clock is classified by what it has of the chains retired (chains it has part of
-//! are not retired). An entry of a retired chain reads as its length when `full`, else 0:
-//! exactly the prefix it has. Retirement is tried whenever the active chains grew by half
-//! since the last try (at least 64), costing `O(free · kept)` each time. On the 10 M
-//! history below: 7,820 chains, at most 121 active at once, for 49,769 sessions.
+//! Retiring chains. The chains are at least as many as the width of happens-before
+//! (Dilworth): a session whose first transaction only writes has no predecessor, and those
+//! first transactions are an antichain (≈ 7,800 in the 10 M-transaction benchmark). So clocks
+//! are indexed by *active* chains, and a free chain is retired, its entry dropped from every
+//! kept clock, when each kept clock has all of it or none of it. Then one bit per clock,
+//! `full`, stands for every retired chain: a clock has all of every retired chain (`full`) or
+//! none of any. Invariant, for every clock kept or made later: a transaction `u` placed after
+//! a retirement has in its past a transaction placed before it only through some `d` placed
+//! before, with a successor left at the retirement, so kept then: `d` had all or none of the
+//! chains retired, by the condition, and all or none of those retired before, by induction;
+//! `u`'s past is the union of its predecessors', so `full(u)` is the `or` of theirs (a
+//! transaction without predecessors has none). Before the first retirement `full` means
+//! nothing, and each kept clock is classified by what it has of the chains retired (chains it
+//! has part of are not retired). An entry of a retired chain reads as its length when `full`,
+//! else 0: exactly the prefix it has. Retirement is tried whenever the active chains grew by
+//! half since the last try (at least 64), costing `O(free · kept)` each time. On that
+//! benchmark (`bench/txn/README.md`): 7,820 chains, at most 121 active at once, for 49,769
+//! sessions.
 //!
 //! Differential tests (`awdit_tests.rs`) compare the closure of the forced order with the
 //! per-session implementation's and with the axiom's on random histories with many short
