@@ -127,6 +127,9 @@ fn awdit_case() {
             r.valid,
             r.stats["phase_ms"]
         );
+        if let Some(c) = r.stats.get("causal_chains") {
+            println!("  causal clocks over chains of sessions: {c}");
+        }
     }
 }
 

@@ -38,18 +38,13 @@
 //! Shortcuts, each proved before the code that takes it:
 //! - only the *last* `so`-predecessor of `t3` writing `x` needs an edge for `ra`: an older one
 //!   `t2'` reaches it by `so`, which is in the graph, so `t2' → t2 → t1` already orders it;
-//! - for `cc`, only the last write of `x` in each session that happens before `t3` needs an
-//!   edge, for the same reason; and none when it also happens before `t1` (the path is in the
-//!   graph). Happens-before is read from vector clocks over sessions computed in a
-//!   topological order of `so ∪ wr`: `t'` of session `s` happens before `t` iff its position in
-//!   `s` is below `t`'s clock entry for `s`, because the transactions of `s` that happen before
-//!   `t` are a prefix of `s` (closed under `so`). The last such write is a binary search in `s`'s
-//!   writes of `x`;
+//! - for `cc`, only the last write of `x` on each *chain* (below) that happens before `t3`
+//!   needs an edge, and none when it also happens before `t1`: proved under "Chains";
 //! - for `ra` and `rc`, pairs (reader, writer it read from) are intersected by walking the
 //!   smaller of the writer's written keys and the reader's reads, so the work is
 //!   `O(Σ min(|W|, |R|))` (the `O(n^1.5)` bound of AWDIT's analysis).
-//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s session was already
-//!   forced before `t1` (it reaches that one by `so`); this keeps the forced pairs of a hot
+//! - for `cc`, a pair `t2 → t1` is skipped when a later write of `t2`'s chain was already
+//!   forced before `t1` (`t2` happens before that one); this keeps the forced pairs of a hot
 //!   value read by many from repeating;
 //! - a clock is the join of the predecessors' clocks; a predecessor already covered by what is
 //!   joined (its own entry is) happens before something joined, so its clock is below and is
@@ -60,6 +55,90 @@
 //!   its own, or follows from one by `so` or happens-before, which are in its graph), so when it
 //!   is acyclic every check is. The others run only to name the weakest violation.
 //!
+//! ## Chains: vector clocks over a chain decomposition of happens-before
+//!
+//! Why: vector clocks indexed by session cost `O(n·k)` with `k` sessions, and a Jepsen history
+//! gives a client a new process after each crashed transaction, so `k` grows with the history
+//! (≈ 50,000 sessions in 10 M transactions, of which ≈ 50 run at any time). Nothing in the
+//! argument needs sessions, only *chains*: sequences `c_0, c_1, …` of transactions with
+//! `c_i hb c_{i+1}` (`hb = (so ∪ wr)+`), partitioning the committed transactions.
+//!
+//! Clocks. Let `past(t)` be `t` with everything that happens before it. If `c_j ∈ past(t)` and
+//! `i < j`, then `c_i hb c_j`, so `c_i ∈ past(t)`: the members of a chain in `past(t)` are a
+//! prefix of it, and `t' = c_i ∈ past(t)` iff `i < clock(t)[c]`, where `clock(t)[c]` is that
+//! prefix's length. As `past(t) = {t} ∪ ⋃ past(p)` over the `so ∪ wr` predecessors `p`,
+//! `clock(t)` is the join of theirs, with `t`'s own entry set to its position plus one. A
+//! chain grown or opened after `p` was placed (in topological order) adds nothing to
+//! `past(p)`, whose members are all placed before `p`: an old clock stays right, and its
+//! entries for chains opened since (past its length) are 0.
+//!
+//! The forced pairs. For a read of `x` in `t3` from `t1`, the axiom forces `t2 <co t1` for
+//! every writer `t2 ≠ t1` of `x` in `past(t3) ∖ {t3}`. Those of a chain `c` are its writers
+//! of `x` at positions below `clock(t3)[c]`, `t3`'s own entry excluded (it is set after the
+//! reads). Let `t2` be the last of them. If it is in `past(t1)`, so are the earlier ones (a
+//! prefix): each happens before `t1` or is `t1`, and `so ∪ wr` already orders it; no edge.
+//! Otherwise the edge `t2 → t1` is added, and every earlier writer `t2'` of the chain has
+//! `t2' hb t2`, a path of `so ∪ wr`, so `t2' → … → t2 → t1` is in the graph. The graph thus has
+//! the same transitive closure as `so ∪ wr ∪ S`: the same cycles, the same SCCs (a pair of `S`
+//! left out lies on a path through one kept, whose ends are in its SCC), the same verdict. A
+//! pair into `⊥` (read of the initial state) is kept for the last writer of each chain that
+//! has one, so there is one iff the axiom forces one. Sessions are one such decomposition
+//! (the previous implementation); any other gives the same closure.
+//!
+//! A transaction that nothing follows in `so ∪ wr` (a read-only one, or one whose writes
+//! nobody read, that ends its session) is in no other transaction's past: no clock but its
+//! own counts it, and a read of another transaction never asks about its writes. It joins no
+//! chain (its own reads still use its clock, whose own entry they exclude anyway). Jepsen's
+//! crashed processes end in many of those: left in, each would pin a chain nobody can extend.
+//!
+//! Building the chains, greedily in the topological order: a transaction extends its session
+//! predecessor's chain, whose tail that predecessor always is (see below); the first
+//! transaction of a session extends a *free* chain (whose tail is the last of its session)
+//! whose tail it covers (its clock entry for the chain equals the chain's length: the tail is
+//! in its past, so it happens before), or else opens a chain. Only free chains are taken, so
+//! a session's next transaction always finds its predecessor at its chain's tail: a chain is
+//! sessions end to end, so there are never more chains than sessions, and a replaced
+//! process's chain is taken over by a later session that has seen its last transaction. The
+//! predecessors' chains are tried first (one test each), then every free chain (a pass over
+//! at most `k` entries, as the join itself). The writes of each key are kept per (key, chain)
+//! as they are placed: a read only asks about chain members in its past, placed already.
+//!
+//! Popping a tail. A transaction `T` is *in no past to come* once every successor of `T` is
+//! placed and no kept clock has `T` (a path from `T` to a transaction not yet placed leaves
+//! the placed ones at some `d` with a successor left, whose clock is kept and has `T`). Such
+//! a `T` that is a chain's tail is popped: it leaves the chain, its writes leave the (key,
+//! chain) lists, and the next member takes its position. Every clock still to be read has
+//! none of `T`, so its entry for the chain still counts a prefix. A forced-pair record names
+//! the transaction forced (not a position), and a popped one no longer counts. Two cases are
+//! popped: at once, a transaction whose successors all join no chain (nothing chained can
+//! have covered it, so it is still the tail: e.g. the last transaction before a crash, read
+//! only by a read-only transaction that ended its session); and, when retiring (below), any
+//! free chain's tail found in no past to come.
+//!
+//! Retiring chains. The chains are at least as many as the width of happens-before
+//! (Dilworth): a session whose first transaction only writes has no predecessor, and those
+//! first transactions are an antichain (≈ 7,800 in the 10 M-transaction benchmark). So clocks
+//! are indexed by *active* chains, and a free chain is retired, its entry dropped from every
+//! kept clock, when each kept clock has all of it or none of it. Then one bit per clock,
+//! `full`, stands for every retired chain: a clock has all of every retired chain (`full`) or
+//! none of any. Invariant, for every clock kept or made later: a transaction `u` placed after
+//! a retirement has in its past a transaction placed before it only through some `d` placed
+//! before, with a successor left at the retirement, so kept then: `d` had all or none of the
+//! chains retired, by the condition, and all or none of those retired before, by induction;
+//! `u`'s past is the union of its predecessors', so `full(u)` is the `or` of theirs (a
+//! transaction without predecessors has none). Before the first retirement `full` means
+//! nothing, and each kept clock is classified by what it has of the chains retired (chains it
+//! has part of are not retired). An entry of a retired chain reads as its length when `full`,
+//! else 0: exactly the prefix it has. Retirement is tried whenever the active chains grew by
+//! half since the last try (at least 64), costing `O(free · kept)` each time. On that
+//! benchmark (`bench/txn/README.md`): 7,820 chains, at most 121 active at once, for 49,769
+//! sessions.
+//!
+//! Differential tests (`awdit_tests.rs`) compare the closure of the forced order with the
+//! per-session implementation's and with the axiom's on random histories with many short
+//! sessions, causal stores' histories and planted violations (retiring as often as possible
+//! and the (key, chain) map used from two chains on, so that every path runs).
+//!
 //! ## With and without session order
 //!
 //! Each level is also checked with `so` removed everywhere (from visibility and from `co`):
@@ -69,9 +148,9 @@
 //! before it started, which satisfies the causal axiom without sessions, hence the weaker two).
 //! A violation that exists only with `so` rules out only the session-aware levels (the
 //! `-process` anomaly names). For `rc` and `ra` the sessionless check is run exactly; for `cc`
-//! (whose clocks need `so`-closed prefixes) a cycle of the session-aware check is called
-//! sessionless when neither its edges nor the happens-before behind its forced edges use `so`,
-//! and `-process` otherwise: a weaker claim when unsure, never a stronger one.
+//! (whose chains and clocks are built over `so ∪ wr`) a cycle of the session-aware check is
+//! called sessionless when neither its edges nor the happens-before behind its forced edges
+//! use `so`, and `-process` otherwise: a weaker claim when unsure, never a stronger one.
 //!
 //! ## What counts as committed, and what a read reads
 //!
@@ -100,8 +179,16 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+#[cfg(test)]
+#[path = "awdit_tests.rs"]
+mod tests;
+
 /// The virtual initial transaction.
 pub const BOT: u32 = u32::MAX - 1;
+
+/// Keys written by at most this many chains find a chain's entry by a scan, not a map (2 in
+/// tests, so that the small histories use the map too).
+const FEW_CHAINS: usize = if cfg!(test) { 2 } else { 64 };
 
 /// At most this many cycles of a check are classified (sessionless or not) and explained.
 const MAX_EXPLAINED: usize = crate::MAX_PER_TYPE;
@@ -239,6 +326,10 @@ pub struct LevelResult {
     pub plain_sccs: usize,
     /// For causal: the position of each transaction in the topological order used.
     rank: Vec<u32>,
+    /// For causal: the chains its clocks were over (0 when it did not run to the end).
+    pub chains: u32,
+    /// For causal: the most chains active at once (the clocks' widest).
+    pub width: u32,
     /// The deadline passed: nothing was decided.
     pub timed_out: bool,
 }
@@ -539,14 +630,10 @@ impl Prepared {
         }
     }
 
-    /// Forced pairs of causal consistency (with session order): for each read of `x` from
-    /// `t1`, the last write of `x` in each session that happens before the reader but not
-    /// before `t1`. Returns the topological rank of each transaction, or `None` when `so ∪ wr`
-    /// is cyclic (then read committed already fails).
-    fn saturate_cc(&self, out: &mut Vec<Co>, deadline: &Deadline) -> Result<Option<Vec<u32>>, ()> {
+    /// `so ∪ wr` without repeated pairs, both ways, as CSR: (successor offsets, successors,
+    /// predecessor offsets, predecessors).
+    fn hb_csr(&self) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>) {
         let n = self.n();
-        let k = self.sessions.len();
-        // Successors in so ∪ wr (distinct), as CSR.
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for r in &self.reads {
             if r.from != BOT {
@@ -561,83 +648,123 @@ impl Prepared {
         pairs.sort_unstable();
         pairs.dedup();
         let mut succ_off = vec![0u32; n + 1];
-        for &(a, _) in &pairs {
-            succ_off[a as usize + 1] += 1;
-        }
-        for i in 0..n {
-            succ_off[i + 1] += succ_off[i];
-        }
-        let mut indeg = vec![0u32; n];
-        for &(_, b) in &pairs {
-            indeg[b as usize] += 1;
-        }
-        let succ: Vec<u32> = pairs.iter().map(|e| e.1).collect();
         let mut pred_off = vec![0u32; n + 1];
-        for &(_, b) in &pairs {
+        for &(a, b) in &pairs {
+            succ_off[a as usize + 1] += 1;
             pred_off[b as usize + 1] += 1;
         }
         for i in 0..n {
+            succ_off[i + 1] += succ_off[i];
             pred_off[i + 1] += pred_off[i];
         }
+        let succ: Vec<u32> = pairs.iter().map(|e| e.1).collect();
         let mut pred = vec![0u32; pairs.len()];
-        {
-            let mut fill = pred_off.clone();
-            for &(a, b) in &pairs {
-                pred[fill[b as usize] as usize] = a;
-                fill[b as usize] += 1;
-            }
+        let mut fill = pred_off.clone();
+        for &(a, b) in &pairs {
+            pred[fill[b as usize] as usize] = a;
+            fill[b as usize] += 1;
         }
-        drop(pairs);
-        // Per key: (session, positions of its writes of the key, ascending), sessions ascending.
-        let mut kw: Vec<(u32, u32, u32)> = Vec::new();
-        for (si, s) in self.sessions.iter().enumerate() {
-            for (p, &t) in s.iter().enumerate() {
-                for &(y, _) in self.writes_of(t) {
-                    kw.push((y, si as u32, p as u32));
-                }
-            }
-        }
-        kw.sort_unstable();
-        let positions: Vec<u32> = kw.iter().map(|e| e.2).collect();
-        // key -> range of (session, start, len) entries in `runs`.
-        let mut runs: Vec<(u32, u32, u32)> = Vec::new();
-        let mut key_runs: HashMap<u32, (u32, u32)> = HashMap::default();
-        let mut i = 0;
-        while i < kw.len() {
-            let (y, s, _) = kw[i];
-            let mut j = i;
-            while j < kw.len() && kw[j].0 == y && kw[j].1 == s {
-                j += 1;
-            }
-            let e = key_runs
-                .entry(y)
-                .or_insert((runs.len() as u32, runs.len() as u32));
-            runs.push((s, i as u32, (j - i) as u32));
-            e.1 = runs.len() as u32;
-            i = j;
-        }
-        drop(kw);
-        let run_session: Vec<u32> = runs.iter().map(|e| e.0).collect();
-        let zeros = vec![0u32; k];
+        (succ_off, succ, pred_off, pred)
+    }
+
+    /// Forced pairs of causal consistency (with session order): for each read of `x` from
+    /// `t1`, the last write of `x` on each chain that happens before the reader but not
+    /// before `t1` (chains and why they suffice: the module doc). Returns the topological rank
+    /// of each transaction and how many chains there were, or `None` when `so ∪ wr` is cyclic
+    /// (then read committed already fails).
+    fn saturate_cc(
+        &self,
+        out: &mut Vec<Co>,
+        deadline: &Deadline,
+    ) -> Result<Option<(Vec<u32>, u32, u32)>, ()> {
+        let n = self.n();
+        let (succ_off, succ, pred_off, pred) = self.hb_csr();
+        let mut indeg: Vec<u32> = (0..n).map(|t| pred_off[t + 1] - pred_off[t]).collect();
+        // Chains: each transaction's chain and position in it; per chain its length and, while
+        // its tail is the last of its session ("free"), its index in `free`.
+        let mut chain = vec![NONE; n];
+        let mut cpos = vec![NONE; n];
+        let mut chain_len: Vec<u32> = Vec::new();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        let mut free_at: Vec<u32> = Vec::new();
+        let mut free: Vec<u32> = Vec::new();
+        // Clock entries are per active chain: each chain's index in the clocks (`NONE` once
+        // retired), and each index's chain. A retired chain is all in a clock's past or none
+        // of it (the module doc): `full` says which, per transaction.
+        let mut slot: Vec<u32> = Vec::new();
+        let mut slot_chain: Vec<u32> = Vec::new();
+        let mut full: Vec<bool> = vec![false; n];
+        let mut n_retired = 0usize;
+        let mut next_retire = RETIRE_MIN;
+        let mut width = 0usize;
+        // Transactions whose clock is kept, and where each is in `live`.
+        let mut live: Vec<u32> = Vec::new();
+        let mut live_at: Vec<u32> = vec![NONE; n];
+        // Per key: the chains that wrote it so far (in order of their first write) and, in
+        // parallel, the slot of their positions of writes of it (ascending, as placed).
+        let n_keys = self
+            .writes
+            .iter()
+            .map(|e| e.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut key_chains: Vec<Vec<u32>> = vec![Vec::new(); n_keys];
+        // Per key, parallel to its chains: (slot, the chain's last position writing it), the
+        // last one at hand as it is nearly always the answer (no search, no other cache line).
+        let mut key_slots: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_keys];
+        // (key, chain) -> index in the key's chains.
+        let mut index_of: HashMap<(u32, u32), u32> = HashMap::default();
+        let mut slots: Vec<Vec<u32>> = Vec::new();
         let mut cand: Vec<u32> = Vec::new();
-        // Clocks (inclusive of the transaction itself), kept while a successor is left and then
-        // recycled; a transaction whose last successor is its session successor hands its
-        // clock over to it (no copy: a long session is one clock updated in place).
+        // Clocks over chains (inclusive of the transaction itself; entries past a clock's length,
+        // chains opened after it was made, are 0), kept while a successor is left and then
+        // recycled; a transaction whose last successor is its session successor hands its clock
+        // over to it (no copy: a long session is one clock updated in place).
         let mut remaining: Vec<u32> = (0..n).map(|t| succ_off[t + 1] - succ_off[t]).collect();
-        let mut clocks: Vec<Option<Box<[u32]>>> = vec![None; n];
-        let mut pool: Vec<Box<[u32]>> = Vec::new();
-        let fresh = |pool: &mut Vec<Box<[u32]>>| {
-            pool.pop()
-                .unwrap_or_else(|| vec![0u32; k].into_boxed_slice())
-        };
+        let mut clocks: Vec<Option<Vec<u32>>> = vec![None; n];
+        let mut pool: Vec<Vec<u32>> = Vec::new();
         let mut rank = vec![NONE; n];
         let mut heap: BinaryHeap<Reverse<u32>> = (0..n as u32)
             .filter(|&t| self.included[t as usize] && indeg[t as usize] == 0)
             .map(Reverse)
             .collect();
-        // Per t1 (while it has successors left), sorted by session: one past the last position of a
-        // write of that session already forced before t1.
+        // Per t1 (while it has successors left), sorted by chain: the latest write of that chain
+        // already forced before t1 (a transaction: positions are reused after a pop).
         let mut forced: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        // Transactions whose successors all join no chain: in no chained transaction's past,
+        // so popped off their chain's tail once those successors are placed (module doc).
+        let has_succ = |t: u32| succ_off[t as usize + 1] > succ_off[t as usize];
+        let dead_end: Vec<bool> = (0..n as u32)
+            .map(|t| {
+                has_succ(t)
+                    && succ[succ_off[t as usize] as usize..succ_off[t as usize + 1] as usize]
+                        .iter()
+                        .all(|&q| !has_succ(q))
+            })
+            .collect();
+        // Pops `p` off its chain's tail (in no past to come: the module doc), which makes what
+        // was before it the tail again, and its position free for the next member.
+        macro_rules! pop_tail {
+            ($p:expr) => {{
+                let p: u32 = $p;
+                let c = chain[p as usize];
+                let pp = cpos[p as usize];
+                debug_assert_eq!(members[c as usize].last(), Some(&p));
+                debug_assert_eq!(chain_len[c as usize], pp + 1);
+                members[c as usize].pop();
+                chain_len[c as usize] = pp;
+                chain[p as usize] = NONE;
+                cpos[p as usize] = NONE;
+                for &(y, _) in self.writes_of(p) {
+                    let j = key_index(&key_chains, &index_of, y, c).expect("written");
+                    let e = &mut key_slots[y as usize][j as usize];
+                    let ps = &mut slots[e.0 as usize];
+                    debug_assert_eq!(ps.last(), Some(&pp));
+                    ps.pop();
+                    e.1 = ps.last().copied().unwrap_or(NONE);
+                }
+            }};
+        }
         let mut done = 0u32;
         while let Some(Reverse(t3)) = heap.pop() {
             if done.is_multiple_of(4096) && deadline.expired() {
@@ -645,98 +772,278 @@ impl Prepared {
             }
             rank[t3 as usize] = done;
             done += 1;
+            if slot_chain.len() >= next_retire {
+                // A free chain's tail whose successors are all placed, and that no kept clock
+                // has, is in no past to come either: popped, so that the chain may be extended
+                // or retired.
+                for &c in &free {
+                    let s = slot[c as usize] as usize;
+                    while let Some(&t) = members[c as usize].last() {
+                        let len = chain_len[c as usize];
+                        if remaining[t as usize] > 0
+                            || live.iter().any(|&u| {
+                                clocks[u as usize]
+                                    .as_deref()
+                                    .and_then(|x| x.get(s).copied())
+                                    .unwrap_or(0)
+                                    >= len
+                            })
+                        {
+                            break;
+                        }
+                        pop_tail!(t);
+                    }
+                }
+                n_retired += retire(
+                    &mut RetireState {
+                        slot: &mut slot,
+                        slot_chain: &mut slot_chain,
+                        free: &mut free,
+                        free_at: &mut free_at,
+                        clocks: &mut clocks,
+                    },
+                    &chain_len,
+                    &mut full,
+                    &live,
+                    n_retired == 0,
+                );
+                next_retire = slot_chain.len() + RETIRE_MIN.max(slot_chain.len() / 2);
+            }
+            let k = slot_chain.len();
             // The clock is the join of the predecessors' (inclusive) clocks: start from the
             // session predecessor's, and join only the writers it does not already cover (a
             // covered writer happens before something joined, so its clock is below).
             let so_pred = self.so_pred(t3);
             let reads_from = |p: u32| self.read_range(t3).any(|i| self.reads[i].from == p);
+            // Before any retirement a source is vacuously full.
+            let mut cur_full = so_pred.map_or(n_retired == 0, |p| full[p as usize]);
             let mut cur = match so_pred {
                 // t3 is its last successor and does not read its clock: take it over.
-                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => clocks[p as usize]
-                    .take()
-                    .expect("a clock while successors are left"),
+                Some(p) if remaining[p as usize] == 1 && !reads_from(p) => {
+                    unlive(&mut live, &mut live_at, p);
+                    clocks[p as usize]
+                        .take()
+                        .expect("a clock while successors are left")
+                }
                 Some(p) => {
-                    let mut c = fresh(&mut pool);
-                    c.copy_from_slice(clocks[p as usize].as_deref().expect("live clock"));
+                    let mut c = pool.pop().unwrap_or_default();
+                    c.clear();
+                    c.extend_from_slice(clocks[p as usize].as_deref().expect("live clock"));
                     c
                 }
                 None => {
-                    let mut c = fresh(&mut pool);
-                    c.iter_mut().for_each(|x| *x = 0);
+                    let mut c = pool.pop().unwrap_or_default();
+                    c.clear();
                     c
                 }
             };
+            cur.resize(k, 0);
             let preds = &pred[pred_off[t3 as usize] as usize..pred_off[t3 as usize + 1] as usize];
             for &p in preds {
                 if Some(p) == so_pred
-                    || cur[self.session[p as usize] as usize] > self.pos[p as usize]
+                    || clock_at(&slot, &chain_len, &cur, cur_full, chain[p as usize])
+                        > cpos[p as usize]
                 {
                     continue;
                 }
+                cur_full |= full[p as usize];
                 let other = clocks[p as usize].as_deref().expect("live clock");
                 for (c, &v) in cur.iter_mut().zip(other) {
                     *c = (*c).max(v);
                 }
             }
-            for i in self.read_range(t3) {
-                let r = self.reads[i];
-                let Some(&(a, b)) = key_runs.get(&r.key) else {
-                    continue;
-                };
-                let clock1: &[u32] = if r.from == BOT {
-                    &zeros
-                } else {
-                    clocks[r.from as usize].as_deref().expect("live clock")
-                };
-                // The sessions where the reader knows more than t1, without a branch per
-                // session (most fail the test; a mispredicted branch each was the main cost).
-                let sessions = &run_session[a as usize..b as usize];
-                cand.resize(sessions.len(), 0);
-                let mut m = 0;
-                for (j, &s) in sessions.iter().enumerate() {
-                    cand[m] = j as u32;
-                    m += usize::from(cur[s as usize] > clock1[s as usize]);
-                }
-                for &j in &cand[..m] {
-                    let (s, start, len) = runs[a as usize + j as usize];
-                    let limit = cur[s as usize];
-                    let seen_by_t1 = clock1[s as usize];
-                    let ps = &positions[start as usize..(start + len) as usize];
-                    let below = ps.partition_point(|&p| p < limit);
-                    if below == 0 || ps[below - 1] < seen_by_t1 {
-                        continue;
+            // Its chain: none when nothing follows it (it is in no other transaction's past,
+            // so no clock counts it and no read asks about its writes: see the module doc); else
+            // the session predecessor's (always its tail: a chain is taken only when free);
+            // else a free chain whose tail it covers, the predecessors' chains first (one test
+            // each), then every free one (no more than the join's cost); else a new one.
+            let chained = has_succ(t3);
+            let c3 = if !chained {
+                NONE
+            } else {
+                match so_pred {
+                    Some(p) => {
+                        debug_assert_eq!(members[chain[p as usize] as usize].last(), Some(&p));
+                        chain[p as usize]
                     }
-                    let p2 = ps[below - 1];
-                    if r.from != BOT {
-                        // Already forced before t1: this write or a later one of its session
-                        // (which it reaches by `so`).
-                        let f = &mut forced[r.from as usize];
-                        match f.binary_search_by_key(&s, |e| e.0) {
-                            Ok(x) if f[x].1 > p2 => continue,
-                            Ok(x) => f[x].1 = p2 + 1,
-                            Err(x) => f.insert(x, (s, p2 + 1)),
+                    None => {
+                        // Free chains are active (a retired one left `free`).
+                        let covered = |c: u32| {
+                            free_at[c as usize] != NONE
+                                && cur[slot[c as usize] as usize] == chain_len[c as usize]
+                        };
+                        let found = preds
+                            .iter()
+                            .map(|&p| chain[p as usize])
+                            .find(|&c| covered(c))
+                            .or_else(|| free.iter().copied().find(|&c| covered(c)));
+                        match found {
+                            Some(c) => c,
+                            None => {
+                                let c = chain_len.len() as u32;
+                                chain_len.push(0);
+                                members.push(Vec::new());
+                                free_at.push(NONE);
+                                slot.push(k as u32);
+                                slot_chain.push(c);
+                                cur.push(0);
+                                c
+                            }
                         }
                     }
-                    let t2 = self.sessions[s as usize][p2 as usize];
+                }
+            };
+            width = width.max(slot_chain.len());
+            let p3 = if c3 == NONE {
+                NONE
+            } else {
+                if free_at[c3 as usize] != NONE {
+                    let i = free_at[c3 as usize] as usize;
+                    free.swap_remove(i);
+                    if let Some(&moved) = free.get(i) {
+                        free_at[moved as usize] = i as u32;
+                    }
+                    free_at[c3 as usize] = NONE;
+                }
+                let p3 = chain_len[c3 as usize];
+                debug_assert!(n_retired > 0 || slot[c3 as usize] == c3);
+                debug_assert_eq!(
+                    cur[slot[c3 as usize] as usize], p3,
+                    "a chain is extended past its tail only"
+                );
+                chain[t3 as usize] = c3;
+                cpos[t3 as usize] = p3;
+                members[c3 as usize].push(t3);
+                p3
+            };
+            for i in self.read_range(t3) {
+                let r = self.reads[i];
+                let Some(chains) = key_chains.get(r.key as usize) else {
+                    continue;
+                };
+                let (clock1, full1): (&[u32], bool) = if r.from == BOT {
+                    (&[], false)
+                } else {
+                    let c = clocks[r.from as usize].as_deref().expect("live clock");
+                    (c, full[r.from as usize])
+                };
+                // The chains where the reader knows more than t1, without a branch per chain
+                // (most fail the test; a mispredicted branch each was the main cost).
+                cand.resize(chains.len(), 0);
+                let mut m = 0;
+                if n_retired == 0 {
+                    // Nothing retired yet: a chain's entry is at its own index.
+                    for (j, &c) in chains.iter().enumerate() {
+                        cand[m] = j as u32;
+                        let seen_by_t1 = clock1.get(c as usize).copied().unwrap_or(0);
+                        m += usize::from(cur[c as usize] > seen_by_t1);
+                    }
+                } else {
+                    for (j, &c) in chains.iter().enumerate() {
+                        cand[m] = j as u32;
+                        let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
+                        let seen = clock_at(&slot, &chain_len, &cur, cur_full, c);
+                        m += usize::from(seen > seen_by_t1);
+                    }
+                }
+                for &j in &cand[..m] {
+                    let c = chains[j as usize];
+                    let limit = clock_at(&slot, &chain_len, &cur, cur_full, c);
+                    let seen_by_t1 = clock_at(&slot, &chain_len, clock1, full1, c);
+                    let (slot, last) = key_slots[r.key as usize][j as usize];
+                    let p2 = if last < limit {
+                        last
+                    } else {
+                        let ps = &slots[slot as usize];
+                        let below = ps.partition_point(|&p| p < limit);
+                        if below == 0 {
+                            continue;
+                        }
+                        ps[below - 1]
+                    };
+                    if p2 < seen_by_t1 {
+                        continue;
+                    }
+                    if r.from != BOT {
+                        // Already forced before t1: this write or a later one of its chain
+                        // (which it happens before).
+                        let t2 = members[c as usize][p2 as usize];
+                        let f = &mut forced[r.from as usize];
+                        match f.binary_search_by_key(&c, |e| e.0) {
+                            Ok(x) if chain[f[x].1 as usize] == c && cpos[f[x].1 as usize] >= p2 => {
+                                continue
+                            }
+                            Ok(x) => f[x].1 = t2,
+                            Err(x) => f.insert(x, (c, t2)),
+                        }
+                    }
                     out.push(Co {
-                        before: t2,
+                        before: members[c as usize][p2 as usize],
                         after: r.from,
                         read: i as u32,
                         via: Via::HappensBefore,
                     });
                 }
             }
-            let s3 = self.session[t3 as usize] as usize;
-            cur[s3] = self.pos[t3 as usize] + 1;
+            if c3 != NONE {
+                for &(y, _) in self.writes_of(t3) {
+                    let found = key_index(&key_chains, &index_of, y, c3);
+                    let j = match found {
+                        Some(j) => j,
+                        None => {
+                            let kc = &mut key_chains[y as usize];
+                            kc.push(c3);
+                            key_slots[y as usize].push((slots.len() as u32, p3));
+                            slots.push(Vec::new());
+                            if kc.len() == FEW_CHAINS + 1 {
+                                for (j, &c) in kc.iter().enumerate() {
+                                    index_of.insert((y, c), j as u32);
+                                }
+                            } else if kc.len() > FEW_CHAINS {
+                                index_of.insert((y, c3), kc.len() as u32 - 1);
+                            }
+                            kc.len() as u32 - 1
+                        }
+                    };
+                    let e = &mut key_slots[y as usize][j as usize];
+                    e.1 = p3;
+                    slots[e.0 as usize].push(p3);
+                }
+                chain_len[c3 as usize] = p3 + 1;
+                debug_assert_eq!(members[c3 as usize].len() as u32, p3 + 1);
+                cur[slot[c3 as usize] as usize] = p3 + 1;
+            }
+            let s3 = self.session[t3 as usize];
+            if self.pos[t3 as usize] + 1 == self.sessions[s3 as usize].len() as u32 {
+                // The last of its session: no session successor will claim its chain (or, when
+                // it joined none, its predecessor's).
+                let c = match so_pred {
+                    _ if c3 != NONE => c3,
+                    Some(p) => chain[p as usize],
+                    None => NONE,
+                };
+                if c != NONE {
+                    free_at[c as usize] = free.len() as u32;
+                    free.push(c);
+                }
+            }
             if remaining[t3 as usize] > 0 {
                 clocks[t3 as usize] = Some(cur);
+                full[t3 as usize] = cur_full;
+                live_at[t3 as usize] = live.len() as u32;
+                live.push(t3);
             } else {
                 pool.push(cur);
             }
             for &p in preds {
                 remaining[p as usize] -= 1;
+                if remaining[p as usize] == 0 && dead_end[p as usize] {
+                    // Nothing chained can have covered it, so it is still the tail.
+                    pop_tail!(p);
+                }
                 if remaining[p as usize] == 0 {
                     if let Some(c) = clocks[p as usize].take() {
+                        unlive(&mut live, &mut live_at, p);
                         pool.push(c);
                     }
                     forced[p as usize] = Vec::new();
@@ -750,7 +1057,7 @@ impl Prepared {
             }
         }
         let n_included = self.included.iter().filter(|&&b| b).count() as u32;
-        Ok((done == n_included).then_some(rank))
+        Ok((done == n_included).then_some((rank, chain_len.len() as u32, width as u32)))
     }
 
     /// Checks one level, with or without session order (causal: with only).
@@ -768,13 +1075,14 @@ impl Prepared {
     ) -> LevelResult {
         let mut co = Vec::new();
         let mut rank = Vec::new();
+        let (mut chains, mut width) = (0, 0);
         match level {
             Level::ReadCommitted => self.saturate_rc(&mut co),
             Level::ReadAtomic => self.saturate_ra(with_so, &mut co),
             Level::Causal => {
                 assert!(with_so, "causal is checked with session order only");
                 match self.saturate_cc(&mut co, deadline) {
-                    Ok(Some(r)) => rank = r,
+                    Ok(Some((r, k, w))) => (rank, chains, width) = (r, k, w),
                     Ok(None) => {
                         // so ∪ wr is cyclic: report its cycles (no forced pair needed).
                         co.clear();
@@ -789,6 +1097,8 @@ impl Prepared {
                             n_sccs: 0,
                             plain_sccs: 0,
                             rank,
+                            chains,
+                            width,
                             timed_out: true,
                         }
                     }
@@ -808,6 +1118,8 @@ impl Prepared {
             n_sccs,
             plain_sccs,
             rank,
+            chains,
+            width,
             timed_out: false,
         }
     }
@@ -989,6 +1301,135 @@ impl Prepared {
     }
 }
 
+/// Where chain `c` is among the chains that wrote key `y`: a key written by few chains is
+/// searched in place; the map, a cache miss per write on a long history, holds only the keys
+/// of many.
+#[inline]
+fn key_index(
+    key_chains: &[Vec<u32>],
+    index_of: &HashMap<(u32, u32), u32>,
+    y: u32,
+    c: u32,
+) -> Option<u32> {
+    let kc = &key_chains[y as usize];
+    if kc.len() <= FEW_CHAINS {
+        kc.iter().rposition(|&x| x == c).map(|j| j as u32)
+    } else {
+        index_of.get(&(y, c)).copied()
+    }
+}
+
+/// A clock's entry for chain `c`: its own for an active chain; for a retired one, all of it
+/// or nothing, as `full` says.
+#[inline]
+fn clock_at(slot: &[u32], len: &[u32], clock: &[u32], full: bool, c: u32) -> u32 {
+    match slot[c as usize] {
+        NONE if full => len[c as usize],
+        NONE => 0,
+        s => clock.get(s as usize).copied().unwrap_or(0),
+    }
+}
+
+fn unlive(live: &mut Vec<u32>, live_at: &mut [u32], t: u32) {
+    let i = live_at[t as usize] as usize;
+    live.swap_remove(i);
+    if let Some(&moved) = live.get(i) {
+        live_at[moved as usize] = i as u32;
+    }
+    live_at[t as usize] = NONE;
+}
+
+/// Try retirement once the active chains reach this many (then half as many again).
+const RETIRE_MIN: usize = if cfg!(test) { 1 } else { 64 };
+
+struct RetireState<'a> {
+    slot: &'a mut Vec<u32>,
+    slot_chain: &'a mut Vec<u32>,
+    free: &'a mut Vec<u32>,
+    free_at: &'a mut Vec<u32>,
+    clocks: &'a mut Vec<Option<Vec<u32>>>,
+}
+
+/// Retires every free chain that each kept clock has all of (when full) or none of (when
+/// not), and drops their entries from the kept clocks. Before the first retirement `full`
+/// means nothing yet: each kept clock is then classified by what it has of the chains
+/// retired. Returns how many.
+fn retire(
+    st: &mut RetireState,
+    len: &[u32],
+    full: &mut [bool],
+    live: &[u32],
+    first: bool,
+) -> usize {
+    let entry = |clocks: &[Option<Vec<u32>>], slot: &[u32], t: u32, c: u32| -> u32 {
+        clocks[t as usize]
+            .as_deref()
+            .and_then(|x| x.get(slot[c as usize] as usize).copied())
+            .unwrap_or(0)
+    };
+    let mut gone: Vec<u32> = st
+        .free
+        .iter()
+        .copied()
+        .filter(|&c| {
+            // An empty chain (its members popped) is anyone's to extend: kept.
+            len[c as usize] > 0
+                && live.iter().all(|&t| {
+                    let v = entry(st.clocks, st.slot, t, c);
+                    let f = full[t as usize];
+                    ((f || first) && v == len[c as usize]) || ((!f || first) && v == 0)
+                })
+        })
+        .collect();
+    if first {
+        // A clock that has all of some of them keeps those only: then each has all or none.
+        for &t in live {
+            if gone
+                .iter()
+                .any(|&c| entry(st.clocks, st.slot, t, c) == len[c as usize])
+            {
+                gone.retain(|&c| entry(st.clocks, st.slot, t, c) == len[c as usize]);
+            }
+        }
+        if let Some(&c) = gone.first() {
+            for &t in live {
+                full[t as usize] = entry(st.clocks, st.slot, t, c) == len[c as usize];
+            }
+        }
+    }
+    if gone.is_empty() {
+        return 0;
+    }
+    let old: Vec<u32> = gone.iter().map(|&c| st.slot[c as usize]).collect();
+    for &c in &gone {
+        st.slot[c as usize] = NONE;
+        st.free_at[c as usize] = NONE;
+    }
+    st.free.retain(|&c| st.slot[c as usize] != NONE);
+    for (i, &c) in st.free.iter().enumerate() {
+        st.free_at[c as usize] = i as u32;
+    }
+    let mut dropped = vec![false; st.slot_chain.len()];
+    for &s in &old {
+        dropped[s as usize] = true;
+    }
+    let keep: Vec<usize> = (0..st.slot_chain.len()).filter(|&s| !dropped[s]).collect();
+    for &t in live {
+        let clock = st.clocks[t as usize].as_mut().expect("live clock");
+        let moved: Vec<u32> = keep
+            .iter()
+            .map(|&s| clock.get(s).copied().unwrap_or(0))
+            .collect();
+        *clock = moved;
+    }
+    let chains: Vec<u32> = keep.iter().map(|&s| st.slot_chain[s]).collect();
+    for (s, &c) in chains.iter().enumerate() {
+        st.slot[c as usize] = s as u32;
+    }
+    *st.slot_chain = chains;
+    gone.len()
+}
+
 impl Step {
     fn none() -> Step {
         Step {
@@ -1009,6 +1450,9 @@ pub struct Found {
     /// Which checks ran (a model's name, `-sessionless` when without session order), with
     /// their milliseconds; `prepare` first.
     pub ran: Vec<(String, f64)>,
+    /// When causal was checked: the sessions, the chains its clocks were over, and the most
+    /// chains active at once.
+    pub causal_chains: Option<(usize, u32, u32)>,
 }
 
 /// The highest level whose anomalies (either kind) are among `prohibited`, if any.
@@ -1040,6 +1484,9 @@ pub fn check(h: &History, t: &Txns, top: Level, deadline: &Deadline) -> Found {
     // The strongest check first: its forced pairs contain every other check's (weaker levels,
     // and the same level without session order), so when it finds no cycle none would.
     let strongest = p.check_level_until(top, true, deadline);
+    if top == Level::Causal && !strongest.timed_out {
+        found.causal_chains = Some((p.sessions.len(), strongest.chains, strongest.width));
+    }
     lap(&mut found, top.model().to_string());
     if strongest.timed_out || !strongest.violated() {
         found.timed_out = deadline.expired();

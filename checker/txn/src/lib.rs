@@ -256,6 +256,13 @@ pub fn check_with(
             })
             .unwrap_or_default(),
     );
+    if let Some((sessions, chains, width)) = saturation.as_ref().and_then(|s| s.causal_chains) {
+        // The causal check's clocks are over chains of sessions (`awdit`): how many.
+        result.stat(
+            "causal_chains",
+            serde_json::json!({"sessions": sessions, "chains": chains, "clock_width": width}),
+        );
+    }
     for (stat, f, no, yes) in [
         (
             "serializability",
