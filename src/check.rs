@@ -333,56 +333,58 @@ fn check_one(
         let took = started.elapsed();
         let (history, reader) = match read {
             Ok(r) => r,
-            Err(e @ HistoryError::OverMemoryLimit { .. }) => {
-                return (
-                    Outcome::Checked(Box::new(CheckResult::unknown(e.to_string()))),
-                    None,
-                    took,
-                )
-            }
-            Err(e) => return (Outcome::Error(e.to_string()), None, took),
+            Err(e) => return (unread(e), None, took),
         };
-        let mut opts = opts;
-        opts.memory_limit = opts
-            .memory_limit
-            .map(|limit| limit.saturating_sub(history.held_bytes).max(1));
-        let outcome = match labrys_check::check_history_compact(&history, reader, workload, &opts) {
-            Ok(r) => Outcome::Checked(Box::new(r)),
-            Err(CheckError::History(e)) => Outcome::Error(e.to_string()),
-            Err(e) => Outcome::Error(format!("{}: {e}", file.display())),
-        };
-        return (outcome, None, took);
+        let opts = after_history(opts, &history);
+        let r = labrys_check::check_history_compact(&history, reader, workload, &opts);
+        return (outcome_of(file, r), None, took);
     }
     let read = read_file_within(file, format, read_limits);
     let took = started.elapsed();
     let history = match read {
         Ok(h) => h,
-        // Not the file's fault: the limit stopped us, so no verdict either way.
-        Err(e @ HistoryError::OverMemoryLimit { .. }) => {
-            return (
-                Outcome::Checked(Box::new(CheckResult::unknown(e.to_string()))),
-                None,
-                took,
-            )
-        }
-        Err(e) => return (Outcome::Error(e.to_string()), None, took),
+        Err(e) => return (unread(e), None, took),
     };
     let outcome = check_read(file, &history, workload, opts, lint_only);
     (outcome, Some(history), took)
+}
+
+/// What a failed read means: no verdict either way when the memory limit stopped it (not the
+/// file's fault), an error otherwise.
+fn unread(e: HistoryError) -> Outcome {
+    match e {
+        e @ HistoryError::OverMemoryLimit { .. } => {
+            Outcome::Checked(Box::new(CheckResult::unknown(e.to_string())))
+        }
+        e => Outcome::Error(e.to_string()),
+    }
+}
+
+/// What the history holds counts against `--memory-limit`; the check gets the rest.
+fn after_history(mut opts: CheckOptions, history: &labrys_history::History) -> CheckOptions {
+    opts.memory_limit = opts
+        .memory_limit
+        .map(|limit| limit.saturating_sub(history.held_bytes).max(1));
+    opts
+}
+
+/// A check's result as an outcome; an error names the file when its message does not.
+fn outcome_of(file: &Path, r: Result<CheckResult, CheckError>) -> Outcome {
+    match r {
+        Ok(r) => Outcome::Checked(Box::new(r)),
+        Err(CheckError::History(e)) => Outcome::Error(e.to_string()),
+        Err(e) => Outcome::Error(format!("{}: {e}", file.display())),
+    }
 }
 
 fn check_read(
     file: &Path,
     history: &labrys_history::History,
     workload: &str,
-    mut opts: CheckOptions,
+    opts: CheckOptions,
     lint_only: bool,
 ) -> Outcome {
-    // What the history holds counts against `--memory-limit`; the search gets the rest.
-    opts.memory_limit = opts
-        .memory_limit
-        .map(|limit| limit.saturating_sub(history.held_bytes).max(1));
-    let opts = &opts;
+    let opts = &after_history(opts, history);
     if lint_only {
         // A history of another workload is an error here too, not a list of warnings.
         if let Err(e) = labrys_check::check_shape(history, workload) {
@@ -396,11 +398,7 @@ fn check_read(
         r.stat("ops", labrys_check::op_stats(history));
         return Outcome::Checked(Box::new(r));
     }
-    match check_history(history, workload, opts) {
-        Ok(r) => Outcome::Checked(Box::new(r)),
-        Err(CheckError::History(e)) => Outcome::Error(e.to_string()),
-        Err(e) => Outcome::Error(format!("{}: {e}", file.display())),
-    }
+    outcome_of(file, check_history(history, workload, opts))
 }
 
 /// Prints one file's outcome (text or JSON) and returns its JSON object, which the JUnit

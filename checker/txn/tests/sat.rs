@@ -14,11 +14,11 @@ mod common;
 #[path = "common/small.rs"]
 mod small;
 
-use labrys_history::{CheckOptions, Deadline, History, OpType, Validity};
+use labrys_history::{Deadline, OpType, Validity};
 use labrys_txn::model::OrderEdges;
 use labrys_txn::sat;
 use labrys_txn::txn::{Kind, Txns};
-use small::{random_history, to_history, G};
+use small::{check_at, random_history, t, to_history, G};
 
 /// Can the ok transactions of `ts` be put in a serial order (keeping each process's order when
 /// `sessions`, the history's order when `realtime`) in which every read is explained?
@@ -81,14 +81,6 @@ fn oracle(ts: &[G], sessions: bool, realtime: bool) -> bool {
         false
     }
     go(ts, &ok, sessions, realtime, &mut placed, &mut state, 0)
-}
-
-fn check_at(h: &History, model: &str) -> labrys_history::CheckResult {
-    let opts = CheckOptions {
-        consistency_models: vec![model.into()],
-        ..Default::default()
-    };
-    labrys_txn::check("rw-register", h, &opts).unwrap()
 }
 
 #[test]
@@ -245,14 +237,6 @@ fn generated_histories_are_serializable_and_causal_ones_agree() {
         assert!(!r.not.contains(&"causal-cerone".to_string()), "seed {seed}");
     }
     eprintln!("causal histories found not serializable: {refuted} of 20");
-}
-
-fn t(process: i64, mops: &[(bool, i64, i64)]) -> G {
-    G {
-        process,
-        outcome: OpType::Ok,
-        mops: mops.to_vec(),
-    }
 }
 
 /// A long fork after initial versions: `T0` wrote x0 and y0, `T1` x1, `T2` y1; `T3` saw x1

@@ -15,12 +15,12 @@ mod common;
 #[path = "common/small.rs"]
 mod small;
 
-use labrys_history::{CheckOptions, Deadline, History, Op, OpType, Validity, Value};
+use labrys_history::{Deadline, History, Op, OpType, Validity, Value};
 use labrys_txn::gen::Rng;
 use labrys_txn::model::OrderEdges;
 use labrys_txn::sat;
 use labrys_txn::txn::{Kind, Txns};
-use small::{random_history, to_history, G};
+use small::{check_at, random_history, t, to_history, G};
 use std::collections::BTreeMap;
 
 /// Is there an SI execution (commit order and snapshots) of the ok transactions of `ts`?
@@ -115,14 +115,6 @@ fn si_oracle(ts: &[G], sessions: bool) -> bool {
         wrote: Vec::new(),
     };
     go(&mut s)
-}
-
-fn check_at(h: &History, model: &str) -> labrys_history::CheckResult {
-    let opts = CheckOptions {
-        consistency_models: vec![model.into()],
-        ..Default::default()
-    };
-    labrys_txn::check("rw-register", h, &opts).unwrap()
 }
 
 #[test]
@@ -358,14 +350,6 @@ fn a_larger_si_store_history_holds_si() {
         assert_eq!(r.valid, Validity::Valid, "{model}: {:?}", r.anomaly_types);
         let s = &r.stats["snapshot_isolation"];
         assert_eq!(s["verdict"], "version order found", "{model}: {s}");
-    }
-}
-
-fn t(process: i64, mops: &[(bool, i64, i64)]) -> G {
-    G {
-        process,
-        outcome: OpType::Ok,
-        mops: mops.to_vec(),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Small random register histories for the brute-force oracle tests (`awdit.rs`, `sat.rs`):
-//! up to 7 transactions, 2–3 keys, 1–3 sessions, values unique per key.
+//! Small random register histories for the brute-force oracle tests (`awdit.rs`, `sat.rs`,
+//! `si.rs`: up to 7 transactions, 2–3 keys, 1–3 sessions, values unique per key), and the
+//! helpers those tests share.
 
 use super::common::{rn, rv, w};
 use labrys_history::{History, Op, OpType, Value};
@@ -11,6 +12,26 @@ pub struct G {
     pub process: i64,
     pub outcome: OpType,
     pub mops: Vec<(bool, i64, i64)>,
+}
+
+/// An `ok` transaction of `process`.
+#[allow(dead_code)] // not every test that includes this file writes histories by hand
+pub fn t(process: i64, mops: &[(bool, i64, i64)]) -> G {
+    G {
+        process,
+        outcome: OpType::Ok,
+        mops: mops.to_vec(),
+    }
+}
+
+/// The whole rw-register check of `h` at `model`.
+#[allow(dead_code)] // not every test that includes this file checks at one model
+pub fn check_at(h: &History, model: &str) -> labrys_history::CheckResult {
+    let opts = labrys_history::CheckOptions {
+        consistency_models: vec![model.into()],
+        ..Default::default()
+    };
+    labrys_txn::check("rw-register", h, &opts).unwrap()
 }
 
 pub fn random_history(seed: u64) -> Vec<G> {
