@@ -144,17 +144,7 @@ fn sat_case() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
-    let valid = generate(&GenConfig {
-        kind: Kind::RwRegister,
-        txns,
-        clients: 50,
-        keys: 200,
-        max_mops: 7,
-        writes_per_key: 32,
-        fail_per_mille: 10,
-        info_per_mille: 5,
-        seed: 42,
-    });
+    let valid = generate(&GenConfig::benchmark(Kind::RwRegister, txns, 42));
     let causal = generate_causal(&CausalConfig::awdit_like(txns, 1));
     let causal_no_rmw = without_rmw(&causal);
     for (name, h, model) in [
@@ -267,17 +257,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let cfg = GenConfig {
-        kind: Kind::ListAppend,
-        txns,
-        clients: 50,
-        keys: 200,
-        max_mops: 7,
-        writes_per_key: 32,
-        fail_per_mille: 10,
-        info_per_mille: 5,
-        seed: 42,
-    };
+    let cfg = GenConfig::benchmark(Kind::ListAppend, txns, 42);
     let t0 = Instant::now();
     let h = generate(&cfg);
     let gen_s = t0.elapsed().as_secs_f64();
@@ -307,12 +287,7 @@ fn main() {
         Ok("rw-register") => (Kind::RwRegister, "rw-register"),
         _ => (Kind::ListAppend, "list-append"),
     };
-    let fcfg = GenConfig {
-        txns: faulty,
-        seed: 7,
-        kind: fkind,
-        ..cfg
-    };
+    let fcfg = GenConfig::benchmark(fkind, faulty, 7);
     let h = stale_reads(&generate(&fcfg), 20);
     let (t1, c1) = (Instant::now(), cpu_s());
     let r = labrys_txn::check(fname, &h, &CheckOptions::default()).expect("check");

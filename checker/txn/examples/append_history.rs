@@ -25,17 +25,7 @@ fn main() -> std::io::Result<()> {
         Some("rw-register") => Kind::RwRegister,
         _ => Kind::ListAppend,
     };
-    let cfg = GenConfig {
-        kind,
-        txns,
-        clients: 50,
-        keys: 200,
-        max_mops: 7,
-        writes_per_key: 32,
-        fail_per_mille: 10,
-        info_per_mille: 5,
-        seed,
-    };
+    let cfg = GenConfig::benchmark(kind, txns, seed);
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
     let mut err = None;
     generate_each(&cfg, &mut |op| {

@@ -23,7 +23,7 @@
 //! and explanations, are the same as on the full history: ids are interned in file order while
 //! reading, then renumbered by a pass over the calls in invocation order.
 
-use crate::txn::{parse_mops, Interner, Kind, ListRef, Mop, Outcome, Txn, Txns, NIL};
+use crate::txn::{parse_call, Interner, Kind, ListRef, Mop, Outcome, Txn, Txns, NIL};
 use labrys_history::read::OpHook;
 use labrys_history::{Error, History, Op, OpType, Value, Warning};
 use rustc_hash::FxHashMap as HashMap;
@@ -301,11 +301,7 @@ impl Reader {
             if !(f.is_empty() || f == "txn") {
                 continue;
             }
-            let outcome = match call.outcome() {
-                OpType::Ok => Outcome::Ok,
-                OpType::Fail => Outcome::Fail,
-                _ => Outcome::Info,
-            };
+            let outcome = Outcome::of(&call);
             let pos = match outcome {
                 Outcome::Ok => call.complete_pos,
                 _ => call.invoke_pos,
@@ -338,28 +334,7 @@ impl Reader {
                 }
                 out
             } else {
-                let line = call
-                    .completion
-                    .filter(|_| outcome == Outcome::Ok)
-                    .unwrap_or(call.invoke)
-                    .line;
-                let value = call.value();
-                let bad = |msg: String| Error::malformed(&h.source, line, msg);
-                let Some(list) = value.as_seq() else {
-                    return Err(bad(format!(
-                        "transaction value is {}; expected a list of micro-ops like [[:append k v] [:r k nil]]",
-                        value.kind()
-                    )));
-                };
-                parse_mops(
-                    kind,
-                    list,
-                    outcome == Outcome::Ok,
-                    &mut keys,
-                    &mut vals,
-                    &mut elems,
-                    &bad,
-                )?
+                parse_call(h, &call, outcome, kind, &mut keys, &mut vals, &mut elems)?
             };
             // Renumber in the order the full reading would have interned: key, then values.
             for m in &mut mops {

@@ -43,6 +43,22 @@ impl GenConfig {
             seed,
         }
     }
+
+    /// The benchmarks' shape (`bench/txn`): 50 clients, 200 active keys retiring after 32
+    /// writes, 1–7 micro-ops, 1% failed and 0.5% crashed transactions.
+    pub fn benchmark(kind: Kind, txns: usize, seed: u64) -> GenConfig {
+        GenConfig {
+            kind,
+            txns,
+            clients: 50,
+            keys: 200,
+            max_mops: 7,
+            writes_per_key: 32,
+            fail_per_mille: 10,
+            info_per_mille: 5,
+            seed,
+        }
+    }
 }
 
 /// A tiny deterministic PRNG (splitmix64): the generator must not depend on a crate's

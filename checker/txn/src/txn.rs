@@ -7,7 +7,7 @@
 //! makes a million-transaction history cheap. Malformed micro-ops are errors naming the file
 //! and line, never panics.
 
-use labrys_history::{Error, History, OpType, Value};
+use labrys_history::{Call, Error, History, OpType, Value};
 use rustc_hash::FxHashMap as HashMap;
 
 /// What finally happened to a transaction.
@@ -203,32 +203,15 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
         if !(f.is_empty() || f == "txn") {
             continue;
         }
-        let outcome = match call.outcome() {
-            OpType::Ok => Outcome::Ok,
-            OpType::Fail => Outcome::Fail,
-            _ => Outcome::Info,
-        };
-        let line = call
-            .completion
-            .filter(|_| outcome == Outcome::Ok)
-            .unwrap_or(call.invoke)
-            .line;
-        let value = call.value();
-        let bad = |msg: String| Error::malformed(&h.source, line, msg);
-        let Some(list) = value.as_seq() else {
-            return Err(bad(format!(
-                    "transaction value is {}; expected a list of micro-ops like [[:append k v] [:r k nil]]",
-                    value.kind()
-                )));
-        };
-        let mops = parse_mops(
+        let outcome = Outcome::of(&call);
+        let mops = parse_call(
+            h,
+            &call,
+            outcome,
             kind,
-            list,
-            outcome == Outcome::Ok,
             &mut c.keys,
             &mut c.vals,
             &mut c.elems,
-            &bad,
         )?;
         c.txns.push(Txn {
             outcome,
@@ -241,6 +224,44 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
         });
     }
     Ok(c)
+}
+
+impl Outcome {
+    /// A call's outcome (`info` for a crash or no completion).
+    pub(crate) fn of(call: &Call<'_>) -> Outcome {
+        match call.outcome() {
+            OpType::Ok => Outcome::Ok,
+            OpType::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        }
+    }
+}
+
+/// The micro-ops of `call`'s transaction value (its completion's when `ok`), with the error a
+/// value that is no list of micro-ops gets, at the line it came from.
+pub(crate) fn parse_call(
+    h: &History,
+    call: &Call<'_>,
+    outcome: Outcome,
+    kind: Kind,
+    keys: &mut Interner,
+    vals: &mut Interner,
+    elems: &mut Vec<u32>,
+) -> Result<Vec<Mop>, Error> {
+    let line = call
+        .completion
+        .filter(|_| outcome == Outcome::Ok)
+        .unwrap_or(call.invoke)
+        .line;
+    let value = call.value();
+    let bad = |msg: String| Error::malformed(&h.source, line, msg);
+    let Some(list) = value.as_seq() else {
+        return Err(bad(format!(
+            "transaction value is {}; expected a list of micro-ops like [[:append k v] [:r k nil]]",
+            value.kind()
+        )));
+    };
+    parse_mops(kind, list, outcome == Outcome::Ok, keys, vals, elems, &bad)
 }
 
 /// The micro-ops of one transaction value `list`, interning keys and values and putting list

@@ -20,7 +20,7 @@ use labrys_txn::gen::Rng;
 use labrys_txn::model::OrderEdges;
 use labrys_txn::sat;
 use labrys_txn::txn::{Kind, Txns};
-use small::{check_at, random_history, t, to_history, G};
+use small::{check_at, expected, random_history, random_mops, t, to_history, G};
 use std::collections::BTreeMap;
 
 /// Is there an SI execution (commit order and snapshots) of the ok transactions of `ts`?
@@ -155,13 +155,7 @@ fn si_matches_the_brute_force_oracle() {
             let r = check_at(&h, model);
             assert_eq!(
                 r.valid,
-                if none_ok {
-                    Validity::Unknown
-                } else if want {
-                    Validity::Valid
-                } else {
-                    Validity::Invalid
-                },
+                expected(&ts, want),
                 "seed {seed}: {model}: check {:?} ({:?}), oracle {want}\n{ts:#?}",
                 r.valid,
                 r.anomaly_types
@@ -257,18 +251,7 @@ fn si_store(seed: u64, txns: usize, sessions: i64, keys: i64) -> History {
         match open[p].take() {
             None if started < txns => {
                 started += 1;
-                let m = 1 + rng.below(4) as usize;
-                let plan: Vec<(bool, i64, i64)> = (0..m)
-                    .map(|_| {
-                        let k = rng.below(keys as u64) as i64;
-                        if rng.below(2) == 0 {
-                            next_val += 1;
-                            (true, k, next_val)
-                        } else {
-                            (false, k, 0)
-                        }
-                    })
-                    .collect();
+                let plan = random_mops(&mut rng, keys, &mut next_val);
                 op(&mut ops, OpType::Invoke, p as i64, invoked(&plan));
                 open[p] = Some((now, plan));
             }

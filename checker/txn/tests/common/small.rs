@@ -34,6 +34,36 @@ pub fn check_at(h: &History, model: &str) -> labrys_history::CheckResult {
     labrys_txn::check("rw-register", h, &opts).unwrap()
 }
 
+/// 1–4 random micro-ops over `keys` keys: reads, or writes of the next unique value.
+pub fn random_mops(rng: &mut Rng, keys: i64, next_val: &mut i64) -> Vec<(bool, i64, i64)> {
+    let m = 1 + rng.below(4) as usize;
+    (0..m)
+        .map(|_| {
+            let k = rng.below(keys as u64) as i64;
+            if rng.below(2) == 0 {
+                *next_val += 1;
+                (true, k, *next_val)
+            } else {
+                (false, k, 0)
+            }
+        })
+        .collect()
+}
+
+/// What the whole check must answer for `ts` when the oracle says `holds`: unknown when no
+/// transaction completed ok (nothing to check).
+#[allow(dead_code)] // not every test that includes this file runs the whole check
+pub fn expected(ts: &[G], holds: bool) -> labrys_history::Validity {
+    use labrys_history::Validity;
+    if ts.iter().all(|t| t.outcome != OpType::Ok) {
+        Validity::Unknown
+    } else if holds {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    }
+}
+
 pub fn random_history(seed: u64) -> Vec<G> {
     let mut rng = Rng::new(seed);
     let n = 3 + rng.below(5) as usize; // 3..=7
@@ -47,18 +77,7 @@ pub fn random_history(seed: u64) -> Vec<G> {
             } else {
                 OpType::Ok
             };
-            let m = 1 + rng.below(4) as usize;
-            let mops = (0..m)
-                .map(|_| {
-                    let k = rng.below(keys as u64) as i64;
-                    if rng.below(2) == 0 {
-                        next_val += 1;
-                        (true, k, next_val)
-                    } else {
-                        (false, k, 0)
-                    }
-                })
-                .collect();
+            let mops = random_mops(&mut rng, keys, &mut next_val);
             G {
                 process: rng.below(sessions as u64) as i64,
                 outcome,
