@@ -79,28 +79,9 @@ pub fn check_history(
     if !WORKLOADS.contains(&workload) {
         return Err(CheckError::UnknownWorkload(workload.to_string()));
     }
-    // The checker stops early enough for what follows its deadline to fit before it: the
-    // stats and lint below, printing, and freeing the history (about a microsecond per op
-    // together; a 400k-op history takes half a second).
-    let opts = &CheckOptions {
-        deadline: opts.deadline.earlier_by(Duration::from_nanos(
-            AFTER_CHECK_NS_PER_OP * history.ops.len() as u64,
-        )),
-        ..opts.clone()
-    };
-    let mut result = if history.pairs.is_empty() {
-        // Nothing to check (see the module doc); lint adds the `no-client-ops` warning.
-        CheckResult::valid()
-    } else {
-        check_shape(history, workload)?;
-        dispatch(history, workload, opts).map_err(|e| match e {
-            // A checker's message names a line; give it the column of the record there.
-            CheckError::History(e) => CheckError::History(e.with_col(|line| col_of(history, line))),
-            other => other,
-        })?
-    };
-    let counts = op_stats(history);
-    result.stats.entry("ops").or_insert(counts);
+    let mut result = check_around(history, workload, opts, |opts| {
+        dispatch(history, workload, opts)
+    })?;
     result.warnings.extend(lint::lint(history, workload));
     Ok(result)
 }
@@ -121,32 +102,54 @@ pub fn check_history_compact(
             format!("the compact reading is for list-append and rw-register, not {workload:?}"),
         )));
     }
+    let mut duplicate_writes = None;
+    // Stripped values are empty lists, which fit every transactional shape (they were
+    // stripped only when they had it); values left in their ops are checked as ever.
+    let mut result = check_around(history, workload, opts, |opts| {
+        Ok(labrys_txn::check_with(workload, history, opts, |_| {
+            let t = reader.into_txns(history)?;
+            duplicate_writes = t.compact.as_ref().and_then(|c| c.duplicate_writes());
+            Ok(t)
+        })?)
+    })?;
+    result
+        .warnings
+        .extend(lint::lint_but_duplicate_writes(history, workload));
+    result.warnings.extend(duplicate_writes);
+    Ok(result)
+}
+
+/// What every check of a paired history does around its checker `check`: a deadline that
+/// leaves room for what follows, nothing to check without client ops, the shape check,
+/// columns for a checker's line numbers, and the per-`f` stats (lint is the caller's).
+fn check_around(
+    history: &History,
+    workload: &str,
+    opts: &CheckOptions,
+    check: impl FnOnce(&CheckOptions) -> Result<CheckResult, CheckError>,
+) -> Result<CheckResult, CheckError> {
+    // The checker stops early enough for what follows its deadline to fit before it: the
+    // stats and lint, printing, and freeing the history (about a microsecond per op
+    // together; a 400k-op history takes half a second).
     let opts = &CheckOptions {
         deadline: opts.deadline.earlier_by(Duration::from_nanos(
             AFTER_CHECK_NS_PER_OP * history.ops.len() as u64,
         )),
         ..opts.clone()
     };
-    let mut duplicate_writes = None;
     let mut result = if history.pairs.is_empty() {
+        // Nothing to check (see the module doc); lint adds the `no-client-ops` warning.
         CheckResult::valid()
     } else {
-        // Stripped values are empty lists here, which fit every transactional shape (they
-        // were stripped only when they had it); values left in their ops are checked as ever.
         check_shape(history, workload)?;
-        labrys_txn::check_with(workload, history, opts, |_| {
-            let t = reader.into_txns(history)?;
-            duplicate_writes = t.compact.as_ref().and_then(|c| c.duplicate_writes());
-            Ok(t)
-        })
-        .map_err(|e| CheckError::History(e.with_col(|line| col_of(history, line))))?
+        check(opts).map_err(|e| match e {
+            // A checker's message names a line; give it the column of the record there.
+            CheckError::History(e) => CheckError::History(e.with_col(|line| col_of(history, line))),
+            other => other,
+        })?
     };
     let counts = op_stats(history);
     result.stats.entry("ops").or_insert(counts);
-    result
-        .warnings
-        .extend(lint::lint_but_duplicate_writes(history, workload));
-    result.warnings.extend(duplicate_writes);
     Ok(result)
 }
 

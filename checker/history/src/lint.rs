@@ -112,7 +112,6 @@ fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
         }
     }
     failed.retain(|_, &mut (_, writers)| writers == 1);
-    let failed: HashMap<_, u32> = failed.into_iter().map(|(w, (line, _))| (w, line)).collect();
     if failed.is_empty() {
         return;
     }
@@ -123,7 +122,7 @@ fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
             continue;
         }
         for kv in read_result(c.value()) {
-            if let Some(&wline) = failed.get(&kv) {
+            if let Some(&(wline, _)) = failed.get(&kv) {
                 n += 1;
                 first.get_or_insert((
                     c.completion.map(|o| o.line).unwrap_or(0),

@@ -63,6 +63,15 @@ pub fn read_file(path: &Path, format: Format) -> Result<History, Error> {
 
 /// Reads and pairs a history file within `limits`.
 pub fn read_file_within(path: &Path, format: Format, limits: ReadLimits) -> Result<History, Error> {
+    read_file_hooked(path, format, limits, None)
+}
+
+fn read_file_hooked(
+    path: &Path,
+    format: Format,
+    limits: ReadLimits,
+    hook: Option<OpHook<'_>>,
+) -> Result<History, Error> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     // Reserve room for the most ops the file could hold (records are rarely under 40 bytes).
@@ -73,7 +82,7 @@ pub fn read_file_within(path: &Path, format: Format, limits: ReadLimits) -> Resu
         .unwrap_or(0)
         .min(1 << 28) as usize;
     let mut input = BufReader::with_capacity(1 << 16, file);
-    read_history(&mut input, &name, format, limits, hint)
+    read_history_hooked(&mut input, &name, format, limits, hint, hook)
 }
 
 /// A hook that sees each op as it is read, before it is kept: it may move the op's value into
@@ -91,15 +100,7 @@ pub fn read_file_with_hook(
     limits: ReadLimits,
     hook: OpHook<'_>,
 ) -> Result<History, Error> {
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let hint = file
-        .metadata()
-        .map(|m| m.len() / 40)
-        .unwrap_or(0)
-        .min(1 << 28) as usize;
-    let mut input = BufReader::with_capacity(1 << 16, file);
-    read_history_hooked(&mut input, &name, format, limits, hint, Some(hook))
+    read_file_hooked(path, format, limits, Some(hook))
 }
 
 /// [`read_file_with_hook`] from any buffered reader (tests).
