@@ -359,15 +359,7 @@ impl Reader {
                     }
                 }
             }
-            txns.push(Txn {
-                outcome,
-                process: call.process(),
-                invoke_pos: call.invoke_pos,
-                complete_pos: call.complete_pos,
-                line: call.invoke.line,
-                call: ci,
-                mops,
-            });
+            txns.push(Txn::of(&call, ci, outcome, mops));
         }
         // Lint's duplicate writes, on reader ids (equal ids, equal values), in call order.
         let dup = duplicate_writes(h, &s, &mut keys, &mut vals);

@@ -213,7 +213,15 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
             &mut c.vals,
             &mut c.elems,
         )?;
-        c.txns.push(Txn {
+        c.txns.push(Txn::of(&call, ci, outcome, mops));
+    }
+    Ok(c)
+}
+
+impl Txn {
+    /// The transaction of `call` (the `ci`-th call of its history).
+    pub(crate) fn of(call: &Call<'_>, ci: usize, outcome: Outcome, mops: Vec<Mop>) -> Txn {
+        Txn {
             outcome,
             process: call.process(),
             invoke_pos: call.invoke_pos,
@@ -221,9 +229,8 @@ fn parse_calls(h: &History, kind: Kind, range: std::ops::Range<usize>) -> Result
             line: call.invoke.line,
             call: ci,
             mops,
-        });
+        }
     }
-    Ok(c)
 }
 
 impl Outcome {
