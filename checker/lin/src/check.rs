@@ -419,8 +419,11 @@ fn check_once<M: Model>(
             ok_before[k] + seg.iter().filter(|&&i| ops[i].complete.is_some()).count();
     }
     let level = |k: usize, starts: Vec<M::State>, complete: bool, steps: u64| {
-        let mut search =
-            SegSearch::new(model, segs[k].iter().map(|&i| &ops[i]).collect(), strategy);
+        let seg_ops = segs[k].iter().map(|&i| &ops[i]).collect();
+        let mut search = match p.events.get(k) {
+            Some(events) => SegSearch::new_sorted(model, seg_ops, strategy, events),
+            None => SegSearch::new(model, seg_ops, strategy),
+        };
         for s in starts {
             search.add_start(s);
         }
@@ -538,6 +541,10 @@ fn check_once<M: Model>(
                 cur -= 1;
             }
             Next::Paused if limits.steps >= race_at => continue,
+            Next::Paused if limits.cancelled() => {
+                // The answer is no longer needed: the search stops at its next check.
+                refute_at = u64::MAX;
+            }
             Next::Paused => {
                 // Still searching: look for a core around where it is stuck.
                 let window = &segs[lv.seg];
@@ -756,6 +763,9 @@ fn shrink<M: Model>(
     let sources = Sources::new(model, ops, window);
     let closed = |keep: &[usize]| sources.close(keep);
     let budget_end = limits.steps.saturating_add(total_steps);
+    // Past the deadline, or (while the window's own search goes on) once nobody needs the
+    // answer: every search below would stop at once, but closing each candidate would not.
+    let over = |limits: &Limits<'_>| limits.deadline.expired() || (grow_only && limits.cancelled());
     let stuck_on = |subset: &[usize], limits: &mut Limits<'_>| {
         let refs: Vec<&LinOp<M::Op>> = subset.iter().map(|&i| &ops[i]).collect();
         let saved = limits.max_steps;
@@ -814,10 +824,7 @@ fn shrink<M: Model>(
         // Gallop (1, 2, 4, … ops: small subsets are cheap to search), then bisect.
         let (mut lo, mut hi) = (0, near.len());
         let mut k = 0;
-        while searches < SHRINK_SEARCHES / 3
-            && limits.steps < budget_end
-            && !limits.deadline.expired()
-        {
+        while searches < SHRINK_SEARCHES / 3 && limits.steps < budget_end && !over(limits) {
             if attempt(k, &mut searches, limits).is_some() {
                 hi = k;
                 break;
@@ -831,7 +838,7 @@ fn shrink<M: Model>(
         while lo < hi
             && searches < SHRINK_SEARCHES / 2
             && limits.steps < budget_end
-            && !limits.deadline.expired()
+            && !over(limits)
         {
             let mid = (lo + hi) / 2;
             match attempt(mid, &mut searches, limits) {
@@ -859,10 +866,7 @@ fn shrink<M: Model>(
     for (seeding, units) in [(true, seeds), (false, core.clone())] {
         let mut units = units;
         let mut size = units.len().div_ceil(2);
-        while size >= 1
-            && searches < SHRINK_SEARCHES
-            && limits.steps < budget_end
-            && !limits.deadline.expired()
+        while size >= 1 && searches < SHRINK_SEARCHES && limits.steps < budget_end && !over(limits)
         {
             let mut progressed = false;
             // Chunks from the end first: the op no order can place is usually early in a
@@ -871,7 +875,7 @@ fn shrink<M: Model>(
             while end > 0
                 && searches < SHRINK_SEARCHES
                 && limits.steps < budget_end
-                && !limits.deadline.expired()
+                && !over(limits)
             {
                 let chunk = end.saturating_sub(size)..end.min(units.len());
                 let rest: Vec<usize> = units
@@ -1151,5 +1155,71 @@ fn counterexample<M: Model>(
         why: None,
         from: None,
         read_as: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::register::{RegOp, Register};
+    use labrys_history::{Deadline, Value};
+
+    fn limits(rival: &AtomicBool) -> Limits<'_> {
+        Limits {
+            deadline: Deadline::none(),
+            cancel: None,
+            rival: Some(rival),
+            max_steps: u64::MAX,
+            memory: DEFAULT_MEMORY_LIMIT,
+            steps: 0,
+            held: 0,
+        }
+    }
+
+    /// The core search while the window's own search goes on is for a race that may already
+    /// be won: once the rival has its answer it stops before it searches anything (it once
+    /// went on closing candidates for seconds after the answer was in).
+    #[test]
+    fn the_core_search_beside_a_search_stops_once_the_rival_has_its_answer() {
+        let mut m = Register::new(&Value::Int(0));
+        let one = m.values.id(&Value::Int(1));
+        let five = m.values.id(&Value::Int(5));
+        let zero = m.initial;
+        let lo = |op, invoke, complete| LinOp {
+            op,
+            invoke,
+            complete: Some(complete),
+            call: 0,
+        };
+        // A read of the initial value after a write of 1 returned: a core of both, in a
+        // window with two more ops.
+        let ops = vec![
+            lo(RegOp::Write(one), 0, 1),
+            lo(RegOp::Read(zero), 2, 3),
+            lo(RegOp::Write(five), 4, 5),
+            lo(RegOp::Read(five), 6, 7),
+        ];
+        let starts = [m.init()];
+        let run = |rival: &AtomicBool| {
+            let mut l = limits(rival);
+            let core = shrink(
+                &m,
+                &ops,
+                &[0, 1, 2, 3],
+                Some(1),
+                &starts,
+                Strategy::default(),
+                1_000_000,
+                true,
+                &mut l,
+            );
+            (core, l.steps)
+        };
+        let (core, steps) = run(&AtomicBool::new(false));
+        assert_eq!(core.expect("a core").window, vec![0, 1]);
+        assert!(steps > 0);
+        let (core, steps) = run(&AtomicBool::new(true));
+        assert!(core.is_none());
+        assert_eq!(steps, 0);
     }
 }

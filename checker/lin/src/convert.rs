@@ -21,7 +21,8 @@ pub fn calls_to_ops<O>(
     h: &History,
     mut make: impl FnMut(&Call<'_>, bool) -> Result<Option<O>, Error>,
 ) -> Result<Vec<LinOp<O>>, Error> {
-    let mut out = Vec::new();
+    // One op per call at most: sized once instead of doubling (and copying) a dozen times.
+    let mut out = Vec::with_capacity(h.pairs.len());
     for (i, call) in h.calls().enumerate() {
         let ok = match call.outcome() {
             OpType::Ok => true,

@@ -30,7 +30,7 @@
 //! repeat it took 10⁸ steps to confirm the one end state found after 10³.)
 
 use crate::model::{LinOp, Model};
-use crate::search::{sorted_events, unpack_event};
+use crate::search::{pack_event, sorted_events, unpack_event};
 use rustc_hash::FxHashMap;
 
 /// The search plan: segments of op indices, in order.
@@ -42,6 +42,10 @@ pub struct Plan {
     pub pruned: Vec<bool>,
     /// How many ops were pruned.
     pub pruned_count: usize,
+    /// Each segment's events in real-time order, packed as [`crate::search::pack_event`]
+    /// packs them with the op's index in its segment: the sweep that cuts the segments has
+    /// sorted them already (empty when the history was not split).
+    pub events: Vec<Vec<u64>>,
 }
 
 /// Computes the plan. With `split == false` the whole history is one segment; with
@@ -53,14 +57,10 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
         .map(|o| if prune { model.produces(&o.op) } else { None })
         .collect();
     let observes: Vec<Option<u64>> = ops.iter().map(|o| model.observes(&o.op)).collect();
-    let mut observers: FxHashMap<u64, usize> = FxHashMap::default();
-    for t in observes.iter().flatten() {
-        *observers.entry(*t).or_default() += 1;
-    }
-    let others = |observers: &FxHashMap<u64, usize>, u: usize| -> usize {
+    let mut observers = Counts::of(observes.iter().flatten().copied(), n);
+    let others = |observers: &Counts, u: usize| -> usize {
         let t = produces[u].expect("only producing ops are pruned");
-        let all = observers.get(&t).copied().unwrap_or(0);
-        all - usize::from(observes[u] == Some(t))
+        observers.get(t) - usize::from(observes[u] == Some(t))
     };
 
     // Global pruning to a fixpoint: observers anywhere in the history count.
@@ -83,7 +83,7 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
         pruned[u] = true;
         pruned_count += 1;
         if let Some(t) = observes[u] {
-            *observers.get_mut(&t).expect("counted") -= 1;
+            observers.take_one(t);
             if let Some(us) = by_token.get(&t) {
                 work.extend(us.iter().copied().filter(|&w| !pruned[w]));
             }
@@ -96,6 +96,7 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
             segments: vec![kept],
             pruned,
             pruned_count,
+            events: Vec::new(),
         };
     }
 
@@ -103,12 +104,18 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
     let events = sorted_events(kept.iter().map(|&i| (ops[i].invoke, ops[i].complete, i)));
     let mut segments = Vec::new();
     let mut current: Vec<usize> = Vec::new();
+    // The current segment's events, and each op's index in its segment.
+    let mut seg_events: Vec<Vec<u64>> = Vec::new();
+    let mut current_events: Vec<u64> = Vec::new();
+    let mut local = vec![0u32; n];
     let mut pending_ok = 0usize;
     // Pending info ops, and how many of them can never be pruned (no token).
     let mut pool: Vec<usize> = Vec::new();
     let mut stuck_in_pool = 0usize;
-    for (_, is_ret, i) in events.into_iter().map(unpack_event) {
+    for (pos, is_ret, i) in events.into_iter().map(unpack_event) {
         if !is_ret {
+            local[i] = current.len() as u32;
+            current_events.push(pack_event(pos, false, current.len()));
             current.push(i);
             if ops[i].complete.is_some() {
                 pending_ok += 1;
@@ -120,9 +127,10 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
             }
             continue;
         }
+        current_events.push(pack_event(pos, true, local[i] as usize));
         pending_ok -= 1;
         if let Some(t) = observes[i] {
-            *observers.get_mut(&t).expect("counted") -= 1;
+            observers.take_one(t);
         }
         if pending_ok > 0 || stuck_in_pool > 0 {
             continue;
@@ -137,7 +145,7 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
                 if others(&observers, u) == 0 {
                     pool.swap_remove(k);
                     if let Some(t) = observes[u] {
-                        *observers.get_mut(&t).expect("counted") -= 1;
+                        observers.take_one(t);
                     }
                     changed = true;
                 } else {
@@ -147,15 +155,62 @@ pub fn plan<M: Model>(model: &M, ops: &[LinOp<M::Op>], split: bool, prune: bool)
         }
         if pool.is_empty() {
             segments.push(std::mem::take(&mut current));
+            seg_events.push(std::mem::take(&mut current_events));
         }
     }
     if !current.is_empty() {
         segments.push(current);
+        seg_events.push(current_events);
     }
     Plan {
         segments,
         pruned,
         pruned_count,
+        events: seg_events,
+    }
+}
+
+/// How many ops observe each token: a table indexed by token when the tokens are small
+/// numbers (a register's are its value ids), a hash map otherwise.
+enum Counts {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<u64, usize>),
+}
+
+impl Counts {
+    fn of(tokens: impl Iterator<Item = u64> + Clone, ops: usize) -> Counts {
+        let max = tokens.clone().max();
+        match max {
+            Some(m) if m <= (8 * ops as u64).max(1024) => {
+                let mut v = vec![0u32; m as usize + 1];
+                for t in tokens {
+                    v[t as usize] += 1;
+                }
+                Counts::Dense(v)
+            }
+            _ => {
+                let mut h: FxHashMap<u64, usize> = FxHashMap::default();
+                for t in tokens {
+                    *h.entry(t).or_default() += 1;
+                }
+                Counts::Sparse(h)
+            }
+        }
+    }
+
+    fn get(&self, t: u64) -> usize {
+        match self {
+            Counts::Dense(v) => v.get(t as usize).map_or(0, |&c| c as usize),
+            Counts::Sparse(h) => h.get(&t).copied().unwrap_or(0),
+        }
+    }
+
+    /// One observer of `t` fewer (there was one).
+    fn take_one(&mut self, t: u64) {
+        match self {
+            Counts::Dense(v) => v[t as usize] -= 1,
+            Counts::Sparse(h) => *h.get_mut(&t).expect("counted") -= 1,
+        }
     }
 }
 

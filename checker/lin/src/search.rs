@@ -88,6 +88,16 @@ pub struct Limits<'a> {
     pub held: u64,
 }
 
+impl Limits<'_> {
+    /// Whether `cancel` or `rival` is set: the search's answer is no longer needed.
+    pub fn cancelled(&self) -> bool {
+        [self.cancel, self.rival]
+            .iter()
+            .flatten()
+            .any(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 /// Why a search stopped without a verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -161,8 +171,9 @@ pub(crate) fn pack_event(position: usize, is_return: bool, op: usize) -> u64 {
 /// Ops come in invocation order and their returns nearly so: the calls are checked, the
 /// returns sorted by a sort that takes runs as they come, and the two merged.
 pub(crate) fn sorted_events(ops: impl Iterator<Item = (usize, Option<usize>, usize)>) -> Vec<u64> {
-    let mut calls = Vec::new();
-    let mut rets = Vec::new();
+    let (lower, _) = ops.size_hint();
+    let mut calls = Vec::with_capacity(lower);
+    let mut rets = Vec::with_capacity(lower);
     for (invoke, complete, j) in ops {
         calls.push(pack_event(invoke, false, j));
         if let Some(c) = complete {
@@ -208,6 +219,11 @@ impl Events {
                 .enumerate()
                 .map(|(j, o)| (o.invoke, o.complete, j)),
         );
+        Events::of_sorted(ops.len(), &evs)
+    }
+
+    /// The events of `m` ops from their packed events in order ([`sorted_events`]).
+    fn of_sorted(m: usize, evs: &[u64]) -> Events {
         let n = evs.len() + 1;
         let mut e = Events {
             op: vec![NIL; n],
@@ -216,7 +232,7 @@ impl Events {
             next: vec![NIL; n],
             prev: vec![NIL; n],
         };
-        let mut call_of = vec![NIL; ops.len()];
+        let mut call_of = vec![NIL; m];
         for (i, &packed) in evs.iter().enumerate() {
             let (_, is_ret, j) = unpack_event(packed);
             let j = j as u32;
@@ -494,6 +510,9 @@ pub struct SegSearch<'a, M: Model> {
     /// `cursor`: the next candidate to try in the last frame.
     cands: Vec<u32>,
     frames: Vec<usize>,
+    /// Per frame: the first return event in the list then (`NIL` if none), which the calls
+    /// of the frame all precede.
+    first_ret: Vec<u32>,
     cursor: usize,
     /// Twin class per op (`Model::twin_key`, refined by what else the search asks of an op),
     /// or `NIL`: among candidates of one class only the one returning first is tried.
@@ -515,9 +534,38 @@ pub struct SegSearch<'a, M: Model> {
 
 impl<'a, M: Model> SegSearch<'a, M> {
     pub fn new(model: &'a M, ops: Vec<&'a LinOp<M::Op>>, strategy: Strategy) -> Self {
+        let ev = Events::new(&ops);
+        Self::with_events(model, ops, strategy, ev)
+    }
+
+    /// [`SegSearch::new`] given the segment's events in order, packed as [`pack_event`]
+    /// packs them with each op's index in `ops` (as [`crate::plan::Plan::events`] has them).
+    pub fn new_sorted(
+        model: &'a M,
+        ops: Vec<&'a LinOp<M::Op>>,
+        strategy: Strategy,
+        events: &[u64],
+    ) -> Self {
+        debug_assert_eq!(
+            events,
+            &sorted_events(
+                ops.iter()
+                    .enumerate()
+                    .map(|(j, o)| (o.invoke, o.complete, j))
+            )[..]
+        );
+        let ev = Events::of_sorted(ops.len(), events);
+        Self::with_events(model, ops, strategy, ev)
+    }
+
+    fn with_events(
+        model: &'a M,
+        ops: Vec<&'a LinOp<M::Op>>,
+        strategy: Strategy,
+        ev: Events,
+    ) -> Self {
         let m = ops.len();
         let words = m.div_ceil(64).max(1);
-        let ev = Events::new(&ops);
         let is_ok: Vec<bool> = ops.iter().map(|o| o.complete.is_some()).collect();
         let read_only: Vec<bool> = ops
             .iter()
@@ -603,6 +651,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             ok_left: 0,
             cands: Vec::new(),
             frames: Vec::new(),
+            first_ret: Vec::new(),
             cursor: 0,
             twin,
             order,
@@ -669,6 +718,16 @@ impl<'a, M: Model> SegSearch<'a, M> {
                 self.ok_left = self.ok_total;
                 self.cands.clear();
                 self.frames.clear();
+                self.first_ret.clear();
+                if self.stack.capacity() == 0 {
+                    // A search that gets through places every op once: one frame each, of a
+                    // few candidates (sized once instead of doubling and copying).
+                    let m = self.ops.len();
+                    self.stack.reserve(m);
+                    self.frames.reserve(m + 1);
+                    self.first_ret.reserve(m + 1);
+                    self.cands.reserve(4 * m + 64);
+                }
                 self.fill(None);
                 self.running = true;
             }
@@ -685,35 +744,47 @@ impl<'a, M: Model> SegSearch<'a, M> {
     fn fill(&mut self, placed: Option<u32>) {
         let start = self.cands.len();
         let before = self.frames.last().copied();
+        let before_ret = self.first_ret.last().copied();
         self.frames.push(start);
         self.cursor = 0;
         let ev = &self.ev;
-        if let (Some(x), Some(from), false) = (placed, before, self.order.is_empty()) {
-            // The frame after placing `x` is the last one without `x`, plus the calls its
-            // return hid when it was the first return: those come after every call of the
-            // last frame in real time, so they are the calls past the first `kept`. The
-            // last frame is in order already: copy it, and insert the few new calls.
+        if let (Some(x), Some(from), Some(first_ret)) = (placed, before, before_ret) {
+            // The frame after placing `x` is the last one without `x`, plus, when `x`'s
+            // return was the first return, the calls it hid: the calls from there to the
+            // next return, which come after every call of the last frame in real time.
+            // (Event numbers follow the list, so `x`'s return, just unlinked, still points
+            // at what followed it.) The last frame is in order already: copy it, and put
+            // the few new calls in their places.
             for i in from..start {
                 let e = self.cands[i];
                 if e != x {
                     self.cands.push(e);
                 }
             }
-            let kept = self.cands.len() - start;
-            let mut e = ev.next[HEAD as usize];
-            let mut seen = 0;
-            while e != NIL && ev.is_call[e as usize] {
-                if seen >= kept {
-                    let key = self.order[e as usize];
-                    let order = &self.order;
-                    let at =
-                        start + self.cands[start..].partition_point(|&c| order[c as usize] < key);
-                    self.cands.insert(at, e);
+            let r = ev.ret[x as usize];
+            let mut e = first_ret;
+            if r == first_ret && r != NIL {
+                e = ev.next[r as usize];
+                while e != NIL && ev.is_call[e as usize] {
+                    if self.order.is_empty() {
+                        self.cands.push(e);
+                    } else {
+                        let key = self.order[e as usize];
+                        let order = &self.order;
+                        let at = start
+                            + self.cands[start..].partition_point(|&c| order[c as usize] < key);
+                        self.cands.insert(at, e);
+                    }
+                    e = ev.next[e as usize];
                 }
-                seen += 1;
-                e = ev.next[e as usize];
             }
-            debug_assert_eq!(self.cands[start..], self.sorted_calls()[..]);
+            self.first_ret.push(e);
+            // Checked at every eighth depth: enough to catch a wrong frame, cheap enough for
+            // the debug-build tests whose frames hold hundreds of crashed calls.
+            debug_assert!(
+                !self.stack.len().is_multiple_of(8)
+                    || self.cands[start..] == self.sorted_calls()[..]
+            );
             return;
         }
         let mut e = ev.next[HEAD as usize];
@@ -721,6 +792,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             self.cands.push(e);
             e = ev.next[e as usize];
         }
+        self.first_ret.push(e);
         if !self.order.is_empty() {
             let order = &self.order;
             self.cands[start..].sort_unstable_by_key(|&e| order[e as usize]);
@@ -736,7 +808,9 @@ impl<'a, M: Model> SegSearch<'a, M> {
             out.push(e);
             e = ev.next[e as usize];
         }
-        out.sort_unstable_by_key(|&e| self.order[e as usize]);
+        if !self.order.is_empty() {
+            out.sort_unstable_by_key(|&e| self.order[e as usize]);
+        }
         out
     }
 
@@ -768,11 +842,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
                     Some(Stop::Budget)
                 } else if limits.deadline.expired() {
                     Some(Stop::Deadline)
-                } else if [limits.cancel, limits.rival]
-                    .iter()
-                    .flatten()
-                    .any(|c| c.load(Ordering::Relaxed))
-                {
+                } else if limits.cancelled() {
                     Some(Stop::Cancelled)
                 } else {
                     None
@@ -869,6 +939,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             // (see `Model::is_read_only`), so undo past it too.
             while backtrack {
                 let frame = self.frames.pop().expect("a frame");
+                self.first_ret.pop();
                 self.cands.truncate(frame);
                 let Some(f) = self.stack.pop() else {
                     break;
