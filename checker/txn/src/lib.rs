@@ -207,8 +207,16 @@ pub fn check_with(
         {
             result.valid = Validity::Unknown;
             result.unknown_reason = Some(format!(
-                "the deadline passed during the exact {what} check (polygraph and SAT \
+                "the deadline{} passed during the exact {what} check (polygraph and SAT \
                  solver) with {} writer orders still open{}; no anomaly found before it",
+                if f.default_deadline {
+                    format!(
+                        " ({} s, as no --time-limit was given)",
+                        sat::DEFAULT_SECONDS
+                    )
+                } else {
+                    String::new()
+                },
                 f.stats
                     .get("open_constraints")
                     .and_then(|v| v.as_u64())
@@ -218,6 +226,23 @@ pub fn check_with(
                     .and_then(|v| v.as_str())
                     .map(|k| format!(" (most on keys {k})"))
                     .unwrap_or_default()
+            ));
+        } else if let Some((what, why)) = [
+            ("serializability", &polygraph),
+            ("snapshot isolation", &si_polygraph),
+        ]
+        .into_iter()
+        .find_map(|(w, f)| {
+            f.as_ref()
+                .filter(|f| f.too_large)
+                .and_then(|f| f.skipped.as_ref())
+                .map(|why| (w, why))
+        }) {
+            // Elle's cycles found nothing, but they are not exact here: no verdict.
+            result.valid = Validity::Unknown;
+            result.unknown_reason = Some(format!(
+                "the exact {what} check (polygraph and SAT solver) did not run: {why}; the \
+                 cycle search alone found no anomaly, which is not exact on a register history"
             ));
         } else if n_ok == 0 {
             result.valid = Validity::Unknown;

@@ -35,7 +35,11 @@
 //! reads the last version committed before it started, which satisfies the causal axiom
 //! without sessions, and `repeatable-read` over keys (no predicates) forbids every dependency
 //! cycle, which is serializability. The `-process` kind rules out only the session-aware
-//! levels and what implies them. `read-committed-be` is stronger than Adya's PL-2
+//! levels and what implies them. For the same reason `repeatable-read` proscribes
+//! `serializability-violation` (the polygraph's finding that no version order leaves the
+//! dependency graph acyclic): every read here is an item read, so a cycle with an
+//! anti-dependency is a `G2-item` cycle, and Adya's PL-2.99 is PL-3 on these histories; the
+//! exact serializability check decides `repeatable-read` too. `read-committed-be` is stronger than Adya's PL-2
 //! `read-committed` (which it implies: version orders taken from its commit order have no
 //! `G1`) and never reported as it.
 
@@ -204,7 +208,13 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ),
     (
         "repeatable-read",
-        &["G1", "G2-item", "lost-update", "causality-violation"],
+        &[
+            "G1",
+            "G2-item",
+            "lost-update",
+            "causality-violation",
+            "serializability-violation",
+        ],
     ),
     ("ROLA", &["lost-update"]),
     (
@@ -511,6 +521,18 @@ mod tests {
         assert!(not.contains("strict-serializable"));
         assert!(!not.contains("snapshot-isolation"));
         assert!(!not.contains("read-committed"));
+    }
+
+    #[test]
+    fn the_polygraph_finding_rules_out_repeatable_read_but_not_si_or_read_committed() {
+        // No version order leaves the graph acyclic: on item histories that is a G2-item
+        // cycle (or worse) in every version order, so PL-2.99 goes with PL-3.
+        let not = impossible_models(&["serializability-violation"]);
+        assert!(not.contains("repeatable-read"));
+        assert!(not.contains("serializable"));
+        assert!(!not.contains("snapshot-isolation"));
+        assert!(!not.contains("read-committed"));
+        assert!(prohibited_anomalies(&["repeatable-read"]).contains("serializability-violation"));
     }
 
     #[test]

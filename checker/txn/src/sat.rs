@@ -85,9 +85,11 @@
 //! or two differing external reads of one key in one transaction (`internal`), or a lost update
 //! or cyclic versions: the check does not run (`skipped` names why); those are anomalies found
 //! elsewhere, or, for a value nobody wrote, something elle-cli accepts and labrys does not guess
-//! about. Nor does it run past [`MAX_CONSTRAINTS`] open pairs of writers. When it does not
-//! run, the verdict is Elle's alone (sound, not exact), and `stats.serializability.skipped`
-//! says so.
+//! about. Nor does it run past [`MAX_CONSTRAINTS`] open pairs of writers (a bound on memory):
+//! then the verdict is `unknown` unless something else refutes the level, as Elle's cycles
+//! alone are not exact, and `stats.serializability.skipped` says why. Time is bounded by the
+//! deadline, [`DEFAULT_SECONDS`] when the caller gave none: past it, `unknown`, naming the
+//! open pairs and the keys with most of them.
 //!
 //! ## Not yet
 //!
@@ -95,10 +97,8 @@
 //! check); splitting the constraints into independent components; the acyclicity check inside
 //! the solver (a `batsat` theory); an unsatisfiable core as the explanation (today: the
 //! shortest cycles blocked, and why each forced order is forced). Without the components and
-//! the theory the check does not scale past a few hundred thousand open pairs (about 15,000
-//! transactions of the benchmark's shape), hence the cap; with a deadline the cap is higher
-//! ([`MAX_CONSTRAINTS_WITH_DEADLINE`]) and the deadline ends the check (`unknown`, naming the
-//! open pairs and the keys with most of them).
+//! the theory each lazy round rebuilds the whole graph, which is what the deadline bounds on
+//! large histories (a valid 50,000-transaction one, ≈1.4 million open pairs, takes 5–12 s).
 //!
 //! ## Names
 //!
@@ -128,18 +128,18 @@ pub const ANOMALIES: [&str; 3] = [
 /// Cycles (node-disjoint, shortest through their start) turned into clauses per round.
 pub const CYCLES_PER_ROUND: usize = 64;
 
-/// At most this many open pairs of writers when the check has no deadline: beyond, it does
-/// not run (`skipped`, Elle's verdict stands). The lazy loop rebuilds the whole graph each
-/// round, and nothing bounds the number of rounds: a valid 10,000-transaction history (278,000
-/// pairs) takes under a second, a 50,000-transaction one (≈1.4 million pairs) 5–12 s, but a
-/// check without a deadline must not risk minutes on a large register history. Lifting it
-/// needs the acyclicity check inside the solver and independent components (module docs).
-pub const MAX_CONSTRAINTS: usize = 400_000;
+/// At most this many open pairs of writers: beyond, the check does not run and the verdict
+/// is `unknown` (`too_large`) unless something else refutes the level. The cap bounds memory
+/// (≈1 KB per open pair at most, edges of both orders and the solver's clauses); time is
+/// bounded by the deadline.
+pub const MAX_CONSTRAINTS: usize = 4_000_000;
 
-/// The cap when the check has a deadline (`--time-limit`): the search is then tried on larger
-/// histories, since it stops in time (`unknown`, naming what is open); this cap only bounds its
-/// memory (≈1 KB per open pair at most, edges of both orders and the solver's clauses).
-pub const MAX_CONSTRAINTS_WITH_DEADLINE: usize = 4_000_000;
+/// The check's deadline when the caller gave none (`labrys check` without `--time-limit`):
+/// the lazy loop rebuilds the whole graph each round and nothing bounds the number of rounds
+/// (a valid 10,000-transaction history, 278,000 pairs, takes under a second; a 50,000-one,
+/// ≈1.4 million pairs, 5–12 s), so a check nobody bounded must still end, and end in
+/// `unknown` naming what is open rather than in Elle's verdict, which is not exact.
+pub const DEFAULT_SECONDS: u64 = 120;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
 const PRUNE_BUDGET: usize = 200;
@@ -213,6 +213,11 @@ pub struct Found {
     pub timed_out: bool,
     /// Why the check did not run (it cannot be exact on this history).
     pub skipped: Option<String>,
+    /// It did not run because the history has more than [`MAX_CONSTRAINTS`] open pairs (the
+    /// other reasons to skip are anomalies that refute the level anyway).
+    pub too_large: bool,
+    /// The caller gave no deadline and the check ran under [`DEFAULT_SECONDS`].
+    pub default_deadline: bool,
     /// Sizes and counts, for `stats`.
     pub stats: serde_json::Map<String, serde_json::Value>,
 }
@@ -345,7 +350,23 @@ fn before(
 }
 
 /// Builds the polygraph, or says why it cannot be exact.
-fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem, String> {
+/// Why [`prepare`] gave up: an anomaly found on the way (the level is refuted elsewhere), or
+/// too many open pairs.
+struct Skip {
+    why: String,
+    too_large: bool,
+}
+
+impl From<String> for Skip {
+    fn from(why: String) -> Skip {
+        Skip {
+            why,
+            too_large: false,
+        }
+    }
+}
+
+fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem, Skip> {
     let n_txns = t.txns.len();
     let writer = crate::register::writers(t).map_err(|twice| {
         format!(
@@ -380,7 +401,8 @@ fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem,
                             return Err(format!(
                                 "T{ti} read key {} twice with different values",
                                 t.key(key)
-                            ))
+                            )
+                            .into())
                         }
                         Some(_) => {}
                         None => {
@@ -418,18 +440,21 @@ fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem,
                 "T{r} read key {} = {}, which no transaction wrote",
                 t.key(key),
                 t.val(v)
-            ));
+            )
+            .into());
         };
         match t.txns[w as usize].outcome {
-            Outcome::Fail => return Err(format!("T{r} read a value the failed T{w} wrote (G1a)")),
+            Outcome::Fail => {
+                return Err(format!("T{r} read a value the failed T{w} wrote (G1a)").into())
+            }
             Outcome::Info => committed[w as usize] = true,
             Outcome::Ok => {}
         }
         if !fin {
-            return Err(format!("T{r} read an intermediate write of T{w} (G1b)"));
+            return Err(format!("T{r} read an intermediate write of T{w} (G1b)").into());
         }
         if w == r {
-            return Err(format!("T{r} read its own later write (future-read)"));
+            return Err(format!("T{r} read its own later write (future-read)").into());
         }
         known.push(Dep {
             from: w,
@@ -457,7 +482,7 @@ fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem,
         for (i, &(w, v)) in ws.iter().enumerate() {
             if let Some(&rv) = read_from.get(&(w, key)) {
                 if succ.insert(rv, (w, v)).is_some() {
-                    return Err(format!("lost update on key {}", t.key(key)));
+                    return Err(format!("lost update on key {}", t.key(key)).into());
                 }
                 has_pred[i] = true;
             }
@@ -478,7 +503,7 @@ fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem,
                 c.push(nx);
                 cur = nx.1;
                 if c.len() > ws.len() + 1 {
-                    return Err(format!("cyclic versions on key {}", t.key(key)));
+                    return Err(format!("cyclic versions on key {}", t.key(key)).into());
                 }
             }
             covered += c.len() - usize::from(s.0 == BOT);
@@ -494,17 +519,20 @@ fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem,
             chains.push(Chain { w: c });
         }
         if covered != ws.len() {
-            return Err(format!("cyclic versions on key {}", t.key(key)));
+            return Err(format!("cyclic versions on key {}", t.key(key)).into());
         }
         let last = chains.len();
         key_chains.push((key, first_chain as u32, last as u32));
         let others = last - first_chain - 1;
         if constraints.len() + others * others.saturating_sub(1) / 2 > cap {
-            return Err(format!(
-                "more than {cap} pairs of writers whose order the data leaves open \
-                 (key {} alone has {others} chains of writers)",
-                t.key(key)
-            ));
+            return Err(Skip {
+                why: format!(
+                    "more than {cap} pairs of writers whose order the data leaves open \
+                     (key {} alone has {others} chains of writers)",
+                    t.key(key)
+                ),
+                too_large: true,
+            });
         }
         for q in first_chain + 1..last {
             before(&chains[first_chain], &chains[q], key, &readers, &mut known);
@@ -813,15 +841,19 @@ fn check_with(
         found.skipped = Some("only rw-register histories".into());
         return found;
     }
-    let cap = if deadline.is_set() {
-        MAX_CONSTRAINTS_WITH_DEADLINE
+    let default_deadline;
+    let deadline = if deadline.is_set() {
+        deadline
     } else {
-        MAX_CONSTRAINTS
+        found.default_deadline = true;
+        default_deadline = Deadline::after(std::time::Duration::from_secs(DEFAULT_SECONDS));
+        &default_deadline
     };
-    let p = match prepare(t, order, level == Level::SnapshotIsolation, cap) {
+    let p = match prepare(t, order, level == Level::SnapshotIsolation, MAX_CONSTRAINTS) {
         Ok(p) => p,
-        Err(why) => {
+        Err(Skip { why, too_large }) => {
             found.skipped = Some(why);
+            found.too_large = too_large;
             return found;
         }
     };
@@ -1446,6 +1478,36 @@ fn step_words(h: &History, t: &Txns, l: &Lab, forced: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past the cap on open pairs the check does not run and says it was too large (the
+    /// whole check then answers `unknown`), while a refuting anomaly found on the way is not
+    /// "too large".
+    #[test]
+    fn too_many_open_pairs_is_too_large_not_a_verdict() {
+        // Five blind writes of x (ten open pairs), then a read of a value nobody wrote.
+        let mut text = String::new();
+        for i in 0..5 {
+            text += &format!(
+                "{{\"type\":\"invoke\",\"process\":{i},\"f\":\"txn\",\"value\":[[\"w\",\"x\",{v}]]}}\n\
+                 {{\"type\":\"ok\",\"process\":{i},\"f\":\"txn\",\"value\":[[\"w\",\"x\",{v}]]}}\n",
+                v = i + 1
+            );
+        }
+        let h = labrys_history::read_str(&text, "t", labrys_history::Format::Json).unwrap();
+        let t = Txns::from_history(&h, Kind::RwRegister).unwrap();
+        let skip = |cap| prepare(&t, OrderEdges::None, false, cap).err();
+        let s = skip(9).expect("ten pairs, cap nine");
+        assert!(s.too_large, "{}", s.why);
+        assert!(skip(10).is_none());
+        let text = text + "{\"type\":\"invoke\",\"process\":9,\"f\":\"txn\",\"value\":[[\"r\",\"x\",null]]}\n\
+                           {\"type\":\"ok\",\"process\":9,\"f\":\"txn\",\"value\":[[\"r\",\"x\",77]]}\n";
+        let h = labrys_history::read_str(&text, "t", labrys_history::Format::Json).unwrap();
+        let t = Txns::from_history(&h, Kind::RwRegister).unwrap();
+        let s = prepare(&t, OrderEdges::None, false, 1_000)
+            .err()
+            .expect("a read of a value nobody wrote");
+        assert!(!s.too_large, "{}", s.why);
+    }
 
     /// Whether some assignment of `n` variables satisfies every clause (brute force).
     fn satisfiable(n: usize, clauses: &[&Vec<Lit>]) -> bool {
