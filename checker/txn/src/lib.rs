@@ -144,7 +144,12 @@ pub fn check_with(
                 }
                 (sat::Level::Serializable, model::OrderEdges::Realtime) => "strict-serializable",
                 (sat::Level::SnapshotIsolation, model::OrderEdges::None) => "snapshot-isolation",
-                (sat::Level::SnapshotIsolation, _) => "strong-session-snapshot-isolation",
+                (sat::Level::SnapshotIsolation, model::OrderEdges::Process) => {
+                    "strong-session-snapshot-isolation"
+                }
+                (sat::Level::SnapshotIsolation, model::OrderEdges::Realtime) => {
+                    "strong-snapshot-isolation"
+                }
             });
         if kind != Kind::RwRegister || refuted || found.timed_out {
             return None;

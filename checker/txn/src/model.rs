@@ -241,7 +241,12 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ),
     (
         "strong-snapshot-isolation",
-        &["internal", "G1-realtime", "G-nonadjacent-realtime"],
+        &[
+            "internal",
+            "G1-realtime",
+            "G-nonadjacent-realtime",
+            "snapshot-isolation-violation-realtime",
+        ],
     ),
     (
         "strong-session-serializable",
@@ -350,6 +355,10 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     (
         "snapshot-isolation-violation",
         &["snapshot-isolation-violation-process"],
+    ),
+    (
+        "snapshot-isolation-violation-process",
+        &["snapshot-isolation-violation-realtime"],
     ),
     // labrys's own: a read of a value no transaction ever wrote is at least as bad as reading
     // an aborted write (Elle has no name for it).
@@ -717,7 +726,19 @@ mod tests {
         assert!(p.contains("snapshot-isolation-violation"));
         assert!(!p.contains("snapshot-isolation-violation-process"));
         assert!(prohibited_anomalies(&["strict-serializable"])
-            .contains("snapshot-isolation-violation-process"));
+            .contains("snapshot-isolation-violation-realtime"));
+        // With real time: only strong SI and what implies it.
+        let not = impossible_models(&["snapshot-isolation-violation-realtime"]);
+        assert!(not.contains("strong-snapshot-isolation"));
+        assert!(not.contains("strict-serializable"));
+        for m in [
+            "snapshot-isolation",
+            "strong-session-snapshot-isolation",
+            "serializable",
+            "strong-session-serializable",
+        ] {
+            assert!(!not.contains(m), "-realtime rules out {m}");
+        }
     }
 
     #[test]

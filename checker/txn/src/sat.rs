@@ -28,7 +28,9 @@
 //! ## Snapshot isolation
 //!
 //! A history is snapshot isolation iff some version order makes `(ww ∪ wr) ; rw?` acyclic
-//! (with session order added to `ww ∪ wr` for strong-session SI): every cycle of
+//! (with session order added to `ww ∪ wr` for strong-session SI, real time for strong SI:
+//! Cerone and Gotsman's proof builds visibility from that union, so whatever order is in it
+//! is visible, and an order that must be visible is in the union): every cycle of
 //! dependencies must hold two rw edges in a row (Cerone and Gotsman 2016; PolySI checks the
 //! same relation). The same polygraph decides it on a different graph ([`lift`]): each node
 //! has a second copy entered only by rw edges and left only by the other kinds, so a cycle of
@@ -93,8 +95,7 @@
 //!
 //! ## Not yet
 //!
-//! Real-time order for snapshot isolation (`strong-snapshot-isolation` gets the session-order
-//! check); splitting the constraints into independent components; the acyclicity check inside
+//! Splitting the constraints into independent components; the acyclicity check inside
 //! the solver (a `batsat` theory); an unsatisfiable core as the explanation (today: the
 //! shortest cycles blocked, and why each forced order is forced). Without the components and
 //! the theory each lazy round rebuilds the whole graph, which is what the deadline bounds on
@@ -106,7 +107,8 @@
 //! (plain `serializable` is refuted, and everything stronger), `-process` when session order was
 //! needed (`strong-session-serializable` and stronger), `-realtime` when real time was
 //! (`strict-serializable`). Likewise `snapshot-isolation-violation` (plain
-//! `snapshot-isolation` refuted) and `-process` (only `strong-session-snapshot-isolation`).
+//! `snapshot-isolation` refuted), `-process` (`strong-session-snapshot-isolation`) and
+//! `-realtime` (`strong-snapshot-isolation`).
 //! A violation found with order edges is checked again without them to name the weakest
 //! model it refutes.
 
@@ -159,18 +161,21 @@ pub fn needed(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEd
 }
 
 /// The snapshot-isolation anomaly names: without order edges (plain `snapshot-isolation`), with
-/// session order (`strong-session-snapshot-isolation`).
-pub const SI_ANOMALIES: [&str; 2] = [
+/// session order (`strong-session-snapshot-isolation`), with real time
+/// (`strong-snapshot-isolation`: a transaction's snapshot holds every transaction that
+/// committed before it began).
+pub const SI_ANOMALIES: [&str; 3] = [
     "snapshot-isolation-violation",
     "snapshot-isolation-violation-process",
+    "snapshot-isolation-violation-realtime",
 ];
 
 /// Which order edges the snapshot-isolation check must use for the requested models, or `None`
-/// when no requested model implies snapshot isolation. Real time is not modelled: a request
-/// for `strong-snapshot-isolation` gets the session-order check (sound: what it refutes,
-/// strong-session SI, is implied by strong SI).
+/// when no requested model implies snapshot isolation.
 pub fn needed_si(prohibited: &std::collections::BTreeSet<String>) -> Option<OrderEdges> {
-    if prohibited.contains(SI_ANOMALIES[1]) {
+    if prohibited.contains(SI_ANOMALIES[2]) {
+        Some(OrderEdges::Realtime)
+    } else if prohibited.contains(SI_ANOMALIES[1]) {
         Some(OrderEdges::Process)
     } else if prohibited.contains(SI_ANOMALIES[0]) {
         Some(OrderEdges::None)
@@ -192,7 +197,8 @@ fn name(level: Level, order: OrderEdges) -> &'static str {
         (Level::Serializable, OrderEdges::Process) => ANOMALIES[1],
         (Level::Serializable, OrderEdges::Realtime) => ANOMALIES[2],
         (Level::SnapshotIsolation, OrderEdges::None) => SI_ANOMALIES[0],
-        (Level::SnapshotIsolation, _) => SI_ANOMALIES[1],
+        (Level::SnapshotIsolation, OrderEdges::Process) => SI_ANOMALIES[1],
+        (Level::SnapshotIsolation, OrderEdges::Realtime) => SI_ANOMALIES[2],
     }
 }
 
@@ -777,8 +783,8 @@ pub fn check(h: &History, t: &Txns, kind: Kind, order: OrderEdges, deadline: &De
     check_level(h, t, kind, Level::Serializable, order, deadline)
 }
 
-/// Decides snapshot isolation (with session order when `order` is not `None`; real time is
-/// taken as session order) of a register history.
+/// Decides snapshot isolation (with the order edges `order`: session order for strong-session
+/// SI, real time for strong SI) of a register history.
 pub fn check_si(
     h: &History,
     t: &Txns,
@@ -786,11 +792,6 @@ pub fn check_si(
     order: OrderEdges,
     deadline: &Deadline,
 ) -> Found {
-    let order = if order == OrderEdges::None {
-        order
-    } else {
-        OrderEdges::Process
-    };
     check_level(h, t, kind, Level::SnapshotIsolation, order, deadline)
 }
 

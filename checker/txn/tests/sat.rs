@@ -395,12 +395,23 @@ fn a_stale_read_in_real_time_is_only_a_strict_serializability_violation() {
     assert_eq!(check_at(&h, "serializable").valid, Validity::Valid);
     let r = check_at(&h, "strict-serializable");
     assert_eq!(r.valid, Validity::Invalid);
+    // A stale read in real time is no strong snapshot isolation either (each snapshot must
+    // hold what committed before its transaction began); plain and session SI still hold.
     assert_eq!(
         r.anomaly_types,
-        vec!["serializability-violation-realtime".to_string()]
+        vec![
+            "serializability-violation-realtime".to_string(),
+            "snapshot-isolation-violation-realtime".to_string()
+        ]
     );
     assert!(r.not.contains(&"strict-serializable".to_string()));
-    for m in ["serializable", "strong-session-serializable"] {
+    assert!(r.not.contains(&"strong-snapshot-isolation".to_string()));
+    for m in [
+        "serializable",
+        "strong-session-serializable",
+        "snapshot-isolation",
+        "strong-session-snapshot-isolation",
+    ] {
         assert!(!r.not.contains(&m.to_string()), "{m} ruled out");
     }
     let text = &r.anomalies["serializability-violation-realtime"][0].explanation;

@@ -23,8 +23,11 @@ use labrys_txn::txn::{Kind, Txns};
 use small::{check_at, expected, random_history, random_mops, t, to_history, G};
 use std::collections::BTreeMap;
 
-/// Is there an SI execution (commit order and snapshots) of the ok transactions of `ts`?
-fn si_oracle(ts: &[G], sessions: bool) -> bool {
+/// Is there an SI execution (commit order and snapshots) of the ok transactions of `ts`? With
+/// `sessions`, each snapshot holds the process's earlier transactions; with `realtime`, every
+/// transaction that completed before it began (the random histories run one at a time, so
+/// every earlier one).
+fn si_oracle(ts: &[G], sessions: bool, realtime: bool) -> bool {
     let ok: Vec<usize> = (0..ts.len())
         .filter(|&i| ts[i].outcome == OpType::Ok)
         .collect();
@@ -32,6 +35,7 @@ fn si_oracle(ts: &[G], sessions: bool) -> bool {
         ts: &'a [G],
         ok: Vec<usize>,
         sessions: bool,
+        realtime: bool,
         /// Position in the commit order of each placed transaction.
         pos: Vec<Option<usize>>,
         /// `states[j]`: every key's value after the first `j` commits.
@@ -51,11 +55,11 @@ fn si_oracle(ts: &[G], sessions: bool) -> bool {
             }
             let g = &s.ts[t];
             let mut lo = 0;
-            if s.sessions {
+            if s.sessions || s.realtime {
                 let earlier: Vec<usize> =
                     s.ok.iter()
                         .copied()
-                        .filter(|&j| j < t && s.ts[j].process == g.process)
+                        .filter(|&j| j < t && (s.realtime || s.ts[j].process == g.process))
                         .collect();
                 if earlier.iter().any(|&j| s.pos[j].is_none()) {
                     continue;
@@ -110,6 +114,7 @@ fn si_oracle(ts: &[G], sessions: bool) -> bool {
         ts,
         ok,
         sessions,
+        realtime,
         pos: vec![None; ts.len()],
         states: vec![BTreeMap::new()],
         wrote: Vec::new(),
@@ -125,17 +130,24 @@ fn si_matches_the_brute_force_oracle() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
     let modes = [
-        ("snapshot-isolation", OrderEdges::None, false),
+        ("snapshot-isolation", OrderEdges::None, false, false),
         (
             "strong-session-snapshot-isolation",
             OrderEdges::Process,
             true,
+            false,
+        ),
+        (
+            "strong-snapshot-isolation",
+            OrderEdges::Realtime,
+            false,
+            true,
         ),
     ];
-    let mut invalid = [0usize; 2];
-    let mut decided = [0usize; 2];
-    let mut by_solver = [0usize; 2];
-    let mut only_polygraph = [0usize; 2];
+    let mut invalid = [0usize; 3];
+    let mut decided = [0usize; 3];
+    let mut by_solver = [0usize; 3];
+    let mut only_polygraph = [0usize; 3];
     let mut si_not_ser = 0usize;
     for seed in 0..n {
         let mut ts = random_history(seed + 1_000_000);
@@ -149,8 +161,8 @@ fn si_matches_the_brute_force_oracle() {
         let h = to_history(&ts);
         let txns = Txns::from_history(&h, Kind::RwRegister).unwrap();
         let none_ok = ts.iter().all(|t| t.outcome != OpType::Ok);
-        for (mi, &(model, order, sessions)) in modes.iter().enumerate() {
-            let want = si_oracle(&ts, sessions);
+        for (mi, &(model, order, sessions, realtime)) in modes.iter().enumerate() {
+            let want = si_oracle(&ts, sessions, realtime);
             invalid[mi] += usize::from(!want);
             let r = check_at(&h, model);
             assert_eq!(
@@ -184,19 +196,29 @@ fn si_matches_the_brute_force_oracle() {
             if let Some((name, _)) = &f.anomaly {
                 // A violation that needs session order never rules out plain SI.
                 if *name == sat::SI_ANOMALIES[1] {
-                    assert!(si_oracle(&ts, false), "seed {seed}: -process but not SI");
+                    assert!(
+                        si_oracle(&ts, false, false),
+                        "seed {seed}: -process but not SI"
+                    );
                     assert!(!r.not.contains(&"snapshot-isolation".to_string()));
+                }
+                // One that needs real time never rules out the session-aware level.
+                if *name == sat::SI_ANOMALIES[2] {
+                    assert!(si_oracle(&ts, true, false), "seed {seed}: -realtime");
+                    assert!(!r
+                        .not
+                        .contains(&"strong-session-snapshot-isolation".to_string()));
                 }
             }
         }
         // SI holds where serializability does; sometimes only SI does (write skew).
-        if si_oracle(&ts, false) && !none_ok {
+        if si_oracle(&ts, false, false) && !none_ok {
             let r = check_at(&h, "serializable");
             si_not_ser += usize::from(r.valid == Validity::Invalid);
         }
     }
     eprintln!(
-        "{n} random histories; not SI / strong-session SI: {invalid:?}; decided by the \
+        "{n} random histories; not SI / strong-session SI / strong SI: {invalid:?}; decided by the \
          polygraph: {decided:?}, reaching the SAT solver: {by_solver:?}; only the polygraph saw \
          the violation: {only_polygraph:?}; SI but not serializable: {si_not_ser}"
     );
@@ -298,7 +320,12 @@ fn an_si_store_with_write_skew_is_never_flagged_for_si() {
     let seeds = 300;
     for seed in 0..seeds {
         let h = si_store(seed, 24, 4, 3);
-        for model in ["snapshot-isolation", "strong-session-snapshot-isolation"] {
+        // The store takes each snapshot when the transaction begins: strong SI.
+        for model in [
+            "snapshot-isolation",
+            "strong-session-snapshot-isolation",
+            "strong-snapshot-isolation",
+        ] {
             let r = check_at(&h, model);
             assert_eq!(
                 r.valid,
@@ -328,7 +355,11 @@ fn an_si_store_with_write_skew_is_never_flagged_for_si() {
 #[test]
 fn a_larger_si_store_history_holds_si() {
     let h = si_store(99, 2000, 20, 40);
-    for model in ["snapshot-isolation", "strong-session-snapshot-isolation"] {
+    for model in [
+        "snapshot-isolation",
+        "strong-session-snapshot-isolation",
+        "strong-snapshot-isolation",
+    ] {
         let r = check_at(&h, model);
         assert_eq!(r.valid, Validity::Valid, "{model}: {:?}", r.anomaly_types);
         let s = &r.stats["snapshot_isolation"];
@@ -346,7 +377,7 @@ fn planted_long_fork_is_an_si_violation_not_a_psi_one() {
         t(3, &[(false, 1, 11), (false, 2, 20)]),
         t(4, &[(false, 2, 21), (false, 1, 10)]),
     ];
-    assert!(!si_oracle(&ts, false));
+    assert!(!si_oracle(&ts, false, false));
     let h = to_history(&ts);
     let r = check_at(&h, "snapshot-isolation");
     assert_eq!(r.valid, Validity::Invalid);
@@ -388,7 +419,7 @@ fn planted_lost_update_is_caught_at_si() {
         t(0, &[(false, 1, 0), (true, 1, 10)]),
         t(1, &[(false, 1, 0), (true, 1, 11)]),
     ];
-    assert!(!si_oracle(&ts, false));
+    assert!(!si_oracle(&ts, false, false));
     let r = check_at(&to_history(&ts), "snapshot-isolation");
     assert_eq!(r.valid, Validity::Invalid);
     assert!(r.not.contains(&"snapshot-isolation".to_string()));
@@ -401,7 +432,7 @@ fn planted_write_skew_is_si_but_not_serializable() {
         t(0, &[(false, 1, 0), (true, 2, 20)]),
         t(1, &[(false, 2, 0), (true, 1, 10)]),
     ];
-    assert!(si_oracle(&ts, true));
+    assert!(si_oracle(&ts, true, false));
     let h = to_history(&ts);
     assert_eq!(check_at(&h, "snapshot-isolation").valid, Validity::Valid);
     assert_eq!(
@@ -420,13 +451,37 @@ fn planted_write_skew_is_si_but_not_serializable() {
 fn a_violation_that_needs_session_order_never_rules_out_plain_si() {
     // Process 0 wrote x = 10, then read x's initial nil: plain SI orders the read first.
     let ts = vec![t(0, &[(true, 1, 10)]), t(0, &[(false, 1, 0)])];
-    assert!(si_oracle(&ts, false) && !si_oracle(&ts, true));
+    assert!(si_oracle(&ts, false, false) && !si_oracle(&ts, true, false));
     let h = to_history(&ts);
     assert_eq!(check_at(&h, "snapshot-isolation").valid, Validity::Valid);
     let r = check_at(&h, "strong-session-snapshot-isolation");
     assert_eq!(r.valid, Validity::Invalid, "{:?}", r.anomaly_types);
     assert!(!r.not.contains(&"snapshot-isolation".to_string()));
     assert!(r
+        .not
+        .contains(&"strong-session-snapshot-isolation".to_string()));
+}
+
+#[test]
+fn a_snapshot_that_misses_what_committed_before_it_began_is_only_a_strong_si_violation() {
+    // Four sessions one after another: x = 1, x = 2, then a read of 1 and a later read of 2.
+    // Either version order leaves one read behind a write that committed before its reader
+    // began; with the snapshots free to lag (plain SI) or each session alone, both hold.
+    let ts = vec![
+        t(0, &[(true, 1, 1)]),
+        t(1, &[(true, 1, 2)]),
+        t(2, &[(false, 1, 1)]),
+        t(3, &[(false, 1, 2)]),
+    ];
+    assert!(si_oracle(&ts, true, false) && !si_oracle(&ts, false, true));
+    let h = to_history(&ts);
+    for model in ["snapshot-isolation", "strong-session-snapshot-isolation"] {
+        assert_eq!(check_at(&h, model).valid, Validity::Valid, "{model}");
+    }
+    let r = check_at(&h, "strong-snapshot-isolation");
+    assert_eq!(r.valid, Validity::Invalid, "{:?}", r.anomaly_types);
+    assert_eq!(r.anomaly_types, vec![sat::SI_ANOMALIES[2].to_string()]);
+    assert!(!r
         .not
         .contains(&"strong-session-snapshot-isolation".to_string()));
 }
