@@ -26,6 +26,12 @@
 //! need `so ∪ wr` (and the known version order) acyclic, so `read-committed-be` proscribes
 //! `G1c-process`.
 //!
+//! `parallel-snapshot-isolation` proscribes every dependency cycle with at most one
+//! anti-dependency (`G1c-process`, `G-single-process`): Cerone and Gotsman characterise PSI
+//! as `(so ∪ wr ∪ ww)+ ; rw?` irreflexive. (It has no exact check of its own yet: on a register
+//! history where nothing refutes it, `lib.rs` answers `valid` only when strong-session SI holds,
+//! else `unknown`; likewise `prefix`.)
+//!
 //! The saturation checks ([`crate::awdit`]) name each violation twice over: `fractured-read`
 //! (read atomic), `causality-violation` (causal) and `non-monotonic-read` (Biswas–Enea read
 //! committed: a transaction's reads go back to an older state) when the violation needs no
@@ -169,7 +175,10 @@ const PROSCRIBES: &[(&str, &[&str])] = &[
     ("monotonic-snapshot-read", &["G1", "G-MSR"]),
     ("consistent-view", &["G1", "G-single"]),
     ("forward-consistent-view", &["G1", "G-SIb"]),
-    ("parallel-snapshot-isolation", &["internal", "G1a"]),
+    (
+        "parallel-snapshot-isolation",
+        &["internal", "G1a", "G1c-process", "G-single-process"],
+    ),
     (
         "serializable",
         &[

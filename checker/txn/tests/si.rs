@@ -411,6 +411,31 @@ fn planted_long_fork_is_an_si_violation_not_a_psi_one() {
     assert!(r
         .anomaly_types
         .contains(&"snapshot-isolation-violation".to_string()));
+    // Causal holds (decided exactly); parallel SI and prefix have no exact check of their own,
+    // and strong-session SI fails: not a guess, `unknown`.
+    assert_eq!(check_at(&h, "causal-cerone").valid, Validity::Valid);
+    for m in ["parallel-snapshot-isolation", "prefix"] {
+        let r = check_at(&h, m);
+        assert_eq!(r.valid, Validity::Unknown, "{m}: {:?}", r.anomaly_types);
+        let why = r.unknown_reason.unwrap_or_default();
+        assert!(why.contains(m) && why.contains("strong-session"), "{why}");
+    }
+}
+
+#[test]
+fn parallel_si_and_prefix_hold_where_strong_session_si_does() {
+    for seed in 0..20 {
+        let h = si_store(seed, 24, 4, 3);
+        for m in ["parallel-snapshot-isolation", "prefix"] {
+            let r = check_at(&h, m);
+            assert_eq!(
+                r.valid,
+                Validity::Valid,
+                "seed {seed} {m}: {:?}",
+                r.unknown_reason
+            );
+        }
+    }
 }
 
 #[test]
