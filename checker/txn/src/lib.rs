@@ -44,6 +44,21 @@ pub const MAX_PER_TYPE: usize = 32;
 /// The exact checks' version order goes into `stats` only up to this many writes in all.
 pub const MAX_VERSIONS_SHOWN: usize = 1000;
 
+/// Models with no exact check of their own on register histories (see [`check_with`]): Elle's
+/// Adya-style levels between read committed and serializable, parallel SI and prefix.
+pub const NOT_EXACT_ON_REGISTERS: &[&str] = &[
+    "parallel-snapshot-isolation",
+    "prefix",
+    "ROLA",
+    "monotonic-atomic-view",
+    "monotonic-view",
+    "monotonic-snapshot-read",
+    "cursor-stability",
+    "consistent-view",
+    "forward-consistent-view",
+    "update-serializable",
+];
+
 /// Checks a `list-append` or `rw-register` history against `opts.consistency_models`
 /// (default strict-serializable). Writes DOT files of cycles into `opts.out_dir` when set.
 pub fn check(workload: &str, h: &History, opts: &CheckOptions) -> Result<CheckResult, Error> {
@@ -162,8 +177,9 @@ pub fn check_with(
         Some(f)
     };
     let si_order = sat::needed_si(&prohibited);
-    // Whether a polygraph that ran found strong-session SI (or more) to hold.
-    let mut ssi_holds = false;
+    // What a polygraph that ran found to hold: strong-session SI, serializability, and
+    // serializability with session order (which implies strong-session SI).
+    let (mut ssi_holds, mut ser_holds, mut ser_holds_with_sessions) = (false, false, false);
     if let Some(sat_order) = sat::needed(&prohibited) {
         polygraph = run(
             &mut result,
@@ -171,8 +187,8 @@ pub fn check_with(
             sat::Level::Serializable,
             sat_order,
         );
-        ssi_holds |= sat_order != model::OrderEdges::None
-            && polygraph.as_ref().is_some_and(|f| f.order.is_some());
+        ser_holds = polygraph.as_ref().is_some_and(|f| f.order.is_some());
+        ser_holds_with_sessions = ser_holds && sat_order != model::OrderEdges::None;
         if let (Some(o), Some(f)) = (si_order, &polygraph) {
             if f.anomaly.is_some() {
                 si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
@@ -185,19 +201,26 @@ pub fn check_with(
                 .as_ref()
                 .is_some_and(|f| f.anomaly.is_none() && f.versions.is_some());
     }
-    // Parallel SI and prefix lie between causal (decided exactly, by saturation) and
-    // strong-session SI (decided exactly, by the polygraph), with no exact check of their own
-    // yet: on a register history in which nothing refutes them, they surely hold only when
-    // strong-session SI does; otherwise the answer is `unknown`, not a guess.
+    // Models with no exact check of their own on register histories (Elle's Adya-style names
+    // between read committed and serializable, parallel SI and prefix): with nothing refuting
+    // them, they surely hold only where a stronger model decided exactly does (strong-session
+    // SI implies all but `update-serializable`, which serializability implies); otherwise the
+    // answer is `unknown`, not a guess.
     let between: Vec<&str> = models
         .iter()
         .copied()
-        .filter(|m| matches!(*m, "parallel-snapshot-isolation" | "prefix"))
+        .filter(|m| NOT_EXACT_ON_REGISTERS.contains(m))
         .collect();
     let mut between_open = false;
-    if kind == Kind::RwRegister && !between.is_empty() && !ssi_holds && !found.timed_out {
-        let f = sat::check_si(h, &txns, kind, model::OrderEdges::Process, &opts.deadline);
-        between_open = !(f.anomaly.is_none() && f.versions.is_some());
+    if kind == Kind::RwRegister && !between.is_empty() && !found.timed_out {
+        let needs_ser = between.contains(&"update-serializable");
+        if needs_ser && !ser_holds {
+            let f = sat::check(h, &txns, kind, model::OrderEdges::None, &opts.deadline);
+            between_open |= f.order.is_none();
+        } else if !needs_ser && !ssi_holds && !ser_holds_with_sessions {
+            let f = sat::check_si(h, &txns, kind, model::OrderEdges::Process, &opts.deadline);
+            between_open |= !(f.anomaly.is_none() && f.versions.is_some());
+        }
     }
     let t_polygraph = started.elapsed();
     result.rule_out(model::impossible_models(&result.anomaly_types));
@@ -274,9 +297,11 @@ pub fn check_with(
         } else if between_open {
             result.valid = Validity::Unknown;
             result.unknown_reason = Some(format!(
-                "{} is decided exactly only where strong-session snapshot isolation holds or \
-                 causal consistency fails, and here neither is the case (no anomaly found)",
-                between.join(" and ")
+                "{} has no exact check of its own on register histories: it is decided only \
+                 where an anomaly refutes it or a stronger model decided exactly holds \
+                 (strong-session snapshot isolation; serializability for update-serializable), \
+                 and here neither is the case",
+                between.join(", ")
             ));
         } else if n_ok == 0 {
             result.valid = Validity::Unknown;

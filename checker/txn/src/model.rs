@@ -30,7 +30,8 @@
 //! anti-dependency (`G1c-process`, `G-single-process`): Cerone and Gotsman characterise PSI
 //! as `(so ∪ wr ∪ ww)+ ; rw?` irreflexive. (It has no exact check of its own yet: on a register
 //! history where nothing refutes it, `lib.rs` answers `valid` only when strong-session SI holds,
-//! else `unknown`; likewise `prefix`.)
+//! else `unknown`; likewise `prefix` and Elle's Adya-style levels, see
+//! `NOT_EXACT_ON_REGISTERS`.)
 //!
 //! The saturation checks ([`crate::awdit`]) name each violation twice over: `fractured-read`
 //! (read atomic), `causality-violation` (causal) and `non-monotonic-read` (Biswas–Enea read

@@ -423,10 +423,18 @@ fn planted_long_fork_is_an_si_violation_not_a_psi_one() {
 }
 
 #[test]
-fn parallel_si_and_prefix_hold_where_strong_session_si_does() {
+fn levels_without_an_exact_check_hold_where_a_stronger_one_does_else_unknown() {
+    let mut skewed = 0;
     for seed in 0..20 {
         let h = si_store(seed, 24, 4, 3);
-        for m in ["parallel-snapshot-isolation", "prefix"] {
+        // Strong-session SI holds: so does every level it implies.
+        for m in [
+            "parallel-snapshot-isolation",
+            "prefix",
+            "cursor-stability",
+            "consistent-view",
+            "monotonic-atomic-view",
+        ] {
             let r = check_at(&h, m);
             assert_eq!(
                 r.valid,
@@ -435,7 +443,25 @@ fn parallel_si_and_prefix_hold_where_strong_session_si_does() {
                 r.unknown_reason
             );
         }
+        // Update serializability only follows from serializability: with write skew, unknown.
+        let serializable = check_at(&h, "serializable").valid == Validity::Valid;
+        let r = check_at(&h, "update-serializable");
+        if serializable {
+            assert_eq!(r.valid, Validity::Valid, "seed {seed}");
+        } else {
+            skewed += 1;
+            assert_eq!(
+                r.valid,
+                Validity::Unknown,
+                "seed {seed}: {:?}",
+                r.anomaly_types
+            );
+            assert!(r
+                .unknown_reason
+                .is_some_and(|w| w.contains("update-serializable")));
+        }
     }
+    assert!(skewed > 0, "no write skew");
 }
 
 #[test]
