@@ -34,7 +34,7 @@ pub mod scc;
 pub mod txn;
 
 use labrys_history::{CheckOptions, CheckResult, Error, History, Validity};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 use txn::{Kind, Outcome, Txns};
 
@@ -57,7 +57,30 @@ pub const NOT_EXACT_ON_REGISTERS: &[&str] = &[
     "consistent-view",
     "forward-consistent-view",
     "update-serializable",
+    "view-serializable",
+    "1SR",
+    "session-serializable",
 ];
+
+/// The model decided exactly whose holding shows that a model of [`NOT_EXACT_ON_REGISTERS`]
+/// holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stronger {
+    /// Serializability with these order edges.
+    Serializable(model::OrderEdges),
+    /// Strong-session snapshot isolation.
+    SessionSi,
+}
+
+fn stronger_for(m: &str) -> Stronger {
+    match m {
+        "update-serializable" | "view-serializable" | "1SR" => {
+            Stronger::Serializable(model::OrderEdges::None)
+        }
+        "session-serializable" => Stronger::Serializable(model::OrderEdges::Process),
+        _ => Stronger::SessionSi,
+    }
+}
 
 /// Checks a `list-append` or `rw-register` history against `opts.consistency_models`
 /// (default strict-serializable). Writes DOT files of cycles into `opts.out_dir` when set.
@@ -147,6 +170,14 @@ pub fn check_with(
     // stronger finding).
     let mut polygraph = None;
     let mut si_polygraph = None;
+    // One deadline for every polygraph check of this history: the caller's, or
+    // `sat::DEFAULT_SECONDS` from now when there is none.
+    let poly_default = !opts.deadline.is_set();
+    let poly_deadline = if poly_default {
+        labrys_history::Deadline::after(std::time::Duration::from_secs(sat::DEFAULT_SECONDS))
+    } else {
+        opts.deadline
+    };
     let run = |result: &mut CheckResult,
                counts: &mut BTreeMap<String, usize>,
                level: sat::Level,
@@ -169,7 +200,7 @@ pub fn check_with(
         if kind != Kind::RwRegister || refuted || found.timed_out {
             return None;
         }
-        let f = sat::check_level(h, &txns, kind, level, order, &opts.deadline);
+        let f = sat::check_level(h, &txns, kind, level, order, &poly_deadline);
         if let Some((name, a)) = &f.anomaly {
             *counts.entry(name.to_string()).or_default() += 1;
             result.add_anomaly(name, a.clone());
@@ -177,9 +208,19 @@ pub fn check_with(
         Some(f)
     };
     let si_order = sat::needed_si(&prohibited);
-    // What a polygraph that ran found to hold: strong-session SI, serializability, and
-    // serializability with session order (which implies strong-session SI).
-    let (mut ssi_holds, mut ser_holds, mut ser_holds_with_sessions) = (false, false, false);
+    // What a polygraph that ran found to hold: serializability with which order edges (at
+    // least), and snapshot isolation with which.
+    let mut ser_holds: Option<model::OrderEdges> = None;
+    let mut si_holds: Option<model::OrderEdges> = None;
+    let holds = |f: &Option<sat::Found>, level: sat::Level| {
+        f.as_ref().is_some_and(|f| {
+            f.anomaly.is_none()
+                && match level {
+                    sat::Level::Serializable => f.order.is_some(),
+                    sat::Level::SnapshotIsolation => f.versions.is_some(),
+                }
+        })
+    };
     if let Some(sat_order) = sat::needed(&prohibited) {
         polygraph = run(
             &mut result,
@@ -187,39 +228,72 @@ pub fn check_with(
             sat::Level::Serializable,
             sat_order,
         );
-        ser_holds = polygraph.as_ref().is_some_and(|f| f.order.is_some());
-        ser_holds_with_sessions = ser_holds && sat_order != model::OrderEdges::None;
-        if let (Some(o), Some(f)) = (si_order, &polygraph) {
-            if f.anomaly.is_some() {
+        if holds(&polygraph, sat::Level::Serializable) {
+            ser_holds = Some(sat_order);
+        }
+        // Snapshot isolation too when serializability failed (its violation may be one of SI,
+        // a stronger finding), or when SI was asked for with more order than serializability
+        // was checked with (serializable and strong-session SI, say): a serial order without
+        // sessions says nothing of sessions.
+        if let Some(o) = si_order {
+            if polygraph.as_ref().is_some_and(|f| f.anomaly.is_some()) || o > sat_order {
                 si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
+                if holds(&si_polygraph, sat::Level::SnapshotIsolation) {
+                    si_holds = Some(o);
+                }
             }
         }
     } else if let Some(o) = si_order {
         si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
-        ssi_holds |= o != model::OrderEdges::None
-            && si_polygraph
-                .as_ref()
-                .is_some_and(|f| f.anomaly.is_none() && f.versions.is_some());
+        if holds(&si_polygraph, sat::Level::SnapshotIsolation) {
+            si_holds = Some(o);
+        }
     }
     // Models with no exact check of their own on register histories (Elle's Adya-style names
-    // between read committed and serializable, parallel SI and prefix): with nothing refuting
-    // them, they surely hold only where a stronger model decided exactly does (strong-session
-    // SI implies all but `update-serializable`, which serializability implies); otherwise the
-    // answer is `unknown`, not a guess.
+    // between read committed and serializable, parallel SI and prefix, and the serializable
+    // variants no anomaly names): with nothing refuting them, they surely hold only where a
+    // stronger model decided exactly does, which is then checked if no polygraph showed it;
+    // otherwise the answer is `unknown`, not a guess.
     let between: Vec<&str> = models
         .iter()
         .copied()
         .filter(|m| NOT_EXACT_ON_REGISTERS.contains(m))
         .collect();
-    let mut between_open = false;
+    // Why the stronger model could not be shown to hold, when it could not.
+    let mut between_open: Option<String> = None;
     if kind == Kind::RwRegister && !between.is_empty() && !found.timed_out {
-        let needs_ser = between.contains(&"update-serializable");
-        if needs_ser && !ser_holds {
-            let f = sat::check(h, &txns, kind, model::OrderEdges::None, &opts.deadline);
-            between_open |= f.order.is_none();
-        } else if !needs_ser && !ssi_holds && !ser_holds_with_sessions {
-            let f = sat::check_si(h, &txns, kind, model::OrderEdges::Process, &opts.deadline);
-            between_open |= !(f.anomaly.is_none() && f.versions.is_some());
+        let ses = model::OrderEdges::Process;
+        for need in between
+            .iter()
+            .map(|m| stronger_for(m))
+            .collect::<BTreeSet<_>>()
+        {
+            let (shown, f, what) = match need {
+                Stronger::Serializable(o) => {
+                    if ser_holds.is_some_and(|h| h >= o) {
+                        continue;
+                    }
+                    let f = sat::check(h, &txns, kind, o, &poly_deadline);
+                    (f.order.is_some(), f, "serializability")
+                }
+                Stronger::SessionSi => {
+                    if si_holds.is_some_and(|h| h >= ses) || ser_holds.is_some_and(|h| h >= ses) {
+                        continue;
+                    }
+                    let f = sat::check_si(h, &txns, kind, ses, &poly_deadline);
+                    let shown = f.anomaly.is_none() && f.versions.is_some();
+                    (shown, f, "strong-session snapshot isolation")
+                }
+            };
+            if !shown && between_open.is_none() {
+                between_open = Some(if f.timed_out {
+                    format!("the deadline passed during the exact {what} check")
+                } else if let Some(why) = &f.skipped {
+                    format!("the exact {what} check did not run: {why}")
+                } else {
+                    format!("{what} does not hold")
+                });
+            }
         }
     }
     let t_polygraph = started.elapsed();
@@ -259,7 +333,7 @@ pub fn check_with(
             result.unknown_reason = Some(format!(
                 "the deadline{} passed during the exact {what} check (polygraph and SAT \
                  solver) with {} writer orders still open{}; no anomaly found before it",
-                if f.default_deadline {
+                if poly_default {
                     format!(
                         " ({} s, as no --time-limit was given)",
                         sat::DEFAULT_SECONDS
@@ -294,13 +368,13 @@ pub fn check_with(
                 "the exact {what} check (polygraph and SAT solver) did not run: {why}; the \
                  cycle search alone found no anomaly, which is not exact on a register history"
             ));
-        } else if between_open {
+        } else if let Some(why) = &between_open {
             result.valid = Validity::Unknown;
             result.unknown_reason = Some(format!(
-                "{} has no exact check of its own on register histories: it is decided only \
-                 where an anomaly refutes it or a stronger model decided exactly holds \
-                 (strong-session snapshot isolation; serializability for update-serializable), \
-                 and here neither is the case",
+                "{} has no exact check of its own on register histories: it is decided where an \
+                 anomaly refutes it or a stronger model decided exactly holds \
+                 (strong-session snapshot isolation, or serializability for the serializable \
+                 variants), and here no anomaly was found and {why}",
                 between.join(", ")
             ));
         } else if n_ok == 0 {

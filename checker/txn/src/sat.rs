@@ -141,6 +141,8 @@ pub const MAX_CONSTRAINTS: usize = 4_000_000;
 /// (a valid 10,000-transaction history, 278,000 pairs, takes under a second; a 50,000-one,
 /// ≈1.4 million pairs, 5–12 s), so a check nobody bounded must still end, and end in
 /// `unknown` naming what is open rather than in Elle's verdict, which is not exact.
+/// `labrys_txn::check` gives every polygraph check of one history one such deadline; a caller
+/// of this module without a deadline gets one per check.
 pub const DEFAULT_SECONDS: u64 = 120;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
@@ -355,7 +357,6 @@ fn before(
     }
 }
 
-/// Builds the polygraph, or says why it cannot be exact.
 /// Why [`prepare`] gave up: an anomaly found on the way (the level is refuted elsewhere), or
 /// too many open pairs.
 struct Skip {
@@ -372,6 +373,7 @@ impl From<String> for Skip {
     }
 }
 
+/// Builds the polygraph, or says why it cannot be exact.
 fn prepare(t: &Txns, order: OrderEdges, si: bool, cap: usize) -> Result<Problem, Skip> {
     let n_txns = t.txns.len();
     let writer = crate::register::writers(t).map_err(|twice| {

@@ -538,6 +538,40 @@ fn a_snapshot_that_misses_what_committed_before_it_began_is_only_a_strong_si_vio
 }
 
 #[test]
+fn serializability_without_order_says_nothing_of_si_with_order() {
+    // Serializable in the order T1 T3 T0 T2, which real time forbids: the serializability
+    // check passes without order edges, and strong SI, asked for beside it, must still be
+    // checked (with real time it fails, see above).
+    let ts = vec![
+        t(0, &[(true, 1, 1)]),
+        t(1, &[(true, 1, 2)]),
+        t(2, &[(false, 1, 1)]),
+        t(3, &[(false, 1, 2)]),
+    ];
+    let h = to_history(&ts);
+    assert_eq!(check_at(&h, "serializable").valid, Validity::Valid);
+    let opts = labrys_history::CheckOptions {
+        consistency_models: vec!["serializable".into(), "strong-snapshot-isolation".into()],
+        ..Default::default()
+    };
+    let r = labrys_txn::check("rw-register", &h, &opts).unwrap();
+    assert_eq!(r.valid, Validity::Invalid, "{:?}", r.anomaly_types);
+    assert!(r.anomaly_types.contains(&sat::SI_ANOMALIES[2].to_string()));
+    // Likewise repeatable read (serializability without sessions) beside strong-session SI.
+    let ts = vec![t(0, &[(true, 1, 10)]), t(0, &[(false, 1, 0)])];
+    let h = to_history(&ts);
+    let opts = labrys_history::CheckOptions {
+        consistency_models: vec![
+            "repeatable-read".into(),
+            "strong-session-snapshot-isolation".into(),
+        ],
+        ..Default::default()
+    };
+    let r = labrys_txn::check("rw-register", &h, &opts).unwrap();
+    assert_eq!(r.valid, Validity::Invalid, "{:?}", r.anomaly_types);
+}
+
+#[test]
 fn past_the_deadline_si_is_unknown_naming_what_is_open() {
     let ts = vec![
         t(0, &[(true, 1, 10)]),
