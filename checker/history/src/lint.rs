@@ -104,10 +104,19 @@ fn failed_write_read(h: &History, out: &mut Vec<Warning>) {
     if failed.is_empty() {
         return;
     }
+    // Only values written once matter: once every failed value has a second writer (soon, in
+    // a history whose values repeat) nothing is left to find.
+    let mut single = failed.len();
     for c in h.calls() {
         if let Some(w) = written(c.f(), &c.invoke.value) {
             if let Some((_, writers)) = failed.get_mut(&w) {
                 *writers += 1;
+                if *writers == 2 {
+                    single -= 1;
+                    if single == 0 {
+                        return;
+                    }
+                }
             }
         }
     }
