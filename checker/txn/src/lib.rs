@@ -212,15 +212,7 @@ pub fn check_with(
     // least), and snapshot isolation with which.
     let mut ser_holds: Option<model::OrderEdges> = None;
     let mut si_holds: Option<model::OrderEdges> = None;
-    let holds = |f: &Option<sat::Found>, level: sat::Level| {
-        f.as_ref().is_some_and(|f| {
-            f.anomaly.is_none()
-                && match level {
-                    sat::Level::Serializable => f.order.is_some(),
-                    sat::Level::SnapshotIsolation => f.versions.is_some(),
-                }
-        })
-    };
+    let holds = |f: &Option<sat::Found>| f.as_ref().is_some_and(sat::Found::holds);
     if let Some(sat_order) = sat::needed(&prohibited) {
         polygraph = run(
             &mut result,
@@ -228,7 +220,7 @@ pub fn check_with(
             sat::Level::Serializable,
             sat_order,
         );
-        if holds(&polygraph, sat::Level::Serializable) {
+        if holds(&polygraph) {
             ser_holds = Some(sat_order);
         }
         // Snapshot isolation too when serializability failed (its violation may be one of SI,
@@ -238,14 +230,14 @@ pub fn check_with(
         if let Some(o) = si_order {
             if polygraph.as_ref().is_some_and(|f| f.anomaly.is_some()) || o > sat_order {
                 si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
-                if holds(&si_polygraph, sat::Level::SnapshotIsolation) {
+                if holds(&si_polygraph) {
                     si_holds = Some(o);
                 }
             }
         }
     } else if let Some(o) = si_order {
         si_polygraph = run(&mut result, &mut counts, sat::Level::SnapshotIsolation, o);
-        if holds(&si_polygraph, sat::Level::SnapshotIsolation) {
+        if holds(&si_polygraph) {
             si_holds = Some(o);
         }
     }
@@ -274,15 +266,14 @@ pub fn check_with(
                         continue;
                     }
                     let f = sat::check(h, &txns, kind, o, &poly_deadline);
-                    (f.order.is_some(), f, "serializability")
+                    (f.holds(), f, "serializability")
                 }
                 Stronger::SessionSi => {
                     if si_holds.is_some_and(|h| h >= ses) || ser_holds.is_some_and(|h| h >= ses) {
                         continue;
                     }
                     let f = sat::check_si(h, &txns, kind, ses, &poly_deadline);
-                    let shown = f.anomaly.is_none() && f.versions.is_some();
-                    (shown, f, "strong-session snapshot isolation")
+                    (f.holds(), f, "strong-session snapshot isolation")
                 }
             };
             if !shown && between_open.is_none() {

@@ -141,8 +141,8 @@ pub const MAX_CONSTRAINTS: usize = 4_000_000;
 /// (a valid 10,000-transaction history, 278,000 pairs, takes under a second; a 50,000-one,
 /// ≈1.4 million pairs, 5–12 s), so a check nobody bounded must still end, and end in
 /// `unknown` naming what is open rather than in Elle's verdict, which is not exact.
-/// `labrys_txn::check` gives every polygraph check of one history one such deadline; a caller
-/// of this module without a deadline gets one per check.
+/// `labrys_txn::check` gives every polygraph check of one history one such deadline; this
+/// module's functions take the deadline they are given.
 pub const DEFAULT_SECONDS: u64 = 120;
 
 /// Steps a reachability question of the pruning may take before it is left unanswered.
@@ -224,10 +224,16 @@ pub struct Found {
     /// It did not run because the history has more than [`MAX_CONSTRAINTS`] open pairs (the
     /// other reasons to skip are anomalies that refute the level anyway).
     pub too_large: bool,
-    /// The caller gave no deadline and the check ran under [`DEFAULT_SECONDS`].
-    pub default_deadline: bool,
     /// Sizes and counts, for `stats`.
     pub stats: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Found {
+    /// Whether the level holds: no violation, and the version order it rests on was found
+    /// (not the case when the check was skipped or ran out of time).
+    pub fn holds(&self) -> bool {
+        self.anomaly.is_none() && self.versions.is_some()
+    }
 }
 
 /// A known edge or one side of a constraint: `Dep` with `from`/`to` nodes.
@@ -844,14 +850,6 @@ fn check_with(
         found.skipped = Some("only rw-register histories".into());
         return found;
     }
-    let default_deadline;
-    let deadline = if deadline.is_set() {
-        deadline
-    } else {
-        found.default_deadline = true;
-        default_deadline = Deadline::after(std::time::Duration::from_secs(DEFAULT_SECONDS));
-        &default_deadline
-    };
     let p = match prepare(t, order, level == Level::SnapshotIsolation, MAX_CONSTRAINTS) {
         Ok(p) => p,
         Err(Skip { why, too_large }) => {
