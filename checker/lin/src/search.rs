@@ -509,10 +509,9 @@ pub struct SegSearch<'a, M: Model> {
     /// Candidate call events, one frame per placement level (`frames`: where each starts);
     /// `cursor`: the next candidate to try in the last frame.
     cands: Vec<u32>,
-    frames: Vec<usize>,
-    /// Per frame: the first return event in the list then (`NIL` if none), which the calls
-    /// of the frame all precede.
-    first_ret: Vec<u32>,
+    /// Per frame: where it starts in `cands`, and the first return event in the list then
+    /// (`NIL` if none), which the calls of the frame all precede.
+    frames: Vec<(usize, u32)>,
     cursor: usize,
     /// Twin class per op (`Model::twin_key`, refined by what else the search asks of an op),
     /// or `NIL`: among candidates of one class only the one returning first is tried.
@@ -651,7 +650,6 @@ impl<'a, M: Model> SegSearch<'a, M> {
             ok_left: 0,
             cands: Vec::new(),
             frames: Vec::new(),
-            first_ret: Vec::new(),
             cursor: 0,
             twin,
             order,
@@ -718,14 +716,12 @@ impl<'a, M: Model> SegSearch<'a, M> {
                 self.ok_left = self.ok_total;
                 self.cands.clear();
                 self.frames.clear();
-                self.first_ret.clear();
                 if self.stack.capacity() == 0 {
                     // A search that gets through places every op once: one frame each, of a
                     // few candidates (sized once instead of doubling and copying).
                     let m = self.ops.len();
                     self.stack.reserve(m);
                     self.frames.reserve(m + 1);
-                    self.first_ret.reserve(m + 1);
                     self.cands.reserve(4 * m + 64);
                 }
                 self.fill(None);
@@ -744,11 +740,9 @@ impl<'a, M: Model> SegSearch<'a, M> {
     fn fill(&mut self, placed: Option<u32>) {
         let start = self.cands.len();
         let before = self.frames.last().copied();
-        let before_ret = self.first_ret.last().copied();
-        self.frames.push(start);
         self.cursor = 0;
         let ev = &self.ev;
-        if let (Some(x), Some(from), Some(first_ret)) = (placed, before, before_ret) {
+        if let (Some(x), Some((from, first_ret))) = (placed, before) {
             // The frame after placing `x` is the last one without `x`, plus, when `x`'s
             // return was the first return, the calls it hid: the calls from there to the
             // next return, which come after every call of the last frame in real time.
@@ -778,7 +772,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
                     e = ev.next[e as usize];
                 }
             }
-            self.first_ret.push(e);
+            self.frames.push((start, e));
             // Checked at every eighth depth: enough to catch a wrong frame, cheap enough for
             // the debug-build tests whose frames hold hundreds of crashed calls.
             debug_assert!(
@@ -792,7 +786,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             self.cands.push(e);
             e = ev.next[e as usize];
         }
-        self.first_ret.push(e);
+        self.frames.push((start, e));
         if !self.order.is_empty() {
             let order = &self.order;
             self.cands[start..].sort_unstable_by_key(|&e| order[e as usize]);
@@ -824,7 +818,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             return false;
         }
         let mine = (self.ev.ret[e as usize], e);
-        let base = *self.frames.last().expect("a frame");
+        let (base, _) = *self.frames.last().expect("a frame");
         self.cands[base..].iter().any(|&o| {
             self.twin[self.ev.op[o as usize] as usize] == class
                 && (self.ev.ret[o as usize], o) < mine
@@ -867,7 +861,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
                 }
                 backtrack = true;
             } else {
-                let base = *self.frames.last().expect("a frame");
+                let (base, _) = *self.frames.last().expect("a frame");
                 let at = base + self.cursor;
                 if at >= self.cands.len() {
                     backtrack = true;
@@ -938,8 +932,7 @@ impl<'a, M: Model> SegSearch<'a, M> {
             // was placed as early as possible, which covers every later placement of it
             // (see `Model::is_read_only`), so undo past it too.
             while backtrack {
-                let frame = self.frames.pop().expect("a frame");
-                self.first_ret.pop();
+                let (frame, _) = self.frames.pop().expect("a frame");
                 self.cands.truncate(frame);
                 let Some(f) = self.stack.pop() else {
                     break;
